@@ -1,0 +1,3 @@
+from headon.cli import main
+
+main()

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from django.http import HttpRequest
+from ninja import NinjaAPI, Schema
+
+import headon
+
+api = NinjaAPI(
+    title="headon API",
+    version="1",
+    description="Asks in, answers and visit programs out. Errors are JSON with a `detail`.",
+    urls_namespace="api",
+)
+
+
+class Health(Schema):
+    status: str
+    version: str
+
+
+@api.get("/health", response=Health, tags=["meta"], summary="Is the API up")
+def health(request: HttpRequest) -> Health:
+    return Health(status="ok", version=headon.__version__)

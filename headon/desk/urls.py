@@ -1,0 +1,8 @@
+from django.urls import path
+
+from headon.desk import views
+
+app_name = "desk"
+urlpatterns = [
+    path("", views.answers_index, name="answers"),
+]

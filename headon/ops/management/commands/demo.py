@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+
+from headon.accounts import demo as accounts_demo
+from headon.desk import demo as desk_demo
+from headon.visits import demo as visits_demo
+
+
+class Command(BaseCommand):
+    help = "Migrate, load a bilingual demo (safe to rerun), then serve it with a job worker."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--bind", default="127.0.0.1:8000", help="address:port (default: %(default)s)"
+        )
+        parser.add_argument("--no-serve", action="store_true", help="load the demo and stop")
+
+    def handle(self, *args: Any, bind: str, no_serve: bool, **options: Any) -> None:
+        if settings.PRODUCTION:
+            raise CommandError("Refusing to load demo accounts with HEADON_PRODUCTION set.")
+        call_command("migrate", interactive=False, verbosity=0)
+        with transaction.atomic():
+            desk_demo.load()
+            visits_demo.load()
+            accounts = accounts_demo.load()
+        password = accounts_demo.demo_password()
+        self.stdout.write(self.style.SUCCESS("The demo is loaded."))
+        self.stdout.write(f"  Data directory: {settings.DATA_DIR}")
+        self.stdout.write(
+            f"  Sign in at http://{bind}/accounts/login/ with password {password!r} as:"
+        )
+        for username, role in accounts:
+            self.stdout.write(f"    {username:<26} {role}")
+        if not no_serve:
+            call_command("serve", bind=bind, with_worker=True)

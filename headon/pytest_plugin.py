@@ -1,0 +1,11 @@
+"""Loaded by pytest (`-p headon.pytest_plugin` in pyproject.toml) before
+Django's settings are read, so that every test run gets its own data
+directory: tests never touch ./data (the demo) and two runs never share a
+test database file."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+os.environ.setdefault("HEADON_DATA_DIR", tempfile.mkdtemp(prefix="headon-test-"))

@@ -1,0 +1,97 @@
+"""The real-browser smoke test: Debian's chromium, driven by Playwright.
+
+Skipped with a loud reason where no chromium is installed, unless
+HEADON_REQUIRE_BROWSER=1 (as in CI), where a missing browser fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from headon.testing import PASSWORD, make_staff
+
+CHROMIUM = os.environ.get("HEADON_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
+REQUIRED = os.environ.get("HEADON_REQUIRE_BROWSER") == "1"
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not os.path.exists(CHROMIUM):
+        message = f"NO BROWSER: {CHROMIUM} is missing (apt-get install chromium)"
+        if REQUIRED:
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; Django then
+    # refuses ORM calls from it unless told that the thread is not async.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield instance
+        instance.close()
+    del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(locale="en-GB", viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    problems: list[str] = []
+
+    def on_console(message: Any) -> None:
+        if message.type == "error":
+            problems.append(message.text)
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    yield page
+    context.close()
+    # A CSP violation or a script error shows up as a console error.
+    assert problems == []
+
+
+def test_the_home_page_switches_to_chinese_and_back(page: Any, live_server: Any) -> None:
+    page.goto(live_server.url + "/")
+    assert page.locator("h1").inner_text() == "Every question asked today, answered tonight."
+    assert page.locator(".js-hidden").is_hidden()  # headon.js ran
+    with page.expect_navigation():
+        page.select_option("#language-select", "zh-hans")
+    assert page.locator("h1").inner_text() == "今天的每一个问题，今晚都有回答。"
+    assert page.locator("html").get_attribute("lang") == "zh-Hans"
+    with page.expect_navigation():
+        page.select_option("#language-select", "en")
+    assert page.locator("h1").inner_text() == "Every question asked today, answered tonight."
+
+
+def test_a_staff_member_signs_in_and_sees_the_desk(page: Any, live_server: Any) -> None:
+    make_staff("bob", "triager")
+    page.goto(live_server.url + "/")
+    page.click("text=Staff sign-in")
+    page.fill("#id_username", "bob")
+    page.fill("#id_password", PASSWORD)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_url(live_server.url + "/staff/")
+    assert "Hello, bob" in page.locator("h1").inner_text()
+    page.click("text=Open the desk")
+    assert page.locator("h1").inner_text() == "Answer desk"
+    page.click("text=Sign out")
+    page.wait_for_url(live_server.url + "/")
+    assert page.locator("text=Staff sign-in").is_visible()

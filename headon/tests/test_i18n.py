@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import gettext
+import re
+from pathlib import Path
+
+from django.conf import settings
+from django.test import TestCase
+from django.urls import reverse
+
+CATALOGUE = Path(settings.BASE_DIR) / "locale" / "zh_Hans" / "LC_MESSAGES"
+
+
+ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
+
+
+def _unescape(text: str) -> str:
+    return re.sub(r"\\(.)", lambda m: ESCAPES.get(m.group(1), m.group(0)), text)
+
+
+def po_entries(path: Path) -> list[tuple[str, str, bool]]:
+    """(msgid, msgstr, fuzzy) for each entry of a .po file; a small reader
+    that is enough for the catalogue makemessages writes."""
+    entries: list[tuple[str, str, bool]] = []
+    for block in path.read_text(encoding="utf-8").split("\n\n"):
+        fuzzy = "#, fuzzy" in block or ", fuzzy" in block
+        parts: dict[str, str] = {}
+        key = None
+        for line in block.splitlines():
+            match = re.match(r'^(msgid|msgstr|msgid_plural|msgstr\[0\]) "(.*)"$', line)
+            if match:
+                key = match.group(1)
+                parts[key] = match.group(2)
+            elif line.startswith('"') and key:
+                parts[key] += line[1:-1]
+        if parts.get("msgid"):
+            msgstr = parts.get("msgstr", parts.get("msgstr[0]", ""))
+            entries.append((_unescape(parts["msgid"]), _unescape(msgstr), fuzzy))
+    return entries
+
+
+class CatalogueTests(TestCase):
+    def test_every_string_has_a_chinese_translation_and_none_is_fuzzy(self) -> None:
+        entries = po_entries(CATALOGUE / "django.po")
+        self.assertGreater(len(entries), 50)
+        untranslated = [msgid for msgid, msgstr, fuzzy in entries if not msgstr or fuzzy]
+        self.assertEqual(untranslated, [])
+
+    def test_the_shipped_compiled_catalogue_matches_the_source(self) -> None:
+        with (CATALOGUE / "django.mo").open("rb") as fh:
+            compiled = gettext.GNUTranslations(fh)
+        stale = [
+            msgid
+            for msgid, msgstr, _ in po_entries(CATALOGUE / "django.po")
+            if compiled.gettext(msgid) != msgstr
+        ]
+        self.assertEqual(stale, [], "run `headon compilemessages` in headon/")
+
+
+class LanguageSwitchTests(TestCase):
+    def test_the_home_page_follows_the_browser_language(self) -> None:
+        response = self.client.get("/", HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9")
+        self.assertContains(response, "今天的每一个问题，今晚都有回答。")
+        self.assertContains(response, '<html lang="zh-Hans">')
+
+    def test_choosing_chinese_sticks_across_pages_and_back_to_english(self) -> None:
+        response = self.client.post(
+            reverse("set_language"), {"language": "zh-hans", "next": "/visits/"}
+        )
+        self.assertRedirects(response, "/visits/")
+        self.assertContains(self.client.get("/visits/"), "工厂开放日")
+        self.client.post(reverse("set_language"), {"language": "en", "next": "/"})
+        self.assertContains(self.client.get("/"), "Every question asked today, answered tonight.")
+
+    def test_an_unknown_language_or_a_foreign_next_url_is_ignored(self) -> None:
+        response = self.client.post(
+            reverse("set_language"), {"language": "xx", "next": "https://evil.example/"}
+        )
+        self.assertEqual(response.status_code, 302)
+        self.assertFalse(response["Location"].startswith("https://evil.example"))
+        self.assertContains(self.client.get("/"), "Every question asked today")

@@ -115,7 +115,8 @@ def postgres_reachable(url: str) -> str | None:
         "from psycopg.conninfo import make_conninfo\n"
         "try:\n"
         # The tests create their own database; the server must answer.
-        "    psycopg.connect(make_conninfo(sys.argv[1], dbname='postgres'), connect_timeout=5).close()\n"
+        "    server = make_conninfo(sys.argv[1], dbname='postgres')\n"
+        "    psycopg.connect(server, connect_timeout=5).close()\n"
         "except Exception as exc:\n"
         "    sys.exit(str(exc).strip() or type(exc).__name__)\n"
     )

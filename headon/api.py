@@ -4,6 +4,7 @@ from django.http import HttpRequest
 from ninja import NinjaAPI, Schema
 
 import headon
+from headon.visits.api import router as visits_router
 
 api = NinjaAPI(
     title="headon API",
@@ -16,6 +17,9 @@ api = NinjaAPI(
 class Health(Schema):
     status: str
     version: str
+
+
+api.add_router("/", visits_router)
 
 
 @api.get("/health", response=Health, tags=["meta"], summary="Is the API up")

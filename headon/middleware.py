@@ -4,6 +4,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 
 
 class ContentSecurityPolicyMiddleware:
@@ -22,3 +23,19 @@ class ContentSecurityPolicyMiddleware:
         response = self.get_response(request)
         response.headers.setdefault("Content-Security-Policy", self.policy)
         return response
+
+
+class OrganiserTimezoneMiddleware:
+    """Show and read times in the organiser's zone: the database keeps UTC,
+    but a visit at 09:30 in Shanghai is 09:30 on every page and form."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.zone = settings.HEADON_TIME_ZONE
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        timezone.activate(self.zone)
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()

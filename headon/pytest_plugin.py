@@ -9,3 +9,5 @@ import os
 import tempfile
 
 os.environ.setdefault("HEADON_DATA_DIR", tempfile.mkdtemp(prefix="headon-test-"))
+# One-time codes land in headon.sms.outbox, where tests read them.
+os.environ.setdefault("HEADON_SMS_BACKEND", "headon.sms.MemoryBackend")

@@ -35,11 +35,12 @@ DATA_DIR = Path(os.environ.get("HEADON_DATA_DIR", PROJECT_DIR / "data")).resolve
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 
-def secret_key(data_dir: Path) -> str:
-    """HEADON_SECRET_KEY, or a key generated once into the data directory."""
-    if key := os.environ.get("HEADON_SECRET_KEY"):
+def secret_key(data_dir: Path, name: str = "secret_key", env: str = "HEADON_SECRET_KEY") -> str:
+    """The environment variable `env`, or a key generated once into the data
+    directory as the file `name`."""
+    if key := os.environ.get(env):
         return key
-    path = data_dir / "secret_key"
+    path = data_dir / name
     try:
         # O_EXCL: two processes starting at once must not write two different keys.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -51,6 +52,10 @@ def secret_key(data_dir: Path) -> str:
 
 
 SECRET_KEY = secret_key(DATA_DIR)
+# Applicants' ID numbers are sealed and matched with keys derived from this
+# one, kept apart from SECRET_KEY so that rotating the session key never
+# orphans stored identities. Back it up with the database.
+IDENTITY_KEY = secret_key(DATA_DIR, "identity_key", "HEADON_IDENTITY_KEY")
 DEBUG = env_bool("HEADON_DEBUG")
 ALLOWED_HOSTS = env_list("HEADON_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("HEADON_CSRF_TRUSTED_ORIGINS", "")
@@ -81,6 +86,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "headon.middleware.OrganiserTimezoneMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -260,6 +266,7 @@ EMAIL_BACKEND = os.environ.get(
     "HEADON_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
 )
 DEFAULT_FROM_EMAIL = os.environ.get("HEADON_FROM_EMAIL", "headon@localhost")
+HEADON_SMS_BACKEND = os.environ.get("HEADON_SMS_BACKEND", "headon.sms.ConsoleBackend")
 
 # Logging ---------------------------------------------------------------------
 

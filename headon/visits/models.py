@@ -1,8 +1,16 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db import models
+from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
+
+
+def _in_chinese() -> bool:
+    return (get_language() or "").startswith("zh")
 
 
 class Program(models.Model):
@@ -22,6 +30,14 @@ class Program(models.Model):
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.DRAFT
     )
+    applications_open_at = models.DateTimeField(_("applications open"), null=True, blank=True)
+    applications_close_at = models.DateTimeField(_("applications close"), null=True, blank=True)
+    party_size_max = models.PositiveSmallIntegerField(
+        _("largest party"), default=4, help_text=_("The lead applicant and their companions.")
+    )
+    choices_max = models.PositiveSmallIntegerField(_("ranked choices allowed"), default=3)
+    privacy_notice_en = models.TextField(_("privacy notice (English)"), blank=True)
+    privacy_notice_zh = models.TextField(_("privacy notice (Chinese)"), blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -34,6 +50,22 @@ class Program(models.Model):
             ("coordinate_visits", _("Can run programs, draws and reports")),
             ("check_in_visitors", _("Can check visitors in at the gate")),
         ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(party_size_max__gte=1) & Q(party_size_max__lte=20),
+                name="program_party_size_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(choices_max__gte=1) & Q(choices_max__lte=10),
+                name="program_choices_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(applications_open_at__isnull=True)
+                | Q(applications_close_at__isnull=True)
+                | Q(applications_close_at__gt=models.F("applications_open_at")),
+                name="program_window_closes_after_it_opens",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title_en
@@ -41,10 +73,265 @@ class Program(models.Model):
     @property
     def title(self) -> str:
         """The title in the active language."""
-        return self.title_zh if (get_language() or "").startswith("zh") else self.title_en
+        return self.title_zh if _in_chinese() else self.title_en
 
     @property
     def description(self) -> str:
-        if (get_language() or "").startswith("zh"):
+        if _in_chinese():
             return self.description_zh or self.description_en
         return self.description_en or self.description_zh
+
+    @property
+    def privacy_notice(self) -> str:
+        if _in_chinese():
+            return self.privacy_notice_zh or self.privacy_notice_en
+        return self.privacy_notice_en or self.privacy_notice_zh
+
+    def window_state(self, now: dt.datetime | None = None) -> str:
+        """ "unset", "not_open", "open" or "closed" at `now`."""
+        now = now or timezone.now()
+        if self.applications_open_at is None or self.applications_close_at is None:
+            return "unset"
+        if now < self.applications_open_at:
+            return "not_open"
+        if now >= self.applications_close_at:
+            return "closed"
+        return "open"
+
+    def is_accepting(self, now: dt.datetime | None = None) -> bool:
+        return self.status == self.Status.PUBLISHED and self.window_state(now) == "open"
+
+
+class ScheduleRule(models.Model):
+    """One rule that generates sessions: weekly, dated or lunar. `spec` is
+    the JSON form of a rule in `headon.visits.schedule`."""
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="rules")
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    spec = models.JSONField(_("rule"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("schedule rule")
+        verbose_name_plural = _("schedule rules")
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.program_id}:{self.spec.get('kind', '?')}"
+
+
+class ScheduleExclusion(models.Model):
+    """A day (or one slot of a day) on which no session is held."""
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="exclusions")
+    date = models.DateField(_("date"))
+    start = models.TimeField(_("only the slot starting at"), null=True, blank=True)
+    reason = models.CharField(_("reason"), max_length=120, blank=True)
+
+    class Meta:
+        verbose_name = _("exclusion")
+        verbose_name_plural = _("exclusions")
+        ordering = ["date", "start"]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.reason}"
+
+
+class Session(models.Model):
+    """One visit at one time, with a number of seats."""
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", _("Scheduled")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="sessions")
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
+    capacity = models.PositiveIntegerField(_("seats"))
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.SCHEDULED
+    )
+    label_en = models.CharField(_("label (English)"), max_length=120, blank=True)
+    label_zh = models.CharField(_("label (Chinese)"), max_length=120, blank=True)
+    from_rule = models.BooleanField(_("generated from rules"), default=True)
+
+    class Meta:
+        verbose_name = _("session")
+        verbose_name_plural = _("sessions")
+        ordering = ["starts_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "starts_at"], name="session_one_per_start"),
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=models.F("starts_at")), name="session_ends_after_start"
+            ),
+            models.CheckConstraint(condition=Q(capacity__gte=1), name="session_has_seats"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.program_id} {self.starts_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def label(self) -> str:
+        return (
+            (self.label_zh or self.label_en) if _in_chinese() else (self.label_en or self.label_zh)
+        )
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.SCHEDULED
+
+
+class Application(models.Model):
+    """One party's request: a lead applicant, named companions and ranked
+    session choices. Never deleted by the applicant: withdrawing keeps the
+    row and frees the people in it."""
+
+    class Status(models.TextChoices):
+        SUBMITTED = "submitted", _("Submitted")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+
+    class ContactKind(models.TextChoices):
+        PHONE = "phone", _("Phone")
+        EMAIL = "email", _("E-mail")
+
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="applications")
+    reference = models.CharField(_("reference"), max_length=12, unique=True)
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.SUBMITTED
+    )
+    contact_kind = models.CharField(
+        _("verified contact"), max_length=10, choices=ContactKind.choices
+    )
+    # The verified phone (E.164) or e-mail address the receipt and offers go to.
+    contact = models.CharField(_("contact"), max_length=254)
+    language = models.CharField(_("language"), max_length=10, default="en")
+    party_size = models.PositiveSmallIntegerField(_("party size"))
+    # The private link's token is derived from the reference and this
+    # version (see services.applications.access_token); bumping the version
+    # revokes every link sent so far.
+    access_version = models.PositiveSmallIntegerField(default=1)
+    # A retried submission carries the same key and finds this row instead of
+    # making a second one (unique per program, see constraints).
+    idempotency_key = models.CharField(max_length=80, blank=True, default="")
+    request_fingerprint = models.CharField(max_length=64, blank=True)
+    consented_at = models.DateTimeField(_("privacy notice accepted"))
+    created_at = models.DateTimeField(_("submitted at"), auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(_("changed at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("application")
+        verbose_name_plural = _("applications")
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["program", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="application_idempotency_key_once_per_program",
+            ),
+            models.CheckConstraint(
+                condition=Q(party_size__gte=1), name="application_party_not_empty"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.SUBMITTED
+
+
+class ApplicationChoice(models.Model):
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="choices")
+    session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="choices")
+    rank = models.PositiveSmallIntegerField(_("rank"))
+
+    class Meta:
+        ordering = ["application", "rank"]
+        constraints = [
+            models.UniqueConstraint(fields=["application", "rank"], name="choice_rank_once"),
+            models.UniqueConstraint(fields=["application", "session"], name="choice_session_once"),
+            models.CheckConstraint(condition=Q(rank__gte=1), name="choice_rank_from_one"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.application_id}#{self.rank}"
+
+
+class PartyMember(models.Model):
+    """A person in an application: the lead (position 0) or a companion.
+    Phone numbers and ID numbers are kept only masked and sealed here; the
+    matching happens on `PersonKey`."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="members")
+    position = models.PositiveSmallIntegerField(_("position"))
+    name = models.CharField(_("name"), max_length=100)
+    phone_masked = models.CharField(max_length=32, blank=True)
+    phone_sealed = models.TextField(blank=True)
+    id_number_masked = models.CharField(max_length=18, blank=True)
+    id_number_sealed = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["application", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["application", "position"], name="member_position_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.application_id}/{self.position}"
+
+    @property
+    def is_lead(self) -> bool:
+        return self.position == 0
+
+
+class PersonKey(models.Model):
+    """A keyed hash of one identifier (phone or ID number) of one person in
+    one application. The partial unique index is the rule "one person, one
+    application per program": it holds under any concurrency, on SQLite and
+    PostgreSQL alike, and a withdrawn application releases its people."""
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+")
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="person_keys"
+    )
+    member = models.ForeignKey(PartyMember, on_delete=models.CASCADE, related_name="keys")
+    key = models.CharField(max_length=64)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["program", "key"],
+                condition=Q(active=True),
+                name="person_in_one_active_application_per_program",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.program_id}:{self.key[:8]}"
+
+
+class VerificationCode(models.Model):
+    """A one-time code sent to a phone or e-mail address to prove the
+    applicant holds it. Only hashes are stored."""
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+")
+    channel = models.CharField(max_length=10, choices=Application.ContactKind.choices)
+    destination_hash = models.CharField(max_length=64, db_index=True)
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    verified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.channel}:{self.destination_hash[:8]}"
+
+    def is_usable(self, now: dt.datetime) -> bool:
+        return self.verified_at is None and now < self.expires_at and self.attempts < 5

@@ -1,8 +1,16 @@
 from django.urls import path
 
-from headon.visits import views
+from headon.visits.views import staff
 
 app_name = "visits_staff"
 urlpatterns = [
-    path("", views.staff_programs, name="home"),
+    path("", staff.staff_programs, name="home"),
+    path("new/", staff.program_create, name="program_create"),
+    path("<slug:slug>/", staff.program_detail, name="program"),
+    path("<slug:slug>/edit/", staff.program_edit, name="program_edit"),
+    path("<slug:slug>/demand/", staff.program_demand_panel, name="demand"),
+    path("<slug:slug>/apply-rules/", staff.program_apply_rules, name="apply_rules"),
+    path("<slug:slug>/publish/", staff.program_publish, name="publish"),
+    path("<slug:slug>/rules/<int:rule_id>/delete/", staff.rule_delete, name="rule_delete"),
+    path("<slug:slug>/sessions/<int:session_id>/", staff.session_edit, name="session_edit"),
 ]

@@ -1,8 +1,26 @@
 from django.urls import path
 
-from headon.visits import views
+from headon.visits.views import public
 
 app_name = "visits"
 urlpatterns = [
-    path("", views.programs_index, name="programs"),
+    path("", public.programs_index, name="programs"),
+    path("<slug:slug>/", public.program_detail, name="program"),
+    path("<slug:slug>/sessions.ics", public.program_calendar_feed, name="calendar"),
+    path("<slug:slug>/apply/", public.apply_contact, name="apply"),
+    path("<slug:slug>/apply/code/", public.apply_verify, name="apply_verify"),
+    path("<slug:slug>/apply/details/", public.apply_form, name="apply_form"),
+    path(
+        "<slug:slug>/a/<str:reference>/<str:token>/", public.application_detail, name="application"
+    ),
+    path(
+        "<slug:slug>/a/<str:reference>/<str:token>/change/",
+        public.application_edit,
+        name="application_edit",
+    ),
+    path(
+        "<slug:slug>/a/<str:reference>/<str:token>/withdraw/",
+        public.application_withdraw,
+        name="application_withdraw",
+    ),
 ]

@@ -1,0 +1,319 @@
+"""The visit program's JSON API: the same operations and rules as the web
+pages, for partners. Refusals are 409 with a `code` from
+`headon.visits.errors.MESSAGES` and a `detail` in the request's language."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from django.http import Http404, HttpRequest
+from django.shortcuts import get_object_or_404
+from django.utils.translation import get_language
+from ninja import Field, Router, Schema, Status
+from ninja.params import functions as param
+
+from headon.visits.errors import VisitError
+from headon.visits.models import Application, Program, Session
+from headon.visits.selectors import open_sessions, published_programs
+from headon.visits.services import applications as apps
+from headon.visits.services import verification
+
+router = Router(tags=["visits"])
+AccessToken = Annotated[
+    str | None, param.Header(alias="X-Access-Token", description="From the application's receipt.")
+]
+
+
+class ErrorOut(Schema):
+    code: str
+    detail: str
+    field: str | None = None
+    position: int | None = Field(
+        None, description="Party member the error concerns: 0 is the lead."
+    )
+
+
+def _error(exc: VisitError) -> Status[Schema]:
+    return Status(
+        409, ErrorOut(code=exc.code, detail=exc.message, field=exc.field, position=exc.position)
+    )
+
+
+class SessionOut(Schema):
+    id: int
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    capacity: int
+    label: str
+
+
+class ProgramOut(Schema):
+    slug: str
+    title_en: str
+    title_zh: str
+    description_en: str
+    description_zh: str
+    venue: str
+    applications_open_at: dt.datetime | None
+    applications_close_at: dt.datetime | None
+    window: Literal["unset", "not_open", "open", "closed"]
+    party_size_max: int
+    choices_max: int
+    sessions: list[SessionOut]
+
+
+def _program(slug: str) -> Program:
+    return get_object_or_404(published_programs(), slug=slug)
+
+
+def _session_out(session: Session) -> SessionOut:
+    return SessionOut(
+        id=session.pk,
+        starts_at=session.starts_at,
+        ends_at=session.ends_at,
+        capacity=session.capacity,
+        label=session.label,
+    )
+
+
+@router.get("/programs/{slug}", response=ProgramOut, summary="A published program and its sessions")
+def program_get(request: HttpRequest, slug: str) -> ProgramOut:
+    program = _program(slug)
+    return ProgramOut(
+        slug=program.slug,
+        title_en=program.title_en,
+        title_zh=program.title_zh,
+        description_en=program.description_en,
+        description_zh=program.description_zh,
+        venue=program.venue,
+        applications_open_at=program.applications_open_at,
+        applications_close_at=program.applications_close_at,
+        window=program.window_state(),  # type: ignore[arg-type]
+        party_size_max=program.party_size_max,
+        choices_max=program.choices_max,
+        sessions=[_session_out(s) for s in open_sessions(program)],
+    )
+
+
+class CodeRequestIn(Schema):
+    channel: Literal["phone", "email"]
+    destination: str = Field(..., max_length=254)
+
+
+class CodeRequestOut(Schema):
+    expires_in: int = Field(..., description="Seconds the code stays valid.")
+
+
+@router.post(
+    "/programs/{slug}/codes",
+    response={202: CodeRequestOut, 409: ErrorOut},
+    summary="Send a one-time code to a phone or e-mail address",
+)
+def code_request(request: HttpRequest, slug: str, body: CodeRequestIn) -> Status[Schema]:
+    program = _program(slug)
+    try:
+        apps.check_window(program)
+        destination = verification.normalise_destination(body.channel, body.destination)
+        verification.code_request(program=program, channel=body.channel, destination=destination)
+    except VisitError as exc:
+        return _error(exc)
+    return Status(202, CodeRequestOut(expires_in=int(verification.CODE_LIFETIME.total_seconds())))
+
+
+class CodeVerifyIn(Schema):
+    channel: Literal["phone", "email"]
+    destination: str = Field(..., max_length=254)
+    code: str = Field(..., max_length=12)
+
+
+class CodeVerifyOut(Schema):
+    verification_token: str = Field(
+        ..., description="Proof of the contact; send it with the application."
+    )
+
+
+@router.post(
+    "/programs/{slug}/codes/verify",
+    response={200: CodeVerifyOut, 409: ErrorOut},
+    summary="Check a one-time code",
+)
+def code_verify(request: HttpRequest, slug: str, body: CodeVerifyIn) -> Status[Schema]:
+    program = _program(slug)
+    try:
+        destination = verification.normalise_destination(body.channel, body.destination)
+        token = verification.code_verify(
+            program=program, channel=body.channel, destination=destination, code=body.code
+        )
+    except VisitError as exc:
+        return _error(exc)
+    return Status(200, CodeVerifyOut(verification_token=token))
+
+
+class PersonIn(Schema):
+    name: str = Field(..., max_length=100)
+    phone: str = Field("", max_length=40)
+    id_number: str = Field("", max_length=40)
+
+
+class PartyIn(Schema):
+    lead: PersonIn
+    companions: list[PersonIn] = Field(default_factory=list, max_length=19)
+    choices: list[int] = Field(..., max_length=10, description="Session ids, first choice first.")
+
+
+class ApplicationIn(PartyIn):
+    verification_token: str = Field(..., max_length=1000)
+    consent: bool = Field(..., description="The applicant accepted the program's privacy notice.")
+
+
+class MemberOut(Schema):
+    position: int
+    name: str
+    phone_masked: str
+    id_number_masked: str
+
+
+class ChoiceOut(Schema):
+    rank: int
+    session: SessionOut
+
+
+class ApplicationOut(Schema):
+    reference: str
+    status: str
+    program: str
+    party_size: int
+    members: list[MemberOut]
+    choices: list[ChoiceOut]
+    submitted_at: dt.datetime
+    access_token: str = Field(
+        ..., description="Keep it: it reads, changes and withdraws this application."
+    )
+
+
+def _application_out(application: Application) -> ApplicationOut:
+    return ApplicationOut(
+        reference=application.reference,
+        status=application.status,
+        program=application.program.slug,
+        party_size=application.party_size,
+        members=[
+            MemberOut(
+                position=m.position,
+                name=m.name,
+                phone_masked=m.phone_masked,
+                id_number_masked=m.id_number_masked,
+            )
+            for m in application.members.all()
+        ],
+        choices=[
+            ChoiceOut(rank=c.rank, session=_session_out(c.session))
+            for c in application.choices.select_related("session")
+        ],
+        submitted_at=application.created_at,
+        access_token=apps.access_token(application),
+    )
+
+
+def _people(body: PartyIn) -> tuple[apps.PersonInput, list[apps.PersonInput]]:
+    lead = apps.PersonInput(
+        name=body.lead.name, phone=body.lead.phone, id_number=body.lead.id_number
+    )
+    companions = [
+        apps.PersonInput(name=p.name, phone=p.phone, id_number=p.id_number) for p in body.companions
+    ]
+    return lead, companions
+
+
+@router.post(
+    "/programs/{slug}/applications",
+    response={201: ApplicationOut, 200: ApplicationOut, 409: ErrorOut},
+    summary="Submit an application",
+    description=(
+        "Send an `Idempotency-Key` header: a retry with the same key and the same body returns the "
+        "first application (200) instead of making a second; the same key with a different body is "
+        "refused (409, `idempotency_conflict`)."
+    ),
+)
+def application_create(
+    request: HttpRequest,
+    slug: str,
+    body: ApplicationIn,
+    idempotency_key: Annotated[
+        str | None, param.Header(alias="Idempotency-Key", max_length=80)
+    ] = None,
+) -> Status[Schema]:
+    program = _program(slug)
+    lead, companions = _people(body)
+    try:
+        contact = verification.verified_contact(body.verification_token, program=program)
+        submission = apps.application_submit(
+            program=program,
+            contact=contact,
+            lead=lead,
+            companions=companions,
+            session_ids=body.choices,
+            consent=body.consent,
+            language=get_language() or "en",
+            idempotency_key=f"api:{idempotency_key}" if idempotency_key else None,
+        )
+    except VisitError as exc:
+        return _error(exc)
+    return Status(201 if submission.created else 200, _application_out(submission.application))
+
+
+def _own_application(reference: str, token: str | None) -> Application:
+    application = apps.application_for_token(reference, token or "")
+    if application is None:
+        raise Http404
+    return application
+
+
+@router.get(
+    "/applications/{reference}",
+    response={200: ApplicationOut},
+    summary="Read an application with its access token",
+)
+def application_get(
+    request: HttpRequest, reference: str, token: AccessToken = None
+) -> ApplicationOut:
+    return _application_out(_own_application(reference, token))
+
+
+@router.put(
+    "/applications/{reference}",
+    response={200: ApplicationOut, 409: ErrorOut},
+    summary="Replace the party and the choices while applications are open",
+)
+def application_update(
+    request: HttpRequest,
+    reference: str,
+    body: PartyIn,
+    token: AccessToken = None,
+) -> Status[Schema]:
+    application = _own_application(reference, token)
+    lead, companions = _people(body)
+    try:
+        application = apps.application_change(
+            application=application, lead=lead, companions=companions, session_ids=body.choices
+        )
+    except VisitError as exc:
+        return _error(exc)
+    return Status(200, _application_out(application))
+
+
+@router.post(
+    "/applications/{reference}/withdraw",
+    response={200: ApplicationOut, 409: ErrorOut},
+    summary="Withdraw an application while applications are open",
+)
+def application_withdraw(
+    request: HttpRequest, reference: str, token: AccessToken = None
+) -> Status[Schema]:
+    application = _own_application(reference, token)
+    try:
+        application = apps.application_withdraw(application=application)
+    except VisitError as exc:
+        return _error(exc)
+    return Status(200, _application_out(application))

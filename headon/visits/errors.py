@@ -1,0 +1,57 @@
+"""Why the visit program refuses something, in the applicant's language.
+
+Services raise `VisitError(code)`; views and the API show `message`. One
+table of messages keeps the web pages and the API saying the same thing.
+"""
+
+from __future__ import annotations
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+MESSAGES: dict[str, Promise] = {
+    "program_unpublished": _("This program is not open to the public."),
+    "window_unset": _("Applications for this program have no dates yet."),
+    "window_not_open": _("Applications are not open yet."),
+    "window_closed": _("Applications are closed."),
+    "consent_required": _("Please accept the privacy notice to apply."),
+    "contact_not_verified": _("Please verify your phone number or e-mail address first."),
+    "code_wrong": _("That code is not right. Check the message and try again."),
+    "code_expired": _("That code has expired or was used too many times. Ask for a new one."),
+    "email_invalid": _("That e-mail address is not valid."),
+    "phone_invalid": _("That phone number is not valid."),
+    "id_invalid_format": _("An ID number has 18 characters: 17 digits and a last digit or X."),
+    "id_invalid_checksum": _("That ID number is not valid (its check digit does not match)."),
+    "id_invalid_date": _("That ID number holds a birth date that does not exist."),
+    "id_invalid_region": _("That ID number starts with an unknown region code."),
+    "id_legacy": _("Please give the 18-character ID number."),
+    "person_needs_identity": _("Give a phone number or an ID number for each person."),
+    "name_required": _("Give a name for each person."),
+    "person_repeated": _("The same person appears twice in this application."),
+    "person_taken": _("This person is already in another application for this program."),
+    "too_many_companions": _("Too many companions for this program."),
+    "no_choice": _("Choose at least one session."),
+    "too_many_choices": _("Too many sessions chosen for this program."),
+    "choice_repeated": _("Each session can be chosen only once."),
+    "session_unavailable": _("One of the chosen sessions is not available."),
+    "idempotency_conflict": _("This request repeats an earlier one with different details."),
+    "application_withdrawn": _("This application was withdrawn."),
+    "rate_limited": _("Too many attempts. Please wait a little and try again."),
+}
+
+
+class VisitError(Exception):
+    """A refusal with a code from MESSAGES; `field` names the form field and
+    `position` the party member (0 is the lead) it concerns, if any."""
+
+    def __init__(self, code: str, *, field: str | None = None, position: int | None = None) -> None:
+        if code not in MESSAGES:
+            raise ValueError(f"Unknown refusal code {code!r}")
+        super().__init__(code)
+        self.code = code
+        self.field = field
+        self.position = position
+
+    @property
+    def message(self) -> str:
+        return str(MESSAGES[self.code])

@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.formats import date_format
+from django.utils.translation import gettext_lazy as _
+
+from headon.timezones import organiser_tz
+from headon.visits.models import Application, Program, Session
+from headon.visits.services.applications import PersonInput
+
+
+def session_label(session: Session) -> str:
+    start = session.starts_at.astimezone(organiser_tz())
+    end = session.ends_at.astimezone(organiser_tz())
+    text = (
+        f"{date_format(start, 'D')} {date_format(start, 'DATE_FORMAT')} {start:%H:%M}–{end:%H:%M}"
+    )
+    return f"{text} · {session.label}" if session.label else text
+
+
+class ContactForm(forms.Form):
+    channel = forms.ChoiceField(
+        label=_("Send the code by"),
+        choices=Application.ContactKind.choices,
+        initial=Application.ContactKind.PHONE,
+        widget=forms.RadioSelect,
+    )
+    destination = forms.CharField(
+        label=_("Phone number or e-mail address"),
+        max_length=254,
+        widget=forms.TextInput(attrs={"autocomplete": "tel email", "inputmode": "text"}),
+    )
+
+
+class CodeForm(forms.Form):
+    code = forms.CharField(
+        label=_("Code"),
+        max_length=12,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+
+class ApplicationForm(forms.Form):
+    """The party and the choices. Names, phones and ID numbers are checked by
+    the service, which knows the program's rules; this form checks shape."""
+
+    lead_name = forms.CharField(label=_("Your name"), max_length=100)
+    lead_phone = forms.CharField(
+        label=_("Your phone number"),
+        max_length=40,
+        required=False,
+        help_text=_("Needed when you verified an e-mail address and give no ID number."),
+    )
+    lead_id_number = forms.CharField(
+        label=_("Your ID number (optional)"), max_length=40, required=False
+    )
+    consent = forms.BooleanField(
+        label=_("I have read and accept the privacy notice."), required=False
+    )
+    submission_id = forms.CharField(widget=forms.HiddenInput, max_length=80, required=False)
+
+    def __init__(
+        self, *args: Any, program: Program, sessions: list[Session], **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.program = program
+        options = [("", _("— no choice —")), *[(str(s.pk), session_label(s)) for s in sessions]]
+        for rank in range(1, program.choices_max + 1):
+            self.fields[f"choice_{rank}"] = forms.TypedChoiceField(
+                label=_("Choice %(rank)s") % {"rank": rank},
+                choices=options,
+                coerce=int,
+                empty_value=None,
+                required=False,
+            )
+        for n in range(1, program.party_size_max):
+            self.fields[f"companion_{n}_name"] = forms.CharField(
+                label=_("Companion %(n)s: name") % {"n": n}, max_length=100, required=False
+            )
+            self.fields[f"companion_{n}_phone"] = forms.CharField(
+                label=_("Phone"), max_length=40, required=False
+            )
+            self.fields[f"companion_{n}_id_number"] = forms.CharField(
+                label=_("or ID number"), max_length=40, required=False
+            )
+
+    def choice_fields(self) -> list[forms.BoundField]:
+        return [self[f"choice_{rank}"] for rank in range(1, self.program.choices_max + 1)]
+
+    def companion_rows(self) -> list[tuple[int, list[forms.BoundField]]]:
+        return [
+            (n, [self[f"companion_{n}_{part}"] for part in ("name", "phone", "id_number")])
+            for n in range(1, self.program.party_size_max)
+        ]
+
+    def lead(self) -> PersonInput:
+        return PersonInput(
+            name=self.cleaned_data["lead_name"],
+            phone=self.cleaned_data["lead_phone"],
+            id_number=self.cleaned_data["lead_id_number"],
+        )
+
+    def companions(self) -> list[PersonInput]:
+        people = []
+        for n in range(1, self.program.party_size_max):
+            name = self.cleaned_data.get(f"companion_{n}_name", "").strip()
+            phone = self.cleaned_data.get(f"companion_{n}_phone", "").strip()
+            id_number = self.cleaned_data.get(f"companion_{n}_id_number", "").strip()
+            if name or phone or id_number:  # an empty row is no one
+                people.append(PersonInput(name=name, phone=phone, id_number=id_number))
+        return people
+
+    def session_ids(self) -> list[int]:
+        chosen = [
+            self.cleaned_data.get(f"choice_{rank}")
+            for rank in range(1, self.program.choices_max + 1)
+        ]
+        return [pk for pk in chosen if pk is not None]
+
+    def field_name_for(self, field: str | None, position: int | None) -> str | None:
+        """The form field an error from the service belongs to."""
+        if position is None:
+            return {"choices": "choice_1", "consent": "consent"}.get(field or "")
+        if position == 0:
+            return {"id_number": "lead_id_number", "phone": "lead_phone"}.get(
+                field or "", "lead_name"
+            )
+        return (
+            f"companion_{position}_{field if field in ('name', 'phone', 'id_number') else 'name'}"
+        )

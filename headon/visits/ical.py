@@ -1,0 +1,75 @@
+"""An iCalendar (RFC 5545) feed of a program's sessions.
+
+Written by hand: the format needs escaping, CRLF line ends and lines folded
+at 75 octets, nothing a dependency would add.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from headon.visits.models import Program, Session
+
+
+def _escape(text: str) -> str:
+    return (
+        text.replace("\\", "\\\\")
+        .replace(";", "\\;")
+        .replace(",", "\\,")
+        .replace("\r\n", "\\n")
+        .replace("\n", "\\n")
+    )
+
+
+def _fold(line: str) -> str:
+    """Split a content line into 75-octet pieces, never inside a character."""
+    encoded = line.encode()
+    if len(encoded) <= 75:
+        return line
+    pieces, current, size, limit = [], "", 0, 75
+    for char in line:
+        width = len(char.encode())
+        if size + width > limit:
+            pieces.append(current)
+            current, size, limit = "", 0, 74  # continuation lines start with a space
+        current += char
+        size += width
+    pieces.append(current)
+    return "\r\n ".join(pieces)
+
+
+def _utc(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def program_calendar(
+    program: Program, sessions: Iterable[Session], *, host: str, now: dt.datetime
+) -> str:
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//headon//visits//EN",
+        "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
+        f"X-WR-CALNAME:{_escape(program.title_en)} · {_escape(program.title_zh)}",
+    ]
+    for session in sessions:
+        summary = f"{program.title_en} · {program.title_zh}"
+        if session.label_en or session.label_zh:
+            summary += f" ({session.label_en or session.label_zh})"
+        lines += [
+            "BEGIN:VEVENT",
+            f"UID:session-{session.pk}@{host}",
+            f"DTSTAMP:{_utc(now)}",
+            f"DTSTART:{_utc(session.starts_at)}",
+            f"DTEND:{_utc(session.ends_at)}",
+            f"SUMMARY:{_escape(summary)}",
+            f"LOCATION:{_escape(program.venue)}",
+            "STATUS:CANCELLED"
+            if session.status == Session.Status.CANCELLED
+            else "STATUS:CONFIRMED",
+            "END:VEVENT",
+        ]
+    lines.append("END:VCALENDAR")
+    return "\r\n".join(_fold(line) for line in lines) + "\r\n"

@@ -1,0 +1,332 @@
+"""Applications: submit, change and withdraw, with the rules that must hold
+under a rush.
+
+Two rules are enforced by the database, not only here, so that they hold
+when two requests race: one person (by phone or ID number key) is in at most
+one active application per program (`PersonKey`'s partial unique index),
+and one `Idempotency-Key` makes at most one application per program.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from headon.visits.errors import VisitError
+from headon.visits.models import (
+    Application,
+    ApplicationChoice,
+    PartyMember,
+    PersonKey,
+    Program,
+    Session,
+)
+from headon.visits.people import Person, clean_person, mask_phone_number, seal
+from headon.visits.services.verification import VerifiedContact
+
+# Crockford's base32 without the letters people misread (I, L, O, U).
+REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+@dataclass(frozen=True)
+class PersonInput:
+    name: str
+    phone: str = ""
+    id_number: str = ""
+
+
+@dataclass(frozen=True)
+class Submission:
+    application: Application
+    token: str
+    created: bool
+
+
+def new_reference() -> str:
+    raw = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
+    return f"{raw[:4]}-{raw[4:]}"
+
+
+def access_token(application: Application) -> str:
+    """The secret in the applicant's private link. Derived, not stored, so a
+    retried submission can hand the same link back."""
+    message = f"application-access:{application.reference}:{application.access_version}"
+    digest = hmac.new(settings.SECRET_KEY.encode(), message.encode(), hashlib.sha256).digest()
+    return digest[:18].hex()
+
+
+def application_for_token(reference: str, token: str) -> Application | None:
+    application = (
+        Application.objects.select_related("program").filter(reference=reference.upper()).first()
+    )
+    if application is None or not hmac.compare_digest(access_token(application), token or ""):
+        return None
+    return application
+
+
+def check_window(program: Program) -> None:
+    """VisitError unless the program takes applications now."""
+    if program.status != Program.Status.PUBLISHED:
+        raise VisitError("program_unpublished")
+    state = program.window_state()
+    if state == "unset":
+        raise VisitError("window_unset")
+    if state == "not_open":
+        raise VisitError("window_not_open")
+    if state == "closed":
+        raise VisitError("window_closed")
+
+
+def _clean_party(
+    program: Program, contact: VerifiedContact, lead: PersonInput, companions: Sequence[PersonInput]
+) -> list[Person]:
+    if len(companions) + 1 > program.party_size_max:
+        raise VisitError("too_many_companions", field="companions")
+    lead_phone = lead.phone
+    if contact.channel == Application.ContactKind.PHONE:
+        # The verified phone is the lead's own: it identifies them.
+        lead_phone = contact.destination
+    people = [clean_person(name=lead.name, phone=lead_phone, id_number=lead.id_number, position=0)]
+    for position, companion in enumerate(companions, start=1):
+        people.append(
+            clean_person(
+                name=companion.name,
+                phone=companion.phone,
+                id_number=companion.id_number,
+                position=position,
+            )
+        )
+    seen: set[str] = set()
+    for position, person in enumerate(people):
+        keys = set(person.identity_keys())
+        if keys & seen:
+            raise VisitError("person_repeated", position=position)
+        seen |= keys
+    return people
+
+
+def _clean_choices(program: Program, session_ids: Sequence[int]) -> list[Session]:
+    if not session_ids:
+        raise VisitError("no_choice", field="choices")
+    if len(session_ids) > program.choices_max:
+        raise VisitError("too_many_choices", field="choices")
+    if len(set(session_ids)) != len(session_ids):
+        raise VisitError("choice_repeated", field="choices")
+    sessions = {
+        s.pk: s
+        for s in Session.objects.filter(
+            program=program, pk__in=session_ids, status=Session.Status.SCHEDULED
+        )
+    }
+    if len(sessions) != len(session_ids):
+        raise VisitError("session_unavailable", field="choices")
+    return [sessions[pk] for pk in session_ids]
+
+
+def _fingerprint(contact: VerifiedContact, people: list[Person], sessions: list[Session]) -> str:
+    canonical = json.dumps(
+        {
+            "contact": [contact.channel, contact.destination],
+            "people": [[p.name, sorted(p.identity_keys())] for p in people],
+            "choices": [s.pk for s in sessions],
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _raise_if_taken(
+    program: Program, people: list[Person], exclude: Application | None = None
+) -> None:
+    """A readable error before the insert; the unique index is the real guard."""
+    taken = PersonKey.objects.filter(program=program, active=True)
+    if exclude is not None:
+        taken = taken.exclude(application=exclude)
+    taken_keys = set(
+        taken.filter(key__in=[k for p in people for k in p.identity_keys()]).values_list(
+            "key", flat=True
+        )
+    )
+    for position, person in enumerate(people):
+        if taken_keys & set(person.identity_keys()):
+            raise VisitError("person_taken", position=position)
+
+
+def _write_party(application: Application, people: list[Person], sessions: list[Session]) -> None:
+    for position, person in enumerate(people):
+        member = PartyMember.objects.create(
+            application=application,
+            position=position,
+            name=person.name,
+            phone_masked=mask_phone_number(person.phone) if person.phone else "",
+            phone_sealed=seal(person.phone) if person.phone else "",
+            id_number_masked=person.masked_id_number,
+            id_number_sealed=seal(person.id_number) if person.id_number else "",
+        )
+        PersonKey.objects.bulk_create(
+            PersonKey(
+                program_id=application.program_id, application=application, member=member, key=key
+            )
+            for key in person.identity_keys()
+        )
+    ApplicationChoice.objects.bulk_create(
+        ApplicationChoice(application=application, session=session, rank=rank)
+        for rank, session in enumerate(sessions, start=1)
+    )
+
+
+def _taken_position(program: Program, people: list[Person]) -> int | None:
+    for position, person in enumerate(people):
+        if PersonKey.objects.filter(
+            program=program, active=True, key__in=person.identity_keys()
+        ).exists():
+            return position
+    return None
+
+
+def application_submit(
+    *,
+    program: Program,
+    contact: VerifiedContact,
+    lead: PersonInput,
+    companions: Sequence[PersonInput],
+    session_ids: Sequence[int],
+    consent: bool,
+    language: str = "en",
+    idempotency_key: str | None = None,
+) -> Submission:
+    """Record one party's application, or raise VisitError saying why not.
+
+    Submitting again with the same `idempotency_key` returns the first
+    application (created=False) instead of making a second one.
+    """
+    if contact.program_id != program.pk:
+        raise VisitError("contact_not_verified")
+    idempotency_key = (idempotency_key or "").strip()[:80]
+    if idempotency_key:
+        earlier = Application.objects.filter(
+            program=program, idempotency_key=idempotency_key
+        ).first()
+        if earlier is not None:
+            return _replay(earlier, contact, lead, companions, session_ids, program)
+    check_window(program)
+    if not consent:
+        raise VisitError("consent_required", field="consent")
+    people = _clean_party(program, contact, lead, companions)
+    sessions = _clean_choices(program, session_ids)
+    _raise_if_taken(program, people)
+    fingerprint = _fingerprint(contact, people, sessions)
+    try:
+        with transaction.atomic():
+            application = _create(program, contact, people, language, idempotency_key, fingerprint)
+            _write_party(application, people, sessions)
+    except IntegrityError:
+        # Lost a race: either the same submission got in first (return it),
+        # or someone in this party joined another application meanwhile.
+        if idempotency_key:
+            earlier = Application.objects.filter(
+                program=program, idempotency_key=idempotency_key
+            ).first()
+            if earlier is not None:
+                return _replay(earlier, contact, lead, companions, session_ids, program)
+        position = _taken_position(program, people)
+        raise VisitError("person_taken", position=position) from None
+    return Submission(application=application, token=access_token(application), created=True)
+
+
+def _create(
+    program: Program,
+    contact: VerifiedContact,
+    people: list[Person],
+    language: str,
+    idempotency_key: str,
+    fingerprint: str,
+) -> Application:
+    for _attempt in range(5):
+        reference = new_reference()
+        if not Application.objects.filter(reference=reference).exists():
+            break
+    return Application.objects.create(
+        program=program,
+        reference=reference,
+        contact_kind=contact.channel,
+        contact=contact.destination,
+        language=language[:10],
+        party_size=len(people),
+        idempotency_key=idempotency_key,
+        request_fingerprint=fingerprint,
+        consented_at=timezone.now(),
+    )
+
+
+def _replay(
+    earlier: Application,
+    contact: VerifiedContact,
+    lead: PersonInput,
+    companions: Sequence[PersonInput],
+    session_ids: Sequence[int],
+    program: Program,
+) -> Submission:
+    if (earlier.contact_kind, earlier.contact) != (contact.channel, contact.destination):
+        raise VisitError("idempotency_conflict")
+    try:
+        people = _clean_party(program, contact, lead, companions)
+        sessions = _clean_choices(program, session_ids)
+    except VisitError:
+        raise VisitError("idempotency_conflict") from None
+    if _fingerprint(contact, people, sessions) != earlier.request_fingerprint:
+        raise VisitError("idempotency_conflict")
+    return Submission(application=earlier, token=access_token(earlier), created=False)
+
+
+def application_change(
+    *,
+    application: Application,
+    lead: PersonInput,
+    companions: Sequence[PersonInput],
+    session_ids: Sequence[int],
+) -> Application:
+    """Replace the party and the choices, while the window is open."""
+    program = application.program
+    if not application.is_active:
+        raise VisitError("application_withdrawn")
+    check_window(program)
+    contact = VerifiedContact(program.pk, application.contact_kind, application.contact)
+    people = _clean_party(program, contact, lead, companions)
+    sessions = _clean_choices(program, session_ids)
+    _raise_if_taken(program, people, exclude=application)
+    try:
+        with transaction.atomic():
+            locked = Application.objects.select_for_update().get(pk=application.pk)
+            if not locked.is_active:
+                raise VisitError("application_withdrawn")
+            locked.members.all().delete()  # cascades to person keys
+            locked.choices.all().delete()
+            _write_party(locked, people, sessions)
+            locked.party_size = len(people)
+            locked.request_fingerprint = _fingerprint(contact, people, sessions)
+            locked.save(update_fields=["party_size", "request_fingerprint", "updated_at"])
+    except IntegrityError:
+        raise VisitError("person_taken", position=_taken_position(program, people)) from None
+    return locked
+
+
+def application_withdraw(*, application: Application) -> Application:
+    """Withdraw while the window is open; the people in it may apply again."""
+    if not application.is_active:
+        return application
+    check_window(application.program)
+    with transaction.atomic():
+        locked = Application.objects.select_for_update().get(pk=application.pk)
+        locked.status = Application.Status.WITHDRAWN
+        locked.save(update_fields=["status", "updated_at"])
+        PersonKey.objects.filter(application=locked).update(active=False)
+    return locked

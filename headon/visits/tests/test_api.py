@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.test import TestCase
+
+from headon import sms
+from headon.visits.models import Application
+from headon.visits.tests.factories import id_number, make_program
+
+
+class VisitsApiTests(TestCase):
+    def setUp(self) -> None:
+        sms.outbox.clear()
+        self.program = make_program()
+        self.base = f"/api/v1/programs/{self.program.slug}"
+        self.session_ids = list(
+            self.program.sessions.order_by("starts_at").values_list("pk", flat=True)
+        )
+
+    def post(self, url: str, body: dict[str, Any], **headers: str):
+        return self.client.post(url, body, content_type="application/json", headers=headers)
+
+    def token(self, phone: str = "13812345678") -> str:
+        self.assertEqual(
+            self.post(f"{self.base}/codes", {"channel": "phone", "destination": phone}).status_code,
+            202,
+        )
+        code = re.search(r"\b(\d{6})\b", sms.outbox[-1][1]).group(1)  # type: ignore[union-attr]
+        response = self.post(
+            f"{self.base}/codes/verify", {"channel": "phone", "destination": phone, "code": code}
+        )
+        self.assertEqual(response.status_code, 200)
+        return str(response.json()["verification_token"])
+
+    def body(self, token: str, **extra: Any) -> dict[str, Any]:
+        return {
+            "verification_token": token,
+            "lead": {"name": "Li Lei"},
+            "companions": [{"name": "Han Meimei", "id_number": id_number()}],
+            "choices": self.session_ids[:2],
+            "consent": True,
+        } | extra
+
+    def test_a_partner_runs_the_whole_flow(self) -> None:
+        program = self.client.get(self.base).json()
+        self.assertEqual(program["window"], "open")
+        self.assertEqual(len(program["sessions"]), 3)
+        response = self.post(
+            f"{self.base}/applications", self.body(self.token()), **{"Idempotency-Key": "abc"}
+        )
+        self.assertEqual(response.status_code, 201, response.content)
+        created = response.json()
+        self.assertEqual(created["party_size"], 2)
+        self.assertEqual(created["members"][1]["id_number_masked"][:3], "110")
+        url = f"/api/v1/applications/{created['reference']}"
+        self.assertEqual(self.client.get(url).status_code, 404)
+        read = self.client.get(url, headers={"X-Access-Token": created["access_token"]})
+        self.assertEqual(read.json()["reference"], created["reference"])
+        changed = self.client.put(
+            url,
+            {"lead": {"name": "Li Lei"}, "choices": self.session_ids[2:]},
+            content_type="application/json",
+            headers={"X-Access-Token": created["access_token"]},
+        )
+        self.assertEqual(changed.json()["party_size"], 1)
+        withdrawn = self.post(f"{url}/withdraw", {}, **{"X-Access-Token": created["access_token"]})
+        self.assertEqual(withdrawn.json()["status"], "withdrawn")
+
+    def test_a_replayed_call_with_the_same_idempotency_key_makes_one_application(self) -> None:
+        body = self.body(self.token())
+        first = self.post(f"{self.base}/applications", body, **{"Idempotency-Key": "k-1"})
+        again = self.post(f"{self.base}/applications", body, **{"Idempotency-Key": "k-1"})
+        self.assertEqual((first.status_code, again.status_code), (201, 200))
+        self.assertEqual(first.json(), again.json())
+        self.assertEqual(Application.objects.count(), 1)
+        other = self.post(
+            f"{self.base}/applications",
+            body | {"choices": [self.session_ids[2]]},
+            **{"Idempotency-Key": "k-1"},
+        )
+        self.assertEqual(other.status_code, 409)
+        self.assertEqual(other.json()["code"], "idempotency_conflict")
+
+    def test_refusals_are_409_with_a_code_and_a_message_in_the_callers_language(self) -> None:
+        token = self.token()
+        self.post(f"{self.base}/applications", self.body(token))
+        response = self.client.post(
+            f"{self.base}/applications",
+            self.body(self.token("13987654321")),
+            content_type="application/json",
+            headers={"Accept-Language": "en"},
+        )
+        self.assertEqual(response.status_code, 409)
+        self.assertEqual(response.json()["code"], "person_taken")
+        self.assertEqual(response.json()["position"], 1)
+
+    def test_a_forged_verification_token_is_refused(self) -> None:
+        response = self.post(f"{self.base}/applications", self.body("forged"))
+        self.assertEqual(response.json()["code"], "contact_not_verified")
+
+    def test_malformed_bodies_get_422_not_500(self) -> None:
+        for body in (
+            {},
+            {"lead": "x"},
+            self.body("t", choices=["a"]),
+            self.body("t", companions=[{}] * 30),
+        ):
+            self.assertEqual(self.post(f"{self.base}/applications", body).status_code, 422, body)
+        response = self.client.post(
+            f"{self.base}/applications", "{not json", content_type="application/json"
+        )
+        self.assertIn(response.status_code, (400, 422))
+
+    def test_the_schema_documents_the_operations(self) -> None:
+        paths = self.client.get("/api/v1/openapi.json").json()["paths"]
+        self.assertIn("/api/v1/programs/{slug}/applications", paths)
+        parameters = paths["/api/v1/programs/{slug}/applications"]["post"]["parameters"]
+        self.assertIn("Idempotency-Key", [p["name"] for p in parameters])

@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import re
+
+from django.test import TestCase
+from django.urls import reverse
+
+from headon import sms
+from headon.visits.models import Application
+from headon.visits.tests.factories import id_number, make_program
+
+
+class ApplyFlowTests(TestCase):
+    def setUp(self) -> None:
+        sms.outbox.clear()
+        self.program = make_program()
+        self.sessions = list(self.program.sessions.order_by("starts_at"))
+
+    def verify(self, phone: str = "138 1234 5678") -> None:
+        response = self.client.post(
+            reverse("visits:apply", args=[self.program.slug]),
+            {"channel": "phone", "destination": phone},
+        )
+        self.assertRedirects(response, reverse("visits:apply_verify", args=[self.program.slug]))
+        code = re.search(r"\b(\d{6})\b", sms.outbox[-1][1]).group(1)  # type: ignore[union-attr]
+        response = self.client.post(
+            reverse("visits:apply_verify", args=[self.program.slug]), {"code": code}
+        )
+        self.assertRedirects(response, reverse("visits:apply_form", args=[self.program.slug]))
+
+    def form_data(self, **extra: str) -> dict[str, str]:
+        data = {
+            "lead_name": "李雷",
+            "companion_1_name": "韩梅梅",
+            "companion_1_id_number": id_number(),
+            "choice_1": str(self.sessions[1].pk),
+            "choice_2": str(self.sessions[0].pk),
+            "consent": "on",
+            "submission_id": "abc123",
+        }
+        data.update(extra)
+        return data
+
+    def test_an_applicant_verifies_applies_and_gets_a_receipt(self) -> None:
+        self.verify()
+        response = self.client.post(
+            reverse("visits:apply_form", args=[self.program.slug]), self.form_data(), follow=True
+        )
+        application = Application.objects.get()
+        self.assertContains(response, application.reference)
+        self.assertContains(response, "韩梅梅")
+        self.assertContains(response, "110***********")
+        self.assertNotContains(response, id_number())
+        self.assertEqual(
+            [c.session_id for c in application.choices.all()],
+            [self.sessions[1].pk, self.sessions[0].pk],
+        )
+
+    def test_submitting_the_form_twice_makes_one_application(self) -> None:
+        self.verify()
+        url = reverse("visits:apply_form", args=[self.program.slug])
+        first = self.client.post(url, self.form_data())
+        second = self.client.post(url, self.form_data())
+        self.assertEqual(Application.objects.count(), 1)
+        self.assertEqual(first["Location"], second["Location"])
+
+    def test_the_form_is_refused_without_a_verified_contact(self) -> None:
+        response = self.client.post(
+            reverse("visits:apply_form", args=[self.program.slug]), self.form_data()
+        )
+        self.assertRedirects(response, reverse("visits:apply", args=[self.program.slug]))
+        self.assertEqual(Application.objects.count(), 0)
+
+    def test_a_refusal_is_explained_in_chinese_and_keeps_what_was_typed(self) -> None:
+        self.verify()
+        data = self.form_data(companion_1_id_number="110105194912310021")
+        response = self.client.post(
+            reverse("visits:apply_form", args=[self.program.slug]),
+            data,
+            HTTP_ACCEPT_LANGUAGE="zh-CN",
+        )
+        self.assertEqual(response.status_code, 200)
+        self.assertContains(response, "身份证号")
+        self.assertContains(response, 'value="韩梅梅"')
+
+    def test_a_wrong_code_is_explained(self) -> None:
+        self.client.post(
+            reverse("visits:apply", args=[self.program.slug]),
+            {"channel": "phone", "destination": "13812345678"},
+        )
+        response = self.client.post(
+            reverse("visits:apply_verify", args=[self.program.slug]), {"code": "abcdef"}
+        )
+        self.assertContains(response, "That code is not right")
+
+    def test_applying_before_the_window_opens_is_refused_plainly(self) -> None:
+        closed = make_program(slug="later", applications_open_at=None, applications_close_at=None)
+        response = self.client.get(reverse("visits:apply", args=[closed.slug]))
+        self.assertContains(response, "no dates yet", status_code=409)
+
+    def test_the_private_link_changes_and_withdraws_the_application(self) -> None:
+        self.verify()
+        receipt = self.client.post(
+            reverse("visits:apply_form", args=[self.program.slug]), self.form_data()
+        )["Location"]
+        edit = receipt + "change/"
+        response = self.client.post(
+            edit, {"lead_name": "李雷", "choice_1": str(self.sessions[2].pk)}
+        )
+        self.assertRedirects(response, receipt)
+        application = Application.objects.get()
+        self.assertEqual(application.party_size, 1)
+        self.client.post(receipt + "withdraw/")
+        application.refresh_from_db()
+        self.assertEqual(application.status, Application.Status.WITHDRAWN)
+
+    def test_a_wrong_token_finds_nothing(self) -> None:
+        self.verify()
+        receipt = self.client.post(
+            reverse("visits:apply_form", args=[self.program.slug]), self.form_data()
+        )["Location"]
+        self.assertEqual(self.client.get(receipt[:-3] + "00/").status_code, 404)
+
+    def test_the_calendar_feed_lists_every_session(self) -> None:
+        response = self.client.get(reverse("visits:calendar", args=[self.program.slug]))
+        self.assertEqual(response["Content-Type"], "text/calendar; charset=utf-8")
+        body = response.content.decode()
+        self.assertEqual(body.count("BEGIN:VEVENT"), 3)
+        self.assertIn("DTSTART:20270215T013000Z", body)
+        for line in body.split("\r\n"):
+            self.assertLessEqual(len(line.encode()), 75)
+
+    def test_an_unpublished_program_is_not_public(self) -> None:
+        draft = make_program(slug="draft", status="draft")
+        self.assertEqual(
+            self.client.get(reverse("visits:program", args=[draft.slug])).status_code, 404
+        )

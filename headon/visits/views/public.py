@@ -1,0 +1,246 @@
+"""Pages for the public: the program, the application steps, the receipt."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST, require_safe
+
+from headon.visits.errors import VisitError
+from headon.visits.forms import ApplicationForm, CodeForm, ContactForm
+from headon.visits.ical import program_calendar
+from headon.visits.models import Application, Program
+from headon.visits.selectors import open_sessions, public_program, published_programs
+from headon.visits.services import applications as apps
+from headon.visits.services import verification
+
+SESSION_PENDING = "visits-pending-contact"
+SESSION_VERIFIED = "visits-verified"
+
+
+@require_safe
+def programs_index(request: HttpRequest) -> HttpResponse:
+    """Open factory days the public can read about and apply for."""
+    return render(request, "visits/programs_index.html", {"programs": published_programs()})
+
+
+@require_safe
+def program_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    program = public_program(slug)
+    return render(
+        request,
+        "visits/program_detail.html",
+        {"program": program, "sessions": open_sessions(program), "window": program.window_state()},
+    )
+
+
+@require_safe
+def program_calendar_feed(request: HttpRequest, slug: str) -> HttpResponse:
+    program = public_program(slug)
+    body = program_calendar(
+        program, program.sessions.order_by("starts_at"), host=request.get_host(), now=timezone.now()
+    )
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = f'inline; filename="{program.slug}.ics"'
+    return response
+
+
+def _refusal(request: HttpRequest, program: Program, error: VisitError) -> HttpResponse:
+    return render(
+        request, "visits/refused.html", {"program": program, "message": error.message}, status=409
+    )
+
+
+@never_cache
+def apply_contact(request: HttpRequest, slug: str) -> HttpResponse:
+    """Step 1: the phone or e-mail address that gets a one-time code."""
+    program = public_program(slug)
+    try:
+        apps.check_window(program)
+    except VisitError as exc:
+        return _refusal(request, program, exc)
+    form = ContactForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        channel = form.cleaned_data["channel"]
+        try:
+            destination = verification.normalise_destination(
+                channel, form.cleaned_data["destination"]
+            )
+            verification.code_request(program=program, channel=channel, destination=destination)
+        except VisitError as exc:
+            form.add_error("destination", exc.message)
+        else:
+            request.session[SESSION_PENDING] = {"p": program.pk, "c": channel, "d": destination}
+            return redirect("visits:apply_verify", slug=program.slug)
+    return render(request, "visits/apply_contact.html", {"program": program, "form": form})
+
+
+@never_cache
+def apply_verify(request: HttpRequest, slug: str) -> HttpResponse:
+    """Step 2: the code."""
+    program = public_program(slug)
+    pending = request.session.get(SESSION_PENDING)
+    if not pending or pending.get("p") != program.pk:
+        return redirect("visits:apply", slug=program.slug)
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            token = verification.code_verify(
+                program=program,
+                channel=pending["c"],
+                destination=pending["d"],
+                code=form.cleaned_data["code"],
+            )
+        except VisitError as exc:
+            form.add_error("code", exc.message)
+        else:
+            request.session[SESSION_VERIFIED] = token
+            request.session.pop(SESSION_PENDING, None)
+            return redirect("visits:apply_form", slug=program.slug)
+    return render(
+        request,
+        "visits/apply_verify.html",
+        {"program": program, "form": form, "destination": pending["d"], "channel": pending["c"]},
+    )
+
+
+@never_cache
+def apply_form(request: HttpRequest, slug: str) -> HttpResponse:
+    """Step 3: the party, the choices and consent."""
+    program = public_program(slug)
+    try:
+        contact = verification.verified_contact(
+            request.session.get(SESSION_VERIFIED, ""), program=program
+        )
+    except VisitError:
+        messages.info(request, _("Please verify your phone number or e-mail address first."))
+        return redirect("visits:apply", slug=program.slug)
+    sessions = list(open_sessions(program))
+    data = request.POST if request.method == "POST" else None
+    # A fresh id per rendered form: a double click or a browser retry sends
+    # the same id again and finds the first application.
+    form = ApplicationForm(
+        data, program=program, sessions=sessions, initial={"submission_id": uuid.uuid4().hex}
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            submission = apps.application_submit(
+                program=program,
+                contact=contact,
+                lead=form.lead(),
+                companions=form.companions(),
+                session_ids=form.session_ids(),
+                consent=form.cleaned_data["consent"],
+                language=get_language() or "en",
+                idempotency_key=f"web:{form.cleaned_data['submission_id']}"
+                if form.cleaned_data["submission_id"]
+                else None,
+            )
+        except VisitError as exc:
+            form.add_error(form.field_name_for(exc.field, exc.position), exc.message)
+        else:
+            if submission.created:
+                messages.success(
+                    request,
+                    _("Your application is in. Keep this page's address: it is your private link."),
+                )
+            return redirect(
+                "visits:application",
+                slug=program.slug,
+                reference=submission.application.reference,
+                token=submission.token,
+            )
+    return render(
+        request,
+        "visits/apply_form.html",
+        {"program": program, "form": form, "contact": contact, "sessions": sessions},
+    )
+
+
+def _application_or_404(slug: str, reference: str, token: str) -> Application:
+    application = apps.application_for_token(reference, token)
+    if application is None or application.program.slug != slug:
+        raise Http404
+    return application
+
+
+@never_cache
+@require_safe
+def application_detail(request: HttpRequest, slug: str, reference: str, token: str) -> HttpResponse:
+    """The receipt and private page of one application."""
+    application = _application_or_404(slug, reference, token)
+    return render(
+        request,
+        "visits/application_detail.html",
+        {
+            "program": application.program,
+            "application": application,
+            "members": application.members.all(),
+            "choices": application.choices.select_related("session"),
+            "can_change": application.is_active and application.program.is_accepting(),
+            "token": token,
+        },
+    )
+
+
+@never_cache
+def application_edit(request: HttpRequest, slug: str, reference: str, token: str) -> HttpResponse:
+    application = _application_or_404(slug, reference, token)
+    program = application.program
+    try:
+        if not application.is_active:
+            raise VisitError("application_withdrawn")
+        apps.check_window(program)
+    except VisitError as exc:
+        return _refusal(request, program, exc)
+    sessions = list(open_sessions(program))
+    members = list(application.members.all())
+    initial: dict[str, object] = {"lead_name": members[0].name}
+    for member in members[1:]:
+        initial[f"companion_{member.position}_name"] = member.name
+    for choice in application.choices.all():
+        initial[f"choice_{choice.rank}"] = choice.session_id
+    form = ApplicationForm(
+        request.POST or None, program=program, sessions=sessions, initial=initial
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            apps.application_change(
+                application=application,
+                lead=form.lead(),
+                companions=form.companions(),
+                session_ids=form.session_ids(),
+            )
+        except VisitError as exc:
+            form.add_error(form.field_name_for(exc.field, exc.position), exc.message)
+        else:
+            messages.success(request, _("Your application is changed."))
+            return redirect(
+                "visits:application", slug=slug, reference=application.reference, token=token
+            )
+    return render(
+        request,
+        "visits/apply_form.html",
+        {"program": program, "form": form, "application": application, "editing": True},
+    )
+
+
+@require_POST
+def application_withdraw(
+    request: HttpRequest, slug: str, reference: str, token: str
+) -> HttpResponse:
+    application = _application_or_404(slug, reference, token)
+    try:
+        apps.application_withdraw(application=application)
+    except VisitError as exc:
+        return _refusal(request, application.program, exc)
+    messages.success(request, _("Your application is withdrawn."))
+    return redirect(reverse("visits:application", args=[slug, application.reference, token]))

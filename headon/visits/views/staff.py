@@ -1,0 +1,370 @@
+"""Pages for visit coordinators: programs, rules, sessions, live demand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST, require_safe
+
+from headon.accounts.models import User
+from headon.visits import schedule
+from headon.visits.models import Program, ScheduleRule, Session
+from headon.visits.selectors import program_demand, programs_for_staff
+from headon.visits.services import programs as program_services
+
+coordinator_required = permission_required("visits.coordinate_visits", raise_exception=True)
+
+
+def _get_program_for_staff(request: HttpRequest, slug: str) -> Program:
+    return get_object_or_404(programs_for_staff(), slug=slug)
+
+
+def _actor(request: HttpRequest) -> User:
+    if not isinstance(request.user, User):  # login_required runs first
+        raise PermissionDenied
+    return request.user
+
+
+class ProgramForm(forms.ModelForm[Program]):
+    applications_open_at = forms.DateTimeField(
+        label=gettext_lazy("Applications open"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+    applications_close_at = forms.DateTimeField(
+        label=gettext_lazy("Applications close"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+
+    class Meta:
+        model = Program
+        fields = [
+            "slug",
+            "title_en",
+            "title_zh",
+            "description_en",
+            "description_zh",
+            "venue",
+            "applications_open_at",
+            "applications_close_at",
+            "party_size_max",
+            "choices_max",
+            "privacy_notice_en",
+            "privacy_notice_zh",
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        # Times are read in the organiser's zone (OrganiserTimezoneMiddleware).
+        data = super().clean() or {}
+        opens, closes = data.get("applications_open_at"), data.get("applications_close_at")
+        if opens and closes and closes <= opens:
+            self.add_error("applications_close_at", _("Applications must close after they open."))
+        if not 1 <= (data.get("party_size_max") or 0) <= 20:
+            self.add_error("party_size_max", _("Between 1 and 20 people."))
+        if not 1 <= (data.get("choices_max") or 0) <= 10:
+            self.add_error("choices_max", _("Between 1 and 10 choices."))
+        return data
+
+
+class RuleForm(forms.Form):
+    """One schedule rule as the coordinator types it."""
+
+    kind = forms.ChoiceField(
+        label=gettext_lazy("Kind"),
+        choices=[
+            ("weekly", gettext_lazy("Weekly")),
+            ("dated", gettext_lazy("On dates")),
+            ("lunar", gettext_lazy("Lunar calendar")),
+        ],
+    )
+    weekdays = forms.MultipleChoiceField(
+        label=gettext_lazy("Weekdays"),
+        required=False,
+        choices=[
+            (0, gettext_lazy("Monday")),
+            (1, gettext_lazy("Tuesday")),
+            (2, gettext_lazy("Wednesday")),
+            (3, gettext_lazy("Thursday")),
+            (4, gettext_lazy("Friday")),
+            (5, gettext_lazy("Saturday")),
+            (6, gettext_lazy("Sunday")),
+        ],
+        widget=forms.CheckboxSelectMultiple,
+    )
+    first = forms.DateField(
+        label=gettext_lazy("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    last = forms.DateField(
+        label=gettext_lazy("Until"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    dates = forms.CharField(
+        label=gettext_lazy("Dates (YYYY-MM-DD, one per line)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    lunar_year = forms.IntegerField(
+        label=gettext_lazy("Lunar year"), required=False, min_value=1901, max_value=2099
+    )
+    lunar_month = forms.IntegerField(
+        label=gettext_lazy("Lunar month"), required=False, min_value=1, max_value=12
+    )
+    lunar_days = forms.CharField(
+        label=gettext_lazy("Lunar days (e.g. 5-7)"), required=False, max_length=40
+    )
+    times = forms.CharField(
+        label=gettext_lazy("Times (e.g. 09:30-11:30, 14:00-16:00)"), max_length=200
+    )
+    capacity = forms.IntegerField(
+        label=gettext_lazy("Seats per session"), min_value=1, max_value=100_000
+    )
+    label = forms.CharField(
+        label=gettext_lazy("Label, in both languages (e.g. Lunar New Year · 春节)"),
+        required=False,
+        max_length=120,
+    )
+
+    def spec(self) -> dict[str, Any]:
+        """The rule as `schedule.rule_from_dict` takes it (ScheduleError if wrong)."""
+        data = self.cleaned_data
+        times = []
+        for part in data["times"].replace("，", ",").split(","):
+            start, sep, end = part.strip().replace("–", "-").partition("-")
+            if not sep:
+                raise schedule.ScheduleError(_("Write each time as start-end, e.g. 09:30-11:30."))
+            times.append({"start": start.strip(), "end": end.strip()})
+        spec: dict[str, Any] = {
+            "kind": data["kind"],
+            "times": times,
+            "capacity": data["capacity"],
+            "label": data["label"],
+        }
+        if data["kind"] == "weekly":
+            spec |= {
+                "weekdays": [int(d) for d in data["weekdays"]],
+                "first": data["first"].isoformat() if data["first"] else None,
+                "last": data["last"].isoformat() if data["last"] else None,
+            }
+        elif data["kind"] == "dated":
+            spec["dates"] = [line.strip() for line in data["dates"].split() if line.strip()]
+        else:
+            first, _sep, last = (data["lunar_days"] or "").partition("-")
+            try:
+                days = list(range(int(first), int(last or first) + 1))
+            except ValueError:
+                raise schedule.ScheduleError(_("Write the lunar days as 5-7 or 5.")) from None
+            spec |= {
+                "year": data["lunar_year"],
+                "month": data["lunar_month"],
+                "leap": False,
+                "days": days,
+            }
+        return spec
+
+
+class ExclusionForm(forms.Form):
+    date = forms.DateField(
+        label=gettext_lazy("Date"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    start = forms.TimeField(
+        label=gettext_lazy("Only the session starting at (optional)"),
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}),
+    )
+    reason = forms.CharField(label=gettext_lazy("Reason"), max_length=120, required=False)
+
+
+class SessionEditForm(forms.Form):
+    capacity = forms.IntegerField(label=gettext_lazy("Seats"), min_value=1, max_value=100_000)
+    cancel = forms.BooleanField(label=gettext_lazy("Cancel this session"), required=False)
+
+
+def describe_rule(spec: dict[str, Any]) -> str:
+    """A rule in the coordinator's language, from its stored JSON."""
+    times = ", ".join(f"{t['start']}–{t['end']}" for t in spec.get("times", []))
+    if spec.get("kind") == "weekly":
+        names = [str(RuleForm.base_fields["weekdays"].choices[d][1]) for d in spec["weekdays"]]  # type: ignore[attr-defined]
+        when = _("every %(days)s from %(first)s to %(last)s") % {
+            "days": ", ".join(names),
+            "first": spec["first"],
+            "last": spec["last"],
+        }
+    elif spec.get("kind") == "dated":
+        when = _("on %(dates)s") % {"dates": ", ".join(spec["dates"])}
+    else:
+        when = _("lunar year %(year)s, month %(month)s, days %(days)s") % {
+            "year": spec["year"],
+            "month": spec["month"],
+            "days": ", ".join(str(d) for d in spec["days"]),
+        }
+    text = _("%(when)s at %(times)s, %(seats)s seats") % {
+        "when": when,
+        "times": times,
+        "seats": spec["capacity"],
+    }
+    return f"{spec['label']}: {text}" if spec.get("label") else text
+
+
+@login_required
+@permission_required("visits.view_visits", raise_exception=True)
+@require_safe
+def staff_programs(request: HttpRequest) -> HttpResponse:
+    return render(request, "visits/staff_programs.html", {"programs": programs_for_staff()})
+
+
+@login_required
+@coordinator_required
+def program_create(request: HttpRequest) -> HttpResponse:
+    form = ProgramForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        program = form.save()
+        messages.success(request, _("Program created. Now add its schedule rules."))
+        return redirect("visits_staff:program", slug=program.slug)
+    return render(request, "visits/staff_program_form.html", {"form": form})
+
+
+@login_required
+@coordinator_required
+def program_edit(request: HttpRequest, slug: str) -> HttpResponse:
+    program = _get_program_for_staff(request, slug)
+    form = ProgramForm(request.POST or None, instance=program)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, _("Program saved."))
+        return redirect("visits_staff:program", slug=program.slug)
+    return render(request, "visits/staff_program_form.html", {"form": form, "program": program})
+
+
+@login_required
+@permission_required("visits.view_visits", raise_exception=True)
+def program_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    """Rules, a preview of what they generate, the sessions and live demand."""
+    program = _get_program_for_staff(request, slug)
+    rule_form = RuleForm(prefix="rule")
+    exclusion_form = ExclusionForm(prefix="exclusion")
+    if request.method == "POST":
+        if not request.user.has_perm("visits.coordinate_visits"):
+            return HttpResponse(status=403)
+        if "rule-kind" in request.POST:
+            rule_form = RuleForm(request.POST, prefix="rule")
+            if rule_form.is_valid():
+                try:
+                    program_services.rule_add(
+                        program=program, spec=rule_form.spec(), actor=_actor(request)
+                    )
+                except schedule.ScheduleError as exc:
+                    rule_form.add_error(None, str(exc))
+                else:
+                    messages.success(request, _("Rule added. Check the preview, then apply it."))
+                    return redirect("visits_staff:program", slug=slug)
+        else:
+            exclusion_form = ExclusionForm(request.POST, prefix="exclusion")
+            if exclusion_form.is_valid():
+                program_services.exclusion_add(
+                    program=program, actor=_actor(request), **exclusion_form.cleaned_data
+                )
+                return redirect("visits_staff:program", slug=slug)
+    try:
+        plan = program_services.session_plan(program)
+        plan_error = ""
+    except schedule.ScheduleError as exc:
+        plan, plan_error = None, str(exc)
+    return render(
+        request,
+        "visits/staff_program.html",
+        {
+            "program": program,
+            "rules": [(row, describe_rule(row.spec)) for row in program.rules.all()],
+            "exclusions": program.exclusions.all(),
+            "plan": plan,
+            "plan_error": plan_error,
+            "sessions": program.sessions.order_by("starts_at"),
+            "demand": program_demand(program),
+            "rule_form": rule_form,
+            "exclusion_form": exclusion_form,
+            "can_coordinate": request.user.has_perm("visits.coordinate_visits"),
+        },
+    )
+
+
+@login_required
+@permission_required("visits.view_visits", raise_exception=True)
+@require_safe
+def program_demand_panel(request: HttpRequest, slug: str) -> HttpResponse:
+    """The live numbers, polled by htmx every few seconds."""
+    program = _get_program_for_staff(request, slug)
+    return render(
+        request, "visits/_demand.html", {"program": program, "demand": program_demand(program)}
+    )
+
+
+@login_required
+@coordinator_required
+@require_POST
+def program_apply_rules(request: HttpRequest, slug: str) -> HttpResponse:
+    program = _get_program_for_staff(request, slug)
+    try:
+        plan = program_services.sessions_apply_rules(program=program, actor=_actor(request))
+    except schedule.ScheduleError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            _("%(created)s sessions created, %(removed)s removed, %(cancelled)s cancelled.")
+            % {
+                "created": len(plan.to_create),
+                "removed": len(plan.to_delete),
+                "cancelled": len(plan.to_cancel),
+            },
+        )
+    return redirect("visits_staff:program", slug=slug)
+
+
+@login_required
+@coordinator_required
+@require_POST
+def rule_delete(request: HttpRequest, slug: str, rule_id: int) -> HttpResponse:
+    program = _get_program_for_staff(request, slug)
+    rule = get_object_or_404(ScheduleRule, program=program, pk=rule_id)
+    program_services.rule_remove(rule=rule, actor=_actor(request))
+    return redirect("visits_staff:program", slug=slug)
+
+
+@login_required
+@coordinator_required
+@require_POST
+def program_publish(request: HttpRequest, slug: str) -> HttpResponse:
+    program = _get_program_for_staff(request, slug)
+    program_services.program_publish(program=program, actor=_actor(request))
+    messages.success(request, _("The program is public."))
+    return redirect("visits_staff:program", slug=slug)
+
+
+@login_required
+@coordinator_required
+def session_edit(request: HttpRequest, slug: str, session_id: int) -> HttpResponse:
+    program = _get_program_for_staff(request, slug)
+    session = get_object_or_404(Session, program=program, pk=session_id)
+    form = SessionEditForm(request.POST or None, initial={"capacity": session.capacity})
+    if request.method == "POST" and form.is_valid():
+        program_services.session_edit(
+            session=session,
+            capacity=form.cleaned_data["capacity"],
+            cancel=form.cleaned_data["cancel"],
+            actor=_actor(request),
+        )
+        messages.success(request, _("Session saved."))
+        return redirect("visits_staff:program", slug=slug)
+    return render(
+        request,
+        "visits/staff_session_form.html",
+        {"program": program, "session": session, "form": form},
+    )

@@ -95,3 +95,51 @@ def test_a_staff_member_signs_in_and_sees_the_desk(page: Any, live_server: Any) 
     page.click("text=Sign out")
     page.wait_for_url(live_server.url + "/")
     assert page.locator("text=Staff sign-in").is_visible()
+
+
+def _apply(page: Any, live_server: Any, phone: str, companion_id: str) -> str:
+    """Run the whole application flow on a phone; return the receipt text."""
+    import re
+
+    from headon import sms
+    from headon.visits.tests.factories import make_program
+
+    program = make_program(slug=f"open-days-{phone[-4:]}")
+    page.goto(f"{live_server.url}/visits/{program.slug}/")
+    page.click("a.button[href$='/apply/']")
+    page.fill("#id_destination", phone)
+    page.click("main button[type=submit]")
+    page.wait_for_selector("#id_code")
+    code = re.search(r"\b(\d{6})\b", sms.outbox[-1][1]).group(1)  # type: ignore[union-attr]
+    page.fill("#id_code", code)
+    page.click("main button[type=submit]")
+    page.wait_for_selector("#id_lead_name")
+    page.fill("#id_lead_name", "李雷 Li Lei")
+    page.fill("#id_companion_1_name", "韩梅梅")
+    page.fill("#id_companion_1_id_number", companion_id)
+    page.select_option("#id_choice_1", index=2)
+    page.select_option("#id_choice_2", index=1)
+    page.check("#id_consent")
+    page.click("main button[type=submit]")
+    page.wait_for_selector(".reference")
+    return str(page.locator("main").inner_text())
+
+
+def test_an_applicant_applies_on_a_phone_in_english(page: Any, live_server: Any) -> None:
+    from headon.visits.tests.factories import id_number
+
+    receipt = _apply(page, live_server, "138 1234 5678", id_number())
+    assert "Your application" in receipt
+    assert "110***********" in receipt
+    assert id_number() not in page.content()
+
+
+def test_an_applicant_applies_on_a_phone_in_chinese(browser: Any, live_server: Any) -> None:
+    from headon.visits.tests.factories import id_number
+
+    context = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    receipt = _apply(page, live_server, "139 8765 4321", id_number(sequence=456))
+    assert "您的报名" in receipt
+    assert "报名编号" in receipt
+    context.close()

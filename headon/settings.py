@@ -255,12 +255,28 @@ CONTENT_SECURITY_POLICY = (
 
 # Caching and e-mail ----------------------------------------------------------
 
+CACHES: dict[str, dict[str, Any]]
 if redis_url := os.environ.get("HEADON_REDIS_URL"):
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # The database cache: shared by every web process with no other service,
+    # and its `add` is atomic, which rate limits and the proof-of-work replay
+    # check rely on. Its table is made by a migration (headon.ops).
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "headon_cache",
+            # Culling at the default 300 entries would drop live rate-limit
+            # slots during a flood.
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
+
+# Proof-of-work difficulty: numbers a browser tries, about 0.3 s on a phone
+# at the default (headon/antibot/pow.py has the measurements).
+HEADON_POW_MAX_NUMBER = int(os.environ.get("HEADON_POW_MAX_NUMBER", "50000"))
 
 EMAIL_BACKEND = os.environ.get(
     "HEADON_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"

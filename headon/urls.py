@@ -3,6 +3,7 @@ from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 
 from headon import views
+from headon.antibot.views import challenge as pow_challenge
 from headon.api import api
 
 urlpatterns = [
@@ -13,6 +14,7 @@ urlpatterns = [
     path("staff/", include("headon.accounts.staff_urls")),
     path("accounts/", include("headon.accounts.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("antibot/challenge/<slug:scope>", pow_challenge, name="pow_challenge"),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),

@@ -7,12 +7,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.utils.translation import get_language
 from ninja import Field, Router, Schema, Status
 from ninja.params import functions as param
 
+from headon.antibot.services import solution_check
+from headon.visits import guards
 from headon.visits.errors import VisitError
 from headon.visits.models import Application, Program, Session
 from headon.visits.selectors import open_sessions, published_programs
@@ -34,10 +36,25 @@ class ErrorOut(Schema):
     )
 
 
-def _error(exc: VisitError) -> Status[Schema]:
-    return Status(
-        409, ErrorOut(code=exc.code, detail=exc.message, field=exc.field, position=exc.position)
-    )
+def _error(exc: VisitError) -> Status[Schema] | JsonResponse:
+    body = ErrorOut(code=exc.code, detail=exc.message, field=exc.field, position=exc.position)
+    if isinstance(exc, guards.RateLimitedError):
+        response = JsonResponse(body.model_dump(), status=429)
+        response["Retry-After"] = str(exc.retry_after)
+        return response
+    return Status(403 if exc.code == "pow_invalid" else 409, body)
+
+
+def _pow_check(payload: str, scope: str, owner: str = "") -> None:
+    if not solution_check(payload=payload, scope=scope, owner=owner).ok:
+        raise VisitError("pow_invalid", field="pow")
+
+
+POW_DOC = (
+    "A solved proof-of-work challenge: GET /antibot/challenge/{scope}, find `number` with "
+    "SHA-256(salt + number) == challenge, send base64(JSON {algorithm, challenge, number, salt, "
+    "signature}). One use only."
+)
 
 
 class SessionOut(Schema):
@@ -99,6 +116,7 @@ def program_get(request: HttpRequest, slug: str) -> ProgramOut:
 class CodeRequestIn(Schema):
     channel: Literal["phone", "email"]
     destination: str = Field(..., max_length=254)
+    pow: str = Field(..., max_length=2000, description=POW_DOC.replace("{scope}", "visits-code"))
 
 
 class CodeRequestOut(Schema):
@@ -107,14 +125,18 @@ class CodeRequestOut(Schema):
 
 @router.post(
     "/programs/{slug}/codes",
-    response={202: CodeRequestOut, 409: ErrorOut},
+    response={202: CodeRequestOut, 403: ErrorOut, 409: ErrorOut, 429: ErrorOut},
     summary="Send a one-time code to a phone or e-mail address",
 )
-def code_request(request: HttpRequest, slug: str, body: CodeRequestIn) -> Status[Schema]:
+def code_request(
+    request: HttpRequest, slug: str, body: CodeRequestIn
+) -> Status[Schema] | JsonResponse:
     program = _program(slug)
     try:
         apps.check_window(program)
+        _pow_check(body.pow, "visits-code")
         destination = verification.normalise_destination(body.channel, body.destination)
+        guards.code_request_allowed(request, destination)
         verification.code_request(program=program, channel=body.channel, destination=destination)
     except VisitError as exc:
         return _error(exc)
@@ -135,12 +157,15 @@ class CodeVerifyOut(Schema):
 
 @router.post(
     "/programs/{slug}/codes/verify",
-    response={200: CodeVerifyOut, 409: ErrorOut},
+    response={200: CodeVerifyOut, 409: ErrorOut, 429: ErrorOut},
     summary="Check a one-time code",
 )
-def code_verify(request: HttpRequest, slug: str, body: CodeVerifyIn) -> Status[Schema]:
+def code_verify(
+    request: HttpRequest, slug: str, body: CodeVerifyIn
+) -> Status[Schema] | JsonResponse:
     program = _program(slug)
     try:
+        guards.code_verify_allowed(request)
         destination = verification.normalise_destination(body.channel, body.destination)
         token = verification.code_verify(
             program=program, channel=body.channel, destination=destination, code=body.code
@@ -164,6 +189,7 @@ class PartyIn(Schema):
 
 class ApplicationIn(PartyIn):
     verification_token: str = Field(..., max_length=1000)
+    pow: str = Field(..., max_length=2000, description=POW_DOC.replace("{scope}", "visits-apply"))
     consent: bool = Field(..., description="The applicant accepted the program's privacy notice.")
 
 
@@ -228,7 +254,13 @@ def _people(body: PartyIn) -> tuple[apps.PersonInput, list[apps.PersonInput]]:
 
 @router.post(
     "/programs/{slug}/applications",
-    response={201: ApplicationOut, 200: ApplicationOut, 409: ErrorOut},
+    response={
+        201: ApplicationOut,
+        200: ApplicationOut,
+        403: ErrorOut,
+        409: ErrorOut,
+        429: ErrorOut,
+    },
     summary="Submit an application",
     description=(
         "Send an `Idempotency-Key` header: a retry with the same key and the same body returns the "
@@ -243,10 +275,15 @@ def application_create(
     idempotency_key: Annotated[
         str | None, param.Header(alias="Idempotency-Key", max_length=80)
     ] = None,
-) -> Status[Schema]:
+) -> Status[Schema] | JsonResponse:
     program = _program(slug)
     lead, companions = _people(body)
     try:
+        guards.submit_allowed(request)
+        # A retry with the same Idempotency-Key may carry the same solution.
+        _pow_check(
+            body.pow, "visits-apply", owner=f"api:{idempotency_key}" if idempotency_key else ""
+        )
         contact = verification.verified_contact(body.verification_token, program=program)
         submission = apps.application_submit(
             program=program,
@@ -291,7 +328,7 @@ def application_update(
     reference: str,
     body: PartyIn,
     token: AccessToken = None,
-) -> Status[Schema]:
+) -> Status[Schema] | JsonResponse:
     application = _own_application(reference, token)
     lead, companions = _people(body)
     try:
@@ -310,7 +347,7 @@ def application_update(
 )
 def application_withdraw(
     request: HttpRequest, reference: str, token: AccessToken = None
-) -> Status[Schema]:
+) -> Status[Schema] | JsonResponse:
     application = _own_application(reference, token)
     try:
         application = apps.application_withdraw(application=application)

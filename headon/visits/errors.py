@@ -37,6 +37,9 @@ MESSAGES: dict[str, Promise] = {
     "idempotency_conflict": _("This request repeats an earlier one with different details."),
     "application_withdrawn": _("This application was withdrawn."),
     "rate_limited": _("Too many attempts. Please wait a little and try again."),
+    "pow_invalid": _(
+        "The check that you are not a bot failed or expired. Get a new challenge and solve it."
+    ),
 }
 
 

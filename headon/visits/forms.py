@@ -6,6 +6,7 @@ from django import forms
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
+from headon.antibot.forms import ProofOfWorkField
 from headon.timezones import organiser_tz
 from headon.visits.models import Application, Program, Session
 from headon.visits.services.applications import PersonInput
@@ -32,6 +33,7 @@ class ContactForm(forms.Form):
         max_length=254,
         widget=forms.TextInput(attrs={"autocomplete": "tel email", "inputmode": "text"}),
     )
+    pow = ProofOfWorkField(scope="visits-code")
 
 
 class CodeForm(forms.Form):
@@ -62,10 +64,18 @@ class ApplicationForm(forms.Form):
     submission_id = forms.CharField(widget=forms.HiddenInput, max_length=80, required=False)
 
     def __init__(
-        self, *args: Any, program: Program, sessions: list[Session], **kwargs: Any
+        self,
+        *args: Any,
+        program: Program,
+        sessions: list[Session],
+        with_pow: bool = True,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.program = program
+        if with_pow:
+            # Only the first submission: changes go through the private link.
+            self.fields["pow"] = ProofOfWorkField(scope="visits-apply", spend=False)
         options = [("", _("— no choice —")), *[(str(s.pk), session_label(s)) for s in sessions]]
         for rank in range(1, program.choices_max + 1):
             self.fields[f"choice_{rank}"] = forms.TypedChoiceField(
@@ -85,6 +95,19 @@ class ApplicationForm(forms.Form):
             self.fields[f"companion_{n}_id_number"] = forms.CharField(
                 label=_("or ID number"), max_length=40, required=False
             )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        field = self.fields.get("pow")
+        if isinstance(field, ProofOfWorkField) and data.get("pow"):
+            # Spent on behalf of this form's submission id: a double click
+            # sends the same solution and the same id, and finds the first
+            # application instead of a refusal.
+            try:
+                field.check(data["pow"], owner=data.get("submission_id") or "")
+            except forms.ValidationError as exc:
+                self.add_error("pow", exc)
+        return data
 
     def choice_fields(self) -> list[forms.BoundField]:
         return [self[f"choice_{rank}"] for rank in range(1, self.program.choices_max + 1)]

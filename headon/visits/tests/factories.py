@@ -48,3 +48,14 @@ def contact(program: Program, phone: str = PHONE) -> VerifiedContact:
 
 def id_number(sequence: int = 123) -> str:
     return make_test_id_number(sequence=sequence)
+
+
+def solved_pow(scope: str) -> str:
+    """A solved proof-of-work challenge for `scope`, as a browser sends it."""
+    from headon.antibot import pow
+    from headon.antibot.services import challenge_issue
+
+    challenge = challenge_issue(scope=scope, max_number=500).as_dict()
+    number = pow.solve(challenge)
+    assert number is not None
+    return pow.encode_payload(challenge, number)

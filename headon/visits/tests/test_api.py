@@ -7,7 +7,7 @@ from django.test import TestCase
 
 from headon import sms
 from headon.visits.models import Application
-from headon.visits.tests.factories import id_number, make_program
+from headon.visits.tests.factories import id_number, make_program, solved_pow
 
 
 class VisitsApiTests(TestCase):
@@ -24,7 +24,10 @@ class VisitsApiTests(TestCase):
 
     def token(self, phone: str = "13812345678") -> str:
         self.assertEqual(
-            self.post(f"{self.base}/codes", {"channel": "phone", "destination": phone}).status_code,
+            self.post(
+                f"{self.base}/codes",
+                {"channel": "phone", "destination": phone, "pow": solved_pow("visits-code")},
+            ).status_code,
             202,
         )
         code = re.search(r"\b(\d{6})\b", sms.outbox[-1][1]).group(1)  # type: ignore[union-attr]
@@ -41,6 +44,7 @@ class VisitsApiTests(TestCase):
             "companions": [{"name": "Han Meimei", "id_number": id_number()}],
             "choices": self.session_ids[:2],
             "consent": True,
+            "pow": solved_pow("visits-apply"),
         } | extra
 
     def test_a_partner_runs_the_whole_flow(self) -> None:
@@ -118,3 +122,43 @@ class VisitsApiTests(TestCase):
         self.assertIn("/api/v1/programs/{slug}/applications", paths)
         parameters = paths["/api/v1/programs/{slug}/applications"]["post"]["parameters"]
         self.assertIn("Idempotency-Key", [p["name"] for p in parameters])
+
+    def test_bots_pay_a_proof_of_work_once_per_request(self) -> None:
+        token = self.token()
+        response = self.post(f"{self.base}/applications", self.body(token, pow="forged"))
+        self.assertEqual((response.status_code, response.json()["code"]), (403, "pow_invalid"))
+        body = self.body(token)
+        self.assertEqual(
+            self.post(f"{self.base}/applications", body, **{"Idempotency-Key": "a"}).status_code,
+            201,
+        )
+        # The same solution under another key is a replay.
+        response = self.post(f"{self.base}/applications", body, **{"Idempotency-Key": "b"})
+        self.assertEqual(response.json()["code"], "pow_invalid")
+        missing = {k: v for k, v in self.body(token).items() if k != "pow"}
+        self.assertEqual(self.post(f"{self.base}/applications", missing).status_code, 422)
+
+    def test_codes_to_one_phone_are_rate_limited_with_retry_after(self) -> None:
+        statuses = [
+            self.post(
+                f"{self.base}/codes",
+                {
+                    "channel": "phone",
+                    "destination": "13812345678",
+                    "pow": solved_pow("visits-code"),
+                },
+            ).status_code
+            for _ in range(6)
+        ]
+        self.assertEqual(statuses, [202] * 5 + [429])
+        response = self.post(
+            f"{self.base}/codes",
+            {
+                "channel": "phone",
+                "destination": "+86 138 1234 5678",
+                "pow": solved_pow("visits-code"),
+            },
+        )
+        self.assertEqual(response.status_code, 429)
+        self.assertGreater(int(response["Retry-After"]), 0)
+        self.assertEqual(response.json()["code"], "rate_limited")

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from headon import sms
 from headon.visits.models import Application
-from headon.visits.tests.factories import id_number, make_program
+from headon.visits.tests.factories import id_number, make_program, solved_pow
 
 
 class ApplyFlowTests(TestCase):
@@ -19,7 +19,7 @@ class ApplyFlowTests(TestCase):
     def verify(self, phone: str = "138 1234 5678") -> None:
         response = self.client.post(
             reverse("visits:apply", args=[self.program.slug]),
-            {"channel": "phone", "destination": phone},
+            {"channel": "phone", "destination": phone, "pow": solved_pow("visits-code")},
         )
         self.assertRedirects(response, reverse("visits:apply_verify", args=[self.program.slug]))
         code = re.search(r"\b(\d{6})\b", sms.outbox[-1][1]).group(1)  # type: ignore[union-attr]
@@ -37,6 +37,7 @@ class ApplyFlowTests(TestCase):
             "choice_2": str(self.sessions[0].pk),
             "consent": "on",
             "submission_id": "abc123",
+            "pow": solved_pow("visits-apply"),
         }
         data.update(extra)
         return data
@@ -86,7 +87,7 @@ class ApplyFlowTests(TestCase):
     def test_a_wrong_code_is_explained(self) -> None:
         self.client.post(
             reverse("visits:apply", args=[self.program.slug]),
-            {"channel": "phone", "destination": "13812345678"},
+            {"channel": "phone", "destination": "13812345678", "pow": solved_pow("visits-code")},
         )
         response = self.client.post(
             reverse("visits:apply_verify", args=[self.program.slug]), {"code": "abcdef"}
@@ -135,3 +136,11 @@ class ApplyFlowTests(TestCase):
         self.assertEqual(
             self.client.get(reverse("visits:program", args=[draft.slug])).status_code, 404
         )
+
+    def test_without_javascript_the_form_says_why_it_cannot_go_through(self) -> None:
+        response = self.client.post(
+            reverse("visits:apply", args=[self.program.slug]),
+            {"channel": "phone", "destination": "13812345678"},
+        )
+        self.assertContains(response, "needs JavaScript")
+        self.assertEqual(len(sms.outbox), 0)

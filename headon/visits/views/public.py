@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
+from headon.visits import guards
 from headon.visits.errors import VisitError
 from headon.visits.forms import ApplicationForm, CodeForm, ContactForm
 from headon.visits.ical import program_calendar
@@ -74,6 +75,7 @@ def apply_contact(request: HttpRequest, slug: str) -> HttpResponse:
             destination = verification.normalise_destination(
                 channel, form.cleaned_data["destination"]
             )
+            guards.code_request_allowed(request, destination)
             verification.code_request(program=program, channel=channel, destination=destination)
         except VisitError as exc:
             form.add_error("destination", exc.message)
@@ -93,6 +95,7 @@ def apply_verify(request: HttpRequest, slug: str) -> HttpResponse:
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
+            guards.code_verify_allowed(request)
             token = verification.code_verify(
                 program=program,
                 channel=pending["c"],
@@ -132,6 +135,7 @@ def apply_form(request: HttpRequest, slug: str) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         try:
+            guards.submit_allowed(request)
             submission = apps.application_submit(
                 program=program,
                 contact=contact,
@@ -209,7 +213,7 @@ def application_edit(request: HttpRequest, slug: str, reference: str, token: str
     for choice in application.choices.all():
         initial[f"choice_{choice.rank}"] = choice.session_id
     form = ApplicationForm(
-        request.POST or None, program=program, sessions=sessions, initial=initial
+        request.POST or None, program=program, sessions=sessions, initial=initial, with_pow=False
     )
     if request.method == "POST" and form.is_valid():
         try:

@@ -37,5 +37,9 @@ class Command(BaseCommand):
         )
         for username, role in accounts:
             self.stdout.write(f"    {username:<26} {role}")
+        self.stdout.write(
+            "  One-time codes for applicants are printed below, as lines that start with "
+            "'SMS to' (the console SMS backend; e-mails are printed too)."
+        )
         if not no_serve:
             call_command("serve", bind=bind, with_worker=True)

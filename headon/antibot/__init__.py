@@ -1,0 +1,22 @@
+"""Making bots pay: a self-hosted proof-of-work challenge and rate limits.
+
+`pow` is the pure scheme (no Django), `ratelimit` the shared-cache counters,
+`views.challenge` hands out challenges and `forms.ProofOfWorkField` checks
+and spends the solutions. The browser side is headon/static/headon/js/pow.js
+(with pow-worker.js next to it).
+
+In a form::
+
+    pow = ProofOfWorkField(scope="apply")  # "apply", "otp", "ask": one per form
+
+In its template, with the URL named "pow_challenge" in headon/urls.py::
+
+    {% block head %}<script src="{% static 'headon/js/pow.js' %}" defer></script>{% endblock %}
+    <form method="post"
+          data-pow-checking="{% translate 'Checking your browser…' %}"
+          data-pow-failed="{% translate 'The check could not finish. You can still send the form.' %}">
+      {{ form.pow }} {{ form.pow.errors }}
+
+Both need a cache shared by every web process (HEADON_REDIS_URL, or the
+database cache) for the limits and the replay check to hold across them.
+"""

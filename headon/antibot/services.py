@@ -1,0 +1,52 @@
+"""The proof-of-work scheme with Django's key, clock and shared cache."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from django.conf import settings
+from django.core.cache import caches
+from django.utils.crypto import salted_hmac
+
+from headon.antibot import pow
+
+REPLAY_PREFIX = "pow-used:"
+
+
+def pow_key() -> bytes:
+    """The HMAC key for challenges, derived from SECRET_KEY for this purpose
+    alone. Rotating SECRET_KEY only voids challenges issued minutes ago."""
+    return salted_hmac("headon.antibot.pow", "challenge-key").digest()
+
+
+def challenge_issue(*, scope: str, max_number: int | None = None) -> pow.Challenge:
+    difficulty = max_number or settings.HEADON_POW_MAX_NUMBER
+    return pow.create_challenge(key=pow_key(), now=time.time(), scope=scope, max_number=difficulty)
+
+
+def first_use(challenge: str, expires: int, owner: str = "") -> bool:
+    """True the first time a challenge is spent, in every process that shares
+    the cache: `add` is atomic there (see ratelimit.py). The mark outlives the
+    challenge's expiry, after which verify refuses it anyway.
+
+    With an `owner` (an idempotency key), the same owner may present the
+    solution again: a retried or double-clicked submission is one request,
+    and the idempotency key, not this check, keeps it from counting twice."""
+    timeout = max(1, math.ceil(expires - time.time()) + 1)
+    key = f"{REPLAY_PREFIX}{challenge}"
+    cache = caches["default"]
+    if cache.add(key, owner or "-", timeout):
+        return True
+    return bool(owner) and cache.get(key) == owner
+
+
+def solution_check(*, payload: object, scope: str, owner: str = "") -> pow.Verdict:
+    """Verify a posted solution for `scope` and spend it (see first_use)."""
+    return pow.verify(
+        payload,
+        key=pow_key(),
+        now=time.time(),
+        scope=scope,
+        first_use=lambda challenge, expires: first_use(challenge, expires, owner),
+    )

@@ -29,7 +29,11 @@ ROOT = Path(__file__).resolve().parent
 VENV = Path(os.environ.get("HEADON_VENV", ROOT / ".venv"))
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / "python"
-LOCKS = {"base": ROOT / "requirements" / "base.lock", "dev": ROOT / "requirements" / "dev.lock"}
+LOCKS = {
+    "base": ROOT / "requirements" / "base.lock",
+    "dev": ROOT / "requirements" / "dev.lock",
+    "bench": ROOT / "requirements" / "bench.lock",
+}
 
 
 def say(message: str) -> None:
@@ -177,6 +181,7 @@ def lock() -> None:
     ]
     run(*common, "-o", LOCKS["base"])
     run(*common, "--extra", "dev", "-o", LOCKS["dev"])
+    run(*common, "--extra", "dev", "--extra", "bench", "-o", LOCKS["bench"])
 
 
 def main() -> None:
@@ -190,8 +195,10 @@ def main() -> None:
     elif command == "lint":
         sys.exit(1 if lint() else 0)
     elif command == "bench":
-        ensure_env("dev")
-        run(PYTHON, "-m", "bench", *args)
+        ensure_env("bench")
+        if not args:
+            sys.exit("usage: python3 dev.py bench merge|rush [options]  (see bench/README.md)")
+        run(PYTHON, ROOT / "bench" / f"{args[0]}.py", *args[1:])
     elif command == "lock":
         lock()
     else:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 import sys
 
-OPERATOR_COMMANDS = ["demo", "serve", "worker", "createadmin"]
+OPERATOR_COMMANDS = ["demo", "serve", "worker", "createadmin", "import-asks"]
+# Operator spellings of management commands whose module names cannot hold "-".
+ALIASES = {"import-asks": "import_asks"}
 MAINTENANCE_COMMANDS = ["migrate", "check", "collectstatic", "shell", "dbshell"]
 
 
@@ -28,7 +30,8 @@ def _usage() -> str:
     for name in OPERATOR_COMMANDS + MAINTENANCE_COMMANDS:
         if name == MAINTENANCE_COMMANDS[0]:
             lines += ["", "Maintenance:"]
-        help_text = load_command_class(commands[name], name).help.strip().splitlines()[0]
+        command = ALIASES.get(name, name)
+        help_text = load_command_class(commands[command], command).help.strip().splitlines()[0]
         lines.append(f"  {name:<14}{help_text}")
     lines += [
         "",
@@ -48,6 +51,7 @@ def main(argv: list[str] | None = None) -> None:
         django.setup()
         print(_usage())  # noqa: T201
         return
+    args[0] = ALIASES.get(args[0], args[0])
     execute_from_command_line(["headon", *args])
 
 

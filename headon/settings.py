@@ -190,7 +190,11 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_VERBOSE = False
-AXES_IPWARE_PROXY_COUNT = int(os.environ.get("HEADON_PROXY_COUNT", "0"))
+# Reverse proxies in front of headon that append to X-Forwarded-For. The
+# visit rate limits (headon.antibot.ratelimit.client_ip) read this setting;
+# without it they saw every client behind a proxy as the proxy's address.
+HEADON_PROXY_COUNT = int(os.environ.get("HEADON_PROXY_COUNT", "0"))
+AXES_IPWARE_PROXY_COUNT = HEADON_PROXY_COUNT
 
 # Internationalisation --------------------------------------------------------
 
@@ -253,6 +257,24 @@ CONTENT_SECURITY_POLICY = (
     "form-action 'self'; frame-ancestors 'none'"
 )
 
+# The answer desk ---------------------------------------------------------------
+
+# Sentence embedders to try, in order ("e5+use", "e5", "use"); "none" runs
+# the merge engine on its lexical stages only.
+HEADON_EMBEDDER = env_list("HEADON_EMBEDDER", "e5+use,e5,use")
+# Ranking weights (headon.desk.ranking.Weights): distinct people, engagement
+# (log scale), velocity, recency, rumour boost.
+HEADON_RANK_WEIGHTS = {
+    name: float(os.environ.get(f"HEADON_RANK_{name.upper()}", default))
+    for name, default in (
+        ("people", 1.0),
+        ("engagement", 0.35),
+        ("velocity", 0.5),
+        ("recency", 0.2),
+        ("rumour", 0.5),
+    )
+}
+
 # Caching and e-mail ----------------------------------------------------------
 
 CACHES: dict[str, dict[str, Any]]
@@ -283,6 +305,11 @@ EMAIL_BACKEND = os.environ.get(
 )
 DEFAULT_FROM_EMAIL = os.environ.get("HEADON_FROM_EMAIL", "headon@localhost")
 HEADON_SMS_BACKEND = os.environ.get("HEADON_SMS_BACKEND", "headon.sms.ConsoleBackend")
+
+# Benchmark only: HEADON_BENCH_ENDPOINTS=1 adds /bench/insert, a bare view
+# that inserts one row, so bench/rush.py can measure the server's ceiling.
+# Never set in production; the view lives in bench/, outside the package.
+HEADON_BENCH_ENDPOINTS = env_bool("HEADON_BENCH_ENDPOINTS")
 
 # Logging ---------------------------------------------------------------------
 

@@ -1,8 +1,19 @@
-"""The answer desk's part of the demo."""
+"""The answer desk's part of the demo: channels and a realistic bilingual
+day of asks after a car launch (see demo_asks.py)."""
 
 from __future__ import annotations
 
-from headon.desk.models import Channel
+import datetime as dt
+import random
+
+from django.utils import timezone
+
+from headon.desk.demo_asks import EMOJI, FILLERS_EN, FILLERS_ZH, MENTIONS, QUESTIONS, TRADITIONAL
+from headon.desk.merging.normalise import exact_key
+from headon.desk.models import Ask, Channel
+from headon.desk.services.imports import author_key
+from headon.desk.services.merging import recluster_day
+from headon.timezones import day_bounds, organiser_today
 
 CHANNELS = [
     ("weibo", "微博 Weibo", Channel.Kind.SOCIAL_EXPORT),
@@ -12,8 +23,89 @@ CHANNELS = [
     ("dealer-api", "Dealer webhook · 经销商接口", Channel.Kind.WEBHOOK),
     ("visit-feedback", "Visit feedback · 参观反馈", Channel.Kind.FEEDBACK),
 ]
+# Where Chinese and English asks come from, by channel slug.
+ZH_CHANNELS = [
+    ("weibo", 50),
+    ("wechat", 30),
+    ("ask-form", 10),
+    ("dealer-api", 6),
+    ("visit-feedback", 4),
+]
+EN_CHANNELS = [("x", 60), ("ask-form", 25), ("dealer-api", 10), ("visit-feedback", 5)]
+DEMO_ASKS = 1500
+
+
+def _is_chinese(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def _dress(text: str, rng: random.Random) -> str:
+    """What a real comment adds to a question."""
+    chinese = _is_chinese(text)
+    if chinese and rng.random() < 0.12:
+        text = text.translate(TRADITIONAL)
+    if not chinese and rng.random() < 0.15:
+        text = text.lower()
+    if not chinese and rng.random() < 0.08 and len(text) > 8:
+        i = rng.randrange(1, len(text) - 2)
+        text = text[:i] + text[i + 1] + text[i] + text[i + 2 :]  # a typo: two letters swapped
+    if rng.random() < 0.1:
+        text = text.replace("?", "？？") if chinese else text.replace("?", "??")
+    if rng.random() < 0.15:
+        text = f"{rng.choice(MENTIONS)} {text}"
+    filler = rng.choice(FILLERS_ZH if chinese else FILLERS_EN)
+    if filler:
+        text = f"{text} {filler}"
+    if rng.random() < 0.3:
+        text += " " + "".join(rng.choice(EMOJI) for _ in range(rng.randint(1, 3)))
+    return text
+
+
+def _weighted(rng: random.Random, pairs: list[tuple[str, int]]) -> str:
+    return rng.choices([p[0] for p in pairs], weights=[p[1] for p in pairs])[0]
+
+
+def load_asks(*, day: dt.date | None = None, count: int = DEMO_ASKS, seed: int = 2027) -> int:
+    """Add a day of asks (nothing if that day has demo asks already)."""
+    day = day or organiser_today()
+    channels = {c.slug: c for c in Channel.objects.all()}
+    if Ask.objects.filter(day=day, external_id__startswith="demo-").exists():
+        return 0
+    rng = random.Random(f"{seed}-{day.isoformat()}")  # noqa: S311  (demo data, not secrets)
+    start, end = day_bounds(day)
+    end = min(end, max(timezone.now(), start + dt.timedelta(hours=20)))
+    span = (end - start).total_seconds()
+    weights = [int(q["weight"]) for q in QUESTIONS]
+    asks = []
+    for n in range(count):
+        question = rng.choices(QUESTIONS, weights=weights)[0]
+        wording: str = rng.choice(question["wordings"])
+        channel = channels[_weighted(rng, ZH_CHANNELS if _is_chinese(wording) else EN_CHANNELS)]
+        # Later in the day, more people ask: a rising curve, as after news.
+        posted_at = start + dt.timedelta(seconds=span * rng.random() ** 0.7)
+        author = f"user{rng.randint(1, int(count * 0.8))}"
+        text = _dress(wording, rng)
+        asks.append(
+            Ask(
+                channel=channel,
+                external_id=f"demo-{day.isoformat()}-{n}",
+                text=text,
+                author=author,
+                author_key=author_key(channel, author),
+                posted_at=posted_at,
+                day=day,
+                likes=int(rng.paretovariate(1.3)) - 1,
+                replies=int(rng.paretovariate(2.0)) - 1,
+                shares=int(rng.paretovariate(2.5)) - 1,
+                match_key=exact_key(text),
+            )
+        )
+    Ask.objects.bulk_create(asks, batch_size=500)
+    return len(asks)
 
 
 def load() -> None:
     for slug, name, kind in CHANNELS:
         Channel.objects.get_or_create(slug=slug, defaults={"name": name, "kind": kind})
+    if load_asks():
+        recluster_day(organiser_today())

@@ -1,9 +1,119 @@
 from __future__ import annotations
 
-from django.db.models import QuerySet
+import datetime as dt
+from dataclasses import dataclass
 
-from headon.desk.models import Channel
+from django.conf import settings
+from django.db.models import Count, F, Q, QuerySet, Sum, Window
+from django.db.models.functions import ExtractHour, RowNumber
+
+from headon.desk.models import Ask, Channel, ImportRun, Question, TriageAction
+from headon.desk.ranking import QuestionDay, Ranked, Weights, rank
+from headon.timezones import organiser_now, organiser_tz
 
 
 def active_channels() -> QuerySet[Channel]:
     return Channel.objects.filter(is_active=True).order_by("name")
+
+
+@dataclass(frozen=True)
+class DayQuestion:
+    question: Question
+    ranked: Ranked
+    samples: list[Ask]
+
+
+@dataclass(frozen=True)
+class DayOverview:
+    day: dt.date
+    asks: int
+    unassigned: int
+    questions: list[DayQuestion]
+
+
+def _hours_so_far(day: dt.date) -> int:
+    now = organiser_now()
+    if day < now.date():
+        return 24
+    return now.hour + 1 if day == now.date() else 0
+
+
+def day_overview(day: dt.date, *, limit: int = 50, samples: int = 3) -> DayOverview:
+    """The day as distinct questions, best first. Five queries whatever the
+    number of asks: totals, per-question figures, per-hour counts, the
+    questions shown, and a few asks of each (a window function)."""
+    asks = Ask.objects.filter(day=day)
+    totals = asks.aggregate(
+        asks=Count("id"), unassigned=Count("id", filter=Q(question__isnull=True))
+    )
+    placed = asks.filter(question__isnull=False)
+    figures = placed.values("question").annotate(
+        n=Count("id"),
+        named=Count("author_key", distinct=True, filter=~Q(author_key="")),
+        anonymous=Count("id", filter=Q(author_key="")),
+        channels=Count("channel", distinct=True),
+        likes=Sum("likes"),
+        replies=Sum("replies"),
+        shares=Sum("shares"),
+    )
+    hours = max(_hours_so_far(day), 1)
+    hourly: dict[int, list[int]] = {}
+    for row in (
+        placed.annotate(hour=ExtractHour("posted_at", tzinfo=organiser_tz()))
+        .values("question", "hour")
+        .annotate(n=Count("id"))
+    ):
+        if row["hour"] < hours:
+            hourly.setdefault(row["question"], [0] * hours)[row["hour"]] += row["n"]
+    rows = list(figures)
+    rumours = set(
+        Question.objects.filter(pk__in=[r["question"] for r in rows], is_rumour=True).values_list(
+            "pk", flat=True
+        )
+    )
+    ranked = rank(
+        (
+            QuestionDay(
+                question_id=r["question"],
+                people=r["named"] + r["anonymous"],
+                asks=r["n"],
+                channels=r["channels"],
+                likes=r["likes"] or 0,
+                replies=r["replies"] or 0,
+                shares=r["shares"] or 0,
+                hourly=hourly.get(r["question"], [0] * hours),
+                is_rumour=r["question"] in rumours,
+            )
+            for r in rows
+        ),
+        Weights.from_mapping(settings.HEADON_RANK_WEIGHTS),
+    )[:limit]
+    shown = [r.question_id for r in ranked]
+    questions = Question.objects.in_bulk(shown)
+    sampled: dict[int, list[Ask]] = {}
+    window = Window(
+        RowNumber(), partition_by=[F("question_id")], order_by=[F("likes").desc(), F("id").asc()]
+    )
+    for ask in (
+        placed.filter(question_id__in=shown)
+        .annotate(row=window)
+        .filter(row__lte=samples)
+        .select_related("channel")
+    ):
+        sampled.setdefault(ask.question_id, []).append(ask)  # type: ignore[arg-type]
+    return DayOverview(
+        day=day,
+        asks=totals["asks"],
+        unassigned=totals["unassigned"],
+        questions=[
+            DayQuestion(questions[r.question_id], r, sampled.get(r.question_id, [])) for r in ranked
+        ],
+    )
+
+
+def recent_imports(limit: int = 10) -> QuerySet[ImportRun]:
+    return ImportRun.objects.select_related("channel").order_by("-started_at")[:limit]
+
+
+def recent_actions(limit: int = 30) -> QuerySet[TriageAction]:
+    return TriageAction.objects.select_related("actor").order_by("-at")[:limit]

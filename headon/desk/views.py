@@ -1,12 +1,45 @@
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required, permission_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_safe
+import datetime as dt
 
-from headon.desk.selectors import active_channels
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST, require_safe
+
+from headon.accounts.models import User
+from headon.desk import jobs
+from headon.desk.models import Channel, ImportRun, Question, TriageAction
+from headon.desk.selectors import active_channels, day_overview, recent_actions, recent_imports
+from headon.desk.services import triage
+from headon.desk.services.imports import stream_to_disk
+from headon.jobs import enqueue
 from headon.timezones import organiser_today
+
+triage_required = permission_required("desk.triage_questions", raise_exception=True)
+desk_required = permission_required("desk.view_desk", raise_exception=True)
+
+
+def _actor(request: HttpRequest) -> User:
+    if not isinstance(request.user, User):
+        raise PermissionDenied
+    return request.user
+
+
+def _day(value: str | None) -> dt.date:
+    if not value:
+        return organiser_today()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise Http404 from None
 
 
 @require_safe
@@ -15,12 +48,143 @@ def answers_index(request: HttpRequest) -> HttpResponse:
     return render(request, "desk/answers_index.html", {"today": organiser_today()})
 
 
+class ImportForm(forms.Form):
+    channel = forms.ModelChoiceField(
+        label=gettext_lazy("Channel"),
+        queryset=Channel.objects.filter(is_active=True, kind=Channel.Kind.SOCIAL_EXPORT),
+    )
+    file = forms.FileField(label=gettext_lazy("Export file (CSV or JSON Lines)"))
+
+
 @login_required
-@permission_required("desk.view_desk", raise_exception=True)
+@desk_required
 @require_safe
-def staff_desk(request: HttpRequest) -> HttpResponse:
+def staff_desk(request: HttpRequest, day: str | None = None) -> HttpResponse:
+    """The triage console: the day's asks as distinct questions, best first."""
+    chosen = _day(day)
     return render(
         request,
         "desk/staff_desk.html",
-        {"today": organiser_today(), "channels": active_channels()},
+        {
+            "overview": day_overview(chosen),
+            "previous_day": chosen - dt.timedelta(days=1),
+            "next_day": chosen + dt.timedelta(days=1) if chosen < organiser_today() else None,
+            "channels": active_channels(),
+            "imports": recent_imports(5),
+            "import_form": ImportForm(),
+            "can_triage": request.user.has_perm("desk.triage_questions"),
+        },
     )
+
+
+@login_required
+@desk_required
+@require_safe
+def question_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    question = get_object_or_404(Question, pk=pk)
+    asks = Paginator(question.asks.select_related("channel").order_by("-likes", "id"), 100)
+    return render(
+        request,
+        "desk/question_detail.html",
+        {
+            "question": question,
+            "page": asks.get_page(request.GET.get("page")),
+            "can_triage": request.user.has_perm("desk.triage_questions"),
+        },
+    )
+
+
+def _question_from(request: HttpRequest, field: str) -> Question:
+    try:
+        return Question.objects.get(pk=int(request.POST.get(field, "")))
+    except (ValueError, Question.DoesNotExist):
+        raise Http404 from None
+
+
+@login_required
+@triage_required
+@require_POST
+def question_action(request: HttpRequest, pk: int) -> HttpResponse:
+    """Merge into another question, flag or clear a rumour, split or move asks."""
+    question = get_object_or_404(Question, pk=pk)
+    action = request.POST.get("action")
+    try:
+        if action == "merge":
+            target = _question_from(request, "target")
+            triage.questions_merge(source=question, target=target, actor=_actor(request))
+            messages.success(
+                request, _("Merged. Undo it from the list of changes if it was wrong.")
+            )
+            return redirect("desk_staff:question", pk=target.pk)
+        if action in ("flag", "unflag"):
+            triage.question_flag(question=question, rumour=action == "flag", actor=_actor(request))
+        elif action == "split":
+            asks = list(question.asks.filter(pk__in=request.POST.getlist("ask")))
+            new, _action = triage.asks_split(asks=asks, actor=_actor(request))
+            messages.success(request, _("The asks are a question of their own now."))
+            return redirect("desk_staff:question", pk=new.pk)
+        elif action == "move":
+            target = _question_from(request, "target")
+            for ask in question.asks.filter(pk__in=request.POST.getlist("ask")):
+                triage.ask_move(ask=ask, target=target, actor=_actor(request))
+        else:
+            raise Http404
+    except triage.TriageError as exc:
+        messages.error(request, str(exc))
+    return redirect("desk_staff:question", pk=question.pk)
+
+
+@login_required
+@triage_required
+def actions_log(request: HttpRequest) -> HttpResponse:
+    """Every correction, newest first, each with an undo."""
+    if request.method == "POST":
+        action = get_object_or_404(TriageAction, pk=request.POST.get("action_id") or 0)
+        try:
+            triage.action_undo(action=action, actor=_actor(request))
+            messages.success(request, _("Undone."))
+        except triage.TriageError as exc:
+            messages.error(request, str(exc))
+        return redirect("desk_staff:actions")
+    return render(request, "desk/actions.html", {"actions": recent_actions(100)})
+
+
+@login_required
+@triage_required
+@require_POST
+def recluster(request: HttpRequest, day: str) -> HttpResponse:
+    chosen = _day(day)
+    enqueue(jobs.recluster_day, chosen.isoformat())
+    messages.success(request, _("Merging the day again in the background; reload in a minute."))
+    return redirect("desk_staff:day", day=chosen.isoformat())
+
+
+@login_required
+@permission_required("desk.manage_channels", raise_exception=True)
+@require_POST
+def import_upload(request: HttpRequest) -> HttpResponse:
+    form = ImportForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, _("Choose a channel and a file."))
+        return redirect("desk_staff:home")
+    upload = form.cleaned_data["file"]
+    path = stream_to_disk(upload, settings.DATA_DIR / "imports")
+    run = ImportRun.objects.create(
+        channel=form.cleaned_data["channel"],
+        file_name=upload.name[:255],
+        file_sha256="",
+        started_by=_actor(request),
+    )
+    enqueue(jobs.import_file, run.pk, str(path))
+    return redirect("desk_staff:import", pk=run.pk)
+
+
+@login_required
+@desk_required
+@require_safe
+def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    run = get_object_or_404(ImportRun.objects.select_related("channel"), pk=pk)
+    template = (
+        "desk/_import_progress.html" if request.headers.get("HX-Request") else "desk/import.html"
+    )
+    return render(request, template, {"run": run})

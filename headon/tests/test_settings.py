@@ -87,11 +87,11 @@ def test_production_mode_sets_secure_cookies_hsts_and_the_https_redirect() -> No
 def test_headon_help_lists_the_operator_commands() -> None:
     result = headon_cmd("--help")
     assert result.returncode == 0
-    for command in ("demo", "serve", "worker", "createadmin"):
+    for command in ("demo", "serve", "worker", "createadmin", "import-asks"):
         assert f"  {command} " in result.stdout
 
 
-@pytest.mark.parametrize("command", ["demo", "serve", "worker", "createadmin"])
+@pytest.mark.parametrize("command", ["demo", "serve", "worker", "createadmin", "import_asks"])
 def test_each_operator_command_explains_itself(command: str) -> None:
     result = headon_cmd(command, "--help")
     assert result.returncode == 0, result.stderr

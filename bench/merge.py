@@ -1,0 +1,587 @@
+"""Merge-engine benchmark: quality against gold labels, speed and memory, with baselines.
+
+    python bench/merge.py --intents PATH [--split test] --pairs PATH --dev-pairs PATH
+
+--intents is a CLINC-style JSON file (lists of [text, intent] per split) or a CSV
+with a header "text,category"; pair files are TSV "sentence1, sentence2, label"
+(a header row and a leading id column are tolerated; a 0-5 score counts as the
+same question from 4 up). Every threshold is chosen on dev data only: the
+--dev-split of the JSON (a seeded half of the rows for a CSV) and --dev-pairs.
+If --dev-pairs is the same file as --pairs, it is split into two seeded halves.
+
+Prints a table and, as its last line, one JSON object with every metric.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gc
+import json
+import random
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import contextlib
+
+from headon.desk.merging import (
+    MergeEngine,
+    Thresholds,
+    load_embedder,
+    match_key,
+)
+from headon.desk.merging.embedders import Embedder, Vectors
+
+Labelled = list[tuple[str, str]]  # (text, gold category)
+Pairs = list[tuple[str, str, int]]
+DENSITY_WEIGHTS = (0.0, 0.5, 1.0)
+
+
+# -- loading --------------------------------------------------------------------
+
+
+def load_intents(path: Path, split: str, dev_split: str, seed: int) -> tuple[Labelled, Labelled]:
+    """Return (dev, test) labelled asks from a CLINC-style JSON or a text,category CSV."""
+    if path.suffix.lower() == ".json":
+        data = json.loads(path.read_text(encoding="utf-8"))
+        test = [(str(t), str(c)) for t, c in data[split]]
+        dev = [(str(t), str(c)) for t, c in data[dev_split]] if dev_split in data else []
+        if dev:
+            return dev, test
+        rows = test
+    else:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            rows = [(r["text"], r["category"]) for r in csv.DictReader(fh) if r["text"]]
+    # No separate dev split: hold out a seeded half of the rows for choosing thresholds.
+    rows = rows[:]
+    random.Random(seed).shuffle(rows)
+    return rows[: len(rows) // 2], rows[len(rows) // 2 :]
+
+
+def load_pairs(path: Path) -> Pairs:
+    pairs: Pairs = []
+    with path.open(encoding="utf-8-sig") as fh:
+        for line in fh:
+            cells = line.rstrip("\n\r").split("\t")
+            if len(cells) < 3:
+                continue
+            a, b, label = cells[-3:]
+            try:
+                score = float(label)
+            except ValueError:
+                continue  # the header row
+            # Chinese STS-B grades 0-5: 4 and 5 mean the same meaning.
+            pairs.append((a, b, int(score >= 4) if score > 1 else int(score)))
+    return pairs
+
+
+def sample(rows: list[Any], n: int, seed: int) -> list[Any]:
+    if n <= 0 or len(rows) <= n:
+        return rows
+    return random.Random(seed).sample(rows, n)
+
+
+# -- measuring --------------------------------------------------------------------
+
+
+def reset_peak_rss() -> None:
+    # Linux lets a process reset its own high-water mark, so each method gets its own peak.
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def peak_rss_mb() -> float:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def pairwise_prf(gold: Sequence[str], pred: Sequence[Any]) -> tuple[float, float, float]:
+    """Precision, recall, F1 over all pairs of asks of "these two ask the same question"."""
+    from collections import Counter
+
+    def pairs(counts: Counter[Any]) -> int:
+        return sum(c * (c - 1) // 2 for c in counts.values())
+
+    tp = pairs(Counter(zip(gold, pred, strict=True)))
+    pred_pairs, gold_pairs = pairs(Counter(pred)), pairs(Counter(gold))
+    p = tp / pred_pairs if pred_pairs else 1.0
+    r = tp / gold_pairs if gold_pairs else 1.0
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+def cluster_metrics(gold: Sequence[str], pred: Sequence[Any]) -> dict[str, float]:
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    p, r, f = pairwise_prf(gold, pred)
+    return {
+        "precision": p,
+        "recall": r,
+        "f1": f,
+        "ari": float(adjusted_rand_score(gold, pred)),
+        "nmi": float(normalized_mutual_info_score(gold, pred)),
+        "clusters": float(len(set(pred))),
+    }
+
+
+def binary_prf(labels: Sequence[int], decisions: Sequence[bool]) -> dict[str, float]:
+    tp = sum(1 for y, d in zip(labels, decisions, strict=True) if y and d)
+    predicted, positive = sum(decisions), sum(labels)
+    p = tp / predicted if predicted else 1.0
+    r = tp / positive if positive else 1.0
+    return {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0}
+
+
+def best_threshold(scores: Sequence[float], labels: Sequence[int]) -> float:
+    """The threshold with the best F1 on these (dev) scores."""
+    best_t, best_f = 1.0, -1.0
+    for t in sorted(set(np.round(scores, 4).tolist())):
+        f = binary_prf(labels, [s >= t for s in scores])["f1"]
+        if f > best_f:
+            best_t, best_f = float(t), f
+    return best_t
+
+
+class CachedEmbedder:
+    """Wraps an embedder so that each text is embedded once across all the runs here."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.dim = inner.dim
+        self.cache: dict[str, np.ndarray] = {}
+        self.seconds = 0.0
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        missing = [t for t in dict.fromkeys(texts) if t not in self.cache]
+        if missing:
+            start = time.perf_counter()
+            for text, vec in zip(missing, self.inner.encode(missing), strict=True):
+                self.cache[text] = vec
+            self.seconds += time.perf_counter() - start
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([self.cache[t] for t in texts])
+
+
+# -- methods on the intents -------------------------------------------------------
+
+
+def run_engine(engine: MergeEngine, rows: Labelled) -> list[str]:
+    clusters = engine.recluster([(str(i), text) for i, (text, _) in enumerate(rows)])
+    label = {}
+    for cluster in clusters:
+        for ask_id in cluster.ask_ids:
+            label[ask_id] = cluster.question_id
+    return [label[str(i)] for i in range(len(rows))]
+
+
+def tune(
+    grid: Sequence[Any], run: Callable[[Any], list[Any]], gold: Sequence[str]
+) -> tuple[Any, dict[str, float]]:
+    """Pick the grid value with the best pairwise F1 on dev (ties: higher precision)."""
+    best: tuple[float, float] = (-1.0, -1.0)
+    chosen, chosen_metrics = grid[0], {}
+    for value in grid:
+        m = cluster_metrics(gold, run(value))
+        if (m["f1"], m["precision"]) > best:
+            best, chosen, chosen_metrics = (m["f1"], m["precision"]), value, m
+    return chosen, chosen_metrics
+
+
+def tfidf_vectors(fit_texts: Sequence[str], texts: Sequence[str]) -> Any:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True)
+    vec.fit([match_key(t) for t in fit_texts])
+    return vec.transform([match_key(t) for t in texts])
+
+
+def tfidf_cluster(matrix: Any, threshold: float) -> list[int]:
+    # Average linkage on cosine distance, cut at the threshold: the usual
+    # "TF-IDF plus a threshold" grouping, stronger than connected components.
+    from sklearn.cluster import AgglomerativeClustering
+
+    model = AgglomerativeClustering(
+        n_clusters=None,
+        metric="cosine",
+        linkage="average",
+        distance_threshold=1 - threshold,
+    )
+    return [int(x) for x in model.fit_predict(matrix.toarray())]
+
+
+def bertopic_cluster(vectors: np.ndarray, min_cluster_size: int, seed: int) -> list[int]:
+    """BERTopic's default pipeline on the same embeddings: UMAP to 5-d, then HDBSCAN.
+
+    HDBSCAN's outliers (-1) each become their own question, as an ask the
+    pipeline could not place would be shown on its own.
+    """
+    import umap  # type: ignore[import-untyped]
+    from sklearn.cluster import HDBSCAN
+
+    reduced = umap.UMAP(
+        n_neighbors=15,
+        n_components=5,
+        min_dist=0.0,
+        metric="cosine",
+        random_state=seed,
+        n_jobs=1,
+    ).fit_transform(vectors)
+    labels = HDBSCAN(min_cluster_size=min_cluster_size, metric="euclidean", copy=True).fit_predict(
+        reduced
+    )
+    return [int(x) if x >= 0 else -(i + 2) for i, x in enumerate(labels)]
+
+
+NOISE = (
+    lambda t: t,
+    lambda t: t + " 🚗🚗",
+    lambda t: t.upper() + "?!",
+    lambda t: "@somebody " + t,
+    lambda t: t + " https://t.cn/x1",
+    lambda t: "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in t),
+)
+
+
+def time_day(
+    size: int, rows: Labelled, embedder: Embedder | None, thresholds: Thresholds, seed: int
+) -> dict[str, float]:
+    """Re-cluster a synthetic day: test asks repeated with emoji, case, links, full width.
+
+    Real days repeat the same few hundred questions many times; this measures the
+    exact stage at scale, with only the distinct texts reaching the model.
+    """
+    rng = random.Random(seed)
+    day = [(str(i), rng.choice(NOISE)(rng.choice(rows)[0])) for i in range(size)]
+    gc.collect()
+    reset_peak_rss()
+    start = time.perf_counter()
+    clusters = MergeEngine(embedder=embedder, thresholds=thresholds).recluster(day)
+    seconds = time.perf_counter() - start
+    return {
+        "asks": float(size),
+        "distinct_texts": float(len({t for t, _ in rows})),
+        "questions": float(len(clusters)),
+        "recluster_s": seconds,
+        "asks_per_s": size / seconds,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+# -- the run --------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--intents", type=Path, required=True)
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--dev-split", default="val")
+    parser.add_argument("--pairs", type=Path, required=True)
+    parser.add_argument("--dev-pairs", type=Path, required=True)
+    parser.add_argument("--model", default="e5+use", help="e5+use, e5, use, or none (lexical mode)")
+    parser.add_argument("--asks", type=int, default=1500, help="test asks sampled (0 = all)")
+    parser.add_argument("--dev-asks", type=int, default=1500)
+    parser.add_argument("--pair-count", type=int, default=1500, help="test pairs (0 = all)")
+    parser.add_argument("--dev-pair-count", type=int, default=1500)
+    parser.add_argument("--assign-count", type=int, default=200)
+    parser.add_argument(
+        "--day-asks",
+        type=int,
+        default=0,
+        help="also time a re-cluster of a synthetic day this big (test asks with noisy copies)",
+    )
+    parser.add_argument("--skip-bertopic", action="store_true")
+    parser.add_argument("--seed", type=int, default=13)
+    args = parser.parse_args(argv)
+    seed = args.seed
+    metrics: dict[str, Any] = {"seed": seed, "model": args.model}
+    notes: list[str] = []
+
+    # Data. Sampling is seeded; nothing below looks at test labels until scoring.
+    dev_rows, test_rows = load_intents(args.intents, args.split, args.dev_split, seed)
+    dev_rows, test_rows = sample(dev_rows, args.dev_asks, seed), sample(test_rows, args.asks, seed)
+    test_pairs = load_pairs(args.pairs)
+    if args.dev_pairs.resolve() == args.pairs.resolve():
+        shuffled = test_pairs[:]
+        random.Random(seed).shuffle(shuffled)
+        dev_pairs, test_pairs = shuffled[: len(shuffled) // 2], shuffled[len(shuffled) // 2 :]
+        notes.append("--dev-pairs is --pairs: split into two seeded halves, disjoint")
+    else:
+        dev_pairs = load_pairs(args.dev_pairs)
+    dev_pairs = sample(dev_pairs, args.dev_pair_count, seed)
+    test_pairs = sample(test_pairs, args.pair_count, seed)
+    metrics.update(
+        dev_asks=len(dev_rows),
+        test_asks=len(test_rows),
+        test_intents=len({c for _, c in test_rows}),
+        dev_pairs=len(dev_pairs),
+        test_pairs=len(test_pairs),
+    )
+
+    # Model.
+    reset_peak_rss()
+    start = time.perf_counter()
+    preference = () if args.model == "none" else (args.model,)
+    inner = load_embedder(preference)
+    metrics["model_load_s"] = time.perf_counter() - start
+    metrics["model_load_peak_rss_mb"] = peak_rss_mb()
+    embedder = CachedEmbedder(inner) if inner is not None else None
+    metrics["mode"] = "semantic" if embedder else "lexical"
+    if embedder is not None:
+        metrics["model_name"] = embedder.name
+
+    gold_dev = [c for _, c in dev_rows]
+    gold_test = [c for _, c in test_rows]
+    test_keys = [match_key(t) for t, _ in test_rows]
+
+    # Embedding speed, cold, on the test asks (shared by the engine and BERTopic-style).
+    test_vectors = None
+    if embedder is not None:
+        reset_peak_rss()
+        start = time.perf_counter()
+        test_vectors = embedder.encode(test_keys)
+        seconds = time.perf_counter() - start
+        metrics["embed_asks_per_s"] = len(test_keys) / seconds
+        metrics["embed_s"] = seconds
+        metrics["embed_peak_rss_mb"] = peak_rss_mb()
+        embedder.encode([match_key(t) for t, _ in dev_rows])
+
+    # 1. headon engine: thresholds from dev.
+    base = Thresholds()
+    if embedder is not None:
+        # Threshold and density weight together, on dev asks only.
+        grid = [
+            (round(float(t), 3), w)
+            for w in DENSITY_WEIGHTS
+            for t in np.arange(0.8 - 1.4 * w, 1.97 - 1.36 * w, 0.03)
+        ]
+        chosen, _ = tune(
+            grid,
+            lambda tw: run_engine(
+                MergeEngine(
+                    embedder=embedder,
+                    thresholds=replace(base, meaning=tw[0], density_weight=tw[1]),
+                ),
+                dev_rows,
+            ),
+            gold_dev,
+        )
+        thresholds = replace(base, meaning=chosen[0], density_weight=chosen[1])
+    else:
+        thresholds = base
+    metrics["engine_meaning_threshold"] = thresholds.meaning
+    metrics["engine_near_threshold"] = thresholds.near
+    metrics["engine_density_weight"] = thresholds.density_weight
+    gc.collect()
+    reset_peak_rss()
+    engine = MergeEngine(embedder=embedder, thresholds=thresholds)
+    start = time.perf_counter()
+    pred = run_engine(engine, test_rows)
+    cluster_s = time.perf_counter() - start
+    engine_m = cluster_metrics(gold_test, pred)
+    engine_m["cluster_s"] = cluster_s
+    engine_m["total_s"] = cluster_s + metrics.get("embed_s", 0.0)
+    engine_m["asks_per_s"] = len(test_rows) / engine_m["total_s"]
+    engine_m["peak_rss_mb"] = peak_rss_mb()
+
+    # Assign one new ask at a time: held-out asks into an engine built on the rest.
+    held = test_rows[: args.assign_count]
+    engine = MergeEngine(embedder=inner, thresholds=thresholds)
+    engine.recluster(
+        [(str(i), t) for i, (t, _) in enumerate(test_rows[args.assign_count :], 1000000)]
+    )
+    times = []
+    for i, (text, _) in enumerate(held):
+        start = time.perf_counter()
+        engine.assign(f"new{i}", text)
+        times.append((time.perf_counter() - start) * 1000)
+    engine_m["assign_median_ms"] = statistics.median(times) if times else 0.0
+    engine_m["assign_p95_ms"] = float(np.percentile(times, 95)) if times else 0.0
+    metrics["engine"] = engine_m
+    if args.day_asks:
+        metrics["day"] = time_day(args.day_asks, test_rows, inner, thresholds, seed)
+
+    # 2. TF-IDF character n-grams + average linkage at a dev-chosen threshold.
+    grid = [round(x, 2) for x in np.arange(0.2, 0.91, 0.05)]
+    dev_matrix = tfidf_vectors([t for t, _ in dev_rows], [t for t, _ in dev_rows])
+    chosen, _ = tune(grid, lambda t: tfidf_cluster(dev_matrix, t), gold_dev)
+    gc.collect()
+    reset_peak_rss()
+    start = time.perf_counter()
+    matrix = tfidf_vectors([t for t, _ in dev_rows], [t for t, _ in test_rows])
+    pred = tfidf_cluster(matrix, chosen)
+    tfidf_m = cluster_metrics(gold_test, pred)
+    tfidf_m.update(total_s=time.perf_counter() - start, threshold=chosen, peak_rss_mb=peak_rss_mb())
+    tfidf_m["cluster_s"] = tfidf_m["total_s"]
+    tfidf_m["asks_per_s"] = len(test_rows) / tfidf_m["total_s"]
+    metrics["tfidf"] = tfidf_m
+
+    # 3. BERTopic-style on the same embeddings.
+    if embedder is None or test_vectors is None:
+        notes.append("BERTopic-style skipped: it needs an embedder (lexical mode)")
+    elif args.skip_bertopic:
+        notes.append("BERTopic-style skipped: --skip-bertopic")
+    else:
+        try:
+            import umap  # type: ignore[import-untyped]  # noqa: F401
+        except ImportError as exc:
+            notes.append(f"BERTopic-style skipped: umap-learn does not import ({exc})")
+        else:
+            dev_vectors = embedder.encode([match_key(t) for t, _ in dev_rows])
+            # Tuned on dev like the others; this also pays numba's one-off compilation.
+            chosen, _ = tune([3, 5, 10], lambda m: bertopic_cluster(dev_vectors, m, seed), gold_dev)
+            gc.collect()
+            reset_peak_rss()
+            start = time.perf_counter()
+            pred = bertopic_cluster(test_vectors, chosen, seed)
+            seconds = time.perf_counter() - start
+            bt_m = cluster_metrics(gold_test, pred)
+            bt_m.update(
+                cluster_s=seconds,
+                total_s=seconds + metrics["embed_s"],
+                min_cluster_size=chosen,
+                peak_rss_mb=peak_rss_mb(),
+            )
+            bt_m["asks_per_s"] = len(test_rows) / bt_m["total_s"]
+            metrics["bertopic"] = bt_m
+            metrics["speedup_vs_bertopic_clustering"] = seconds / engine_m["cluster_s"]
+            metrics["speedup_vs_bertopic_total"] = bt_m["total_s"] / engine_m["total_s"]
+
+    # 4. Chinese pairs: the same-question decision, its threshold chosen on dev pairs.
+    dev_labels = [y for _, _, y in dev_pairs]
+    pair_thresholds = thresholds
+    if embedder is not None:
+        # Pairs with the same key or a near-duplicate Jaccard pass regardless; the
+        # meaning threshold and density weight are chosen on the dev pairs.
+        best_f = -1.0
+        for w in DENSITY_WEIGHTS:
+            trial = replace(thresholds, density_weight=w)
+            dev_scores = MergeEngine(embedder=embedder, thresholds=trial).score_pairs(
+                [(a, b) for a, b, _ in dev_pairs]
+            )
+            sc = [s.score if s.score is not None else 0.0 for s in dev_scores]
+            forced = [s.same_key or s.jaccard >= thresholds.near for s in dev_scores]
+            for t in sorted(set(np.round(sc, 3).tolist())):
+                decisions = [fo or c >= t for fo, c in zip(forced, sc, strict=True)]
+                f = binary_prf(dev_labels, decisions)["f1"]
+                if f > best_f:
+                    best_f, pair_thresholds = f, replace(trial, meaning=float(t))
+    pair_engine = MergeEngine(embedder=embedder, thresholds=pair_thresholds)
+    start = time.perf_counter()
+    test_scores = pair_engine.score_pairs([(a, b) for a, b, _ in test_pairs])
+    test_labels = [y for _, _, y in test_pairs]
+    pairs_m = binary_prf(test_labels, [pair_engine.same_question(s) for s in test_scores])
+    pairs_m.update(
+        threshold=pair_engine.thresholds.meaning,
+        density_weight=pair_engine.thresholds.density_weight,
+        seconds=time.perf_counter() - start,
+    )
+    cosines = [s.score for s in test_scores]
+    if all(c is not None for c in cosines):
+        from sklearn.metrics import roc_auc_score
+
+        pairs_m["auc"] = float(roc_auc_score(test_labels, cosines))
+    metrics["pairs_engine"] = pairs_m
+
+    from sklearn.metrics.pairwise import paired_cosine_distances
+
+    fit = [t for a, b, _ in dev_pairs for t in (a, b)]
+    da = tfidf_vectors(fit, [a for a, _, _ in dev_pairs])
+    db = tfidf_vectors(fit, [b for _, b, _ in dev_pairs])
+    dev_sims = (1 - paired_cosine_distances(da, db)).tolist()
+    t_tfidf = best_threshold(dev_sims, dev_labels)
+    ta = tfidf_vectors(fit, [a for a, _, _ in test_pairs])
+    tb = tfidf_vectors(fit, [b for _, b, _ in test_pairs])
+    test_sims = (1 - paired_cosine_distances(ta, tb)).tolist()
+    pairs_t = binary_prf(test_labels, [s >= t_tfidf for s in test_sims])
+    pairs_t["threshold"] = t_tfidf
+    metrics["pairs_tfidf"] = pairs_t
+    metrics["notes"] = notes
+
+    print_table(metrics, args)
+    print(json.dumps(metrics, sort_keys=True, default=float))
+    return 0
+
+
+def print_table(m: dict[str, Any], args: argparse.Namespace) -> None:
+    print(
+        f"headon merge bench · model {m.get('model_name', 'none')} ({m['mode']} mode) · "
+        f"intents {args.intents.name} {m['test_asks']} test asks / {m['test_intents']} intents "
+        f"(dev {m['dev_asks']}) · pairs {args.pairs.name} {m['test_pairs']} (dev {m['dev_pairs']})"
+        f" · seed {m['seed']}"
+    )
+    if "embed_asks_per_s" in m:
+        print(
+            f"model load {m['model_load_s']:.1f} s · embedding {m['embed_asks_per_s']:.0f} asks/s"
+            f" (peak RSS {m['embed_peak_rss_mb']:.0f} MB)"
+        )
+    print()
+    head = (
+        f"{'intents':<22}{'P':>6}{'R':>6}{'F1':>6}{'ARI':>6}{'NMI':>6}{'groups':>8}"
+        f"{'cluster s':>11}{'total s':>9}{'asks/s':>8}{'peak MB':>9}"
+    )
+    print(head)
+    print("-" * len(head))
+    for key, label in (
+        ("engine", "headon engine"),
+        ("tfidf", "TF-IDF char 2-4"),
+        ("bertopic", "BERTopic-style"),
+    ):
+        r = m.get(key)
+        if r is None:
+            continue
+        print(
+            f"{label:<22}{r['precision']:>6.3f}{r['recall']:>6.3f}{r['f1']:>6.3f}{r['ari']:>6.3f}"
+            f"{r['nmi']:>6.3f}{int(r['clusters']):>8}{r['cluster_s']:>11.2f}{r['total_s']:>9.2f}"
+            f"{r['asks_per_s']:>8.0f}{r['peak_rss_mb']:>9.0f}"
+        )
+    e = m["engine"]
+    print(
+        f"\nengine thresholds (dev): meaning {m['engine_meaning_threshold']}, near "
+        f"{m['engine_near_threshold']}, density weight {m['engine_density_weight']} · assign one new ask: median {e['assign_median_ms']:.2f} ms,"
+        f" p95 {e['assign_p95_ms']:.2f} ms"
+    )
+    if "day" in m:
+        d = m["day"]
+        print(
+            f"synthetic day: re-cluster {int(d['asks']):,} asks ({int(d['distinct_texts']):,} "
+            f"distinct texts, noisy copies) in {d['recluster_s']:.1f} s, "
+            f"{d['asks_per_s']:,.0f} asks/s, peak RSS {d['peak_rss_mb']:.0f} MB"
+        )
+    if "speedup_vs_bertopic_clustering" in m:
+        print(
+            f"speed-up vs BERTopic-style: clustering {m['speedup_vs_bertopic_clustering']:.1f}x,"
+            f" end to end with embedding {m['speedup_vs_bertopic_total']:.1f}x"
+        )
+    print()
+    head = f"{'pairs (same question)':<22}{'P':>6}{'R':>6}{'F1':>6}{'AUC':>6}{'threshold':>11}"
+    print(head)
+    print("-" * len(head))
+    for key, label in (("pairs_engine", "headon engine"), ("pairs_tfidf", "TF-IDF char 2-4")):
+        r = m[key]
+        auc = f"{r['auc']:>6.3f}" if "auc" in r else f"{'':>6}"
+        print(
+            f"{label:<22}{r['precision']:>6.3f}{r['recall']:>6.3f}{r['f1']:>6.3f}{auc}"
+            f"{r['threshold']:>11.3f}"
+        )
+    for note in m["notes"]:
+        print(f"note: {note}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

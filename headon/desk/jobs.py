@@ -1,0 +1,33 @@
+"""Background jobs of the answer desk. They take ids and call a service;
+each can run twice and do its work once."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from django_tasks import task
+
+from headon.desk.models import ImportRun
+from headon.desk.services import imports, merging
+
+
+@task()
+def import_file(run_id: int, path: str) -> int:
+    """Import an uploaded file into its run, then place the new asks."""
+    run = ImportRun.objects.select_related("channel").get(pk=run_id)
+    if run.status != ImportRun.Status.RUNNING:
+        return run.added  # done already: a second run of the job adds nothing
+    source = Path(path)
+    run.file_sha256 = imports.file_sha256(source)
+    run.save(update_fields=["file_sha256"])
+    imports.import_file(channel=run.channel, path=source, name=run.file_name, run=run)
+    source.unlink(missing_ok=True)
+    for day in set(run.channel.asks.filter(import_run=run).values_list("day", flat=True)):
+        merging.assign_unassigned(day)
+    return run.added
+
+
+@task()
+def recluster_day(day: str) -> int:
+    return merging.recluster_day(dt.date.fromisoformat(day)).questions

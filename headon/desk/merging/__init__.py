@@ -1,0 +1,20 @@
+"""Merging asks into questions: plain Python, no Django (see engine.py)."""
+
+from .embedders import E5Embedder, Embedder, USEEmbedder, load_embedder
+from .engine import Assignment, Cluster, Locks, MergeEngine, PairScore, Thresholds
+from .normalise import exact_key, match_key
+
+__all__ = [
+    "Assignment",
+    "Cluster",
+    "E5Embedder",
+    "Embedder",
+    "Locks",
+    "MergeEngine",
+    "PairScore",
+    "Thresholds",
+    "USEEmbedder",
+    "exact_key",
+    "load_embedder",
+    "match_key",
+]

@@ -1,0 +1,75 @@
+"""Turn an ask's text into the key used to match it against other asks.
+
+The key is for matching only: the ask itself is kept as received. Every step
+removes a difference that does not change the question: width and compatibility
+forms (NFKC), traditional versus simplified characters, case, links, @mentions,
+Weibo #topics#, emoji and punctuation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from functools import cache
+
+import opencc  # type: ignore[import-untyped]
+
+__all__ = ["exact_key", "match_key", "to_simplified"]
+
+_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+# Weibo repost chains ("//@name:") and mentions; a Chinese nickname ends at a space,
+# a colon or punctuation, an English one at anything that is not a word character.
+_MENTION = re.compile(r"(?://)?@[\w\-\u4e00-\u9fff]+:?")
+# A Weibo topic is "#topic#" and may contain spaces; it names a campaign, not the question.
+_TOPIC = re.compile(r"#[^#\n]{1,40}#")
+# Weibo and WeChat emoticons are short bracketed words: [doge], [哈哈], [微笑].
+_EMOTICON = re.compile(r"\[[\w\u4e00-\u9fff]{1,8}\]")
+_EMOJI = re.compile(
+    "["
+    "\U0001f000-\U0001faff"  # pictographs, emoticons, transport, symbols and pictographs
+    "\u2600-\u27bf"  # miscellaneous symbols and dingbats
+    "\u2b00-\u2bff"  # arrows and stars (⭐)
+    "\ufe0e\ufe0f\u200d\u20e3"  # variation selectors, zero-width joiner, keycap
+    "\U000e0020-\U000e007f"  # tag characters used in flag sequences
+    "]+"
+)
+_SPACE = re.compile(r"\s+")
+
+
+@cache
+def _converter() -> opencc.OpenCC:
+    # Loaded once: the dictionaries take a few milliseconds to parse.
+    return opencc.OpenCC("t2s")
+
+
+def to_simplified(text: str) -> str:
+    """Convert traditional Chinese characters and phrases to simplified ones."""
+    if text.isascii():
+        return text
+    converted: str = _converter().convert(text)
+    return converted
+
+
+def _strip_symbols(text: str) -> str:
+    # Punctuation and symbols become spaces so "价格?" and "价格！" share a key,
+    # while "a.b" does not glue into "ab".
+    return "".join(" " if unicodedata.category(ch)[0] in "PSC" else ch for ch in text)
+
+
+def match_key(text: str) -> str:
+    """Return the normalised form of ``text`` that asks are matched on."""
+    key = unicodedata.normalize("NFKC", text)
+    key = _URL.sub(" ", key)
+    key = _MENTION.sub(" ", key)
+    key = _TOPIC.sub(" ", key)
+    key = _EMOTICON.sub(" ", key)
+    key = _EMOJI.sub(" ", key)
+    key = to_simplified(key)
+    key = _strip_symbols(key).casefold()
+    return _SPACE.sub(" ", key).strip()
+
+
+def exact_key(text: str) -> str:
+    """Return a short hash of the match key: equal for exact duplicates."""
+    return hashlib.blake2b(match_key(text).encode("utf-8"), digest_size=16).hexdigest()

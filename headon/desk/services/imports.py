@@ -1,0 +1,184 @@
+"""Bring a file of asks in: stream it, keep the good rows, report the bad.
+
+Rows go in batches. Each batch first asks which (channel, external id)
+pairs exist already, so a re-import counts its duplicates, then inserts
+the rest with ignore_conflicts so a concurrent import of the same file
+cannot double anything either (the unique constraint decides).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import IO
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from headon.accounts.models import User
+from headon.accounts.services import audit_record
+from headon.desk.intake.exports import ExportError, ParsedRow, RowError, read_export
+from headon.desk.merging.normalise import exact_key
+from headon.desk.models import Ask, Channel, ImportRun
+from headon.timezones import organiser_tz
+
+# 2,000 rows keep one INSERT under SQLite's variable limit (32,766 since
+# 3.32) at 14 columns, and a batch's memory small.
+BATCH = 2000
+MAX_REPORTED_ERRORS = 1000
+
+Progress = Callable[[ImportRun], None]
+
+
+def author_key(channel: Channel, author: str) -> str:
+    if not author:
+        return ""
+    message = f"author:{channel.pk}:{author.casefold()}".encode()
+    return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _asks(channel: Channel, run: ImportRun, rows: list[ParsedRow]) -> list[Ask]:
+    tz = organiser_tz()
+    return [
+        Ask(
+            channel=channel,
+            external_id=row.external_id,
+            text=row.text,
+            author=row.author,
+            author_key=author_key(channel, row.author),
+            posted_at=row.posted_at,
+            day=row.posted_at.astimezone(tz).date(),
+            likes=row.likes,
+            replies=row.replies,
+            shares=row.shares,
+            url=row.url,
+            match_key=exact_key(row.text),
+            import_run=run,
+        )
+        for row in rows
+    ]
+
+
+def _insert(channel: Channel, run: ImportRun, rows: list[ParsedRow]) -> tuple[int, int]:
+    """(added, duplicates) for one batch."""
+    unique = {row.external_id: row for row in rows}  # the same post twice in one file
+    existing = set(
+        Ask.objects.filter(channel=channel, external_id__in=list(unique)).values_list(
+            "external_id", flat=True
+        )
+    )
+    fresh = [row for key, row in unique.items() if key not in existing]
+    if not fresh:
+        return 0, len(rows)
+    with transaction.atomic():
+        Ask.objects.bulk_create(_asks(channel, run, fresh), ignore_conflicts=True)
+        # What this run wrote, among the batch: a concurrent import of the
+        # same file may have taken some of them first.
+        added = Ask.objects.filter(
+            channel=channel, import_run=run, external_id__in=[row.external_id for row in fresh]
+        ).count()
+    return added, len(rows) - added
+
+
+def import_rows(
+    *,
+    channel: Channel,
+    run: ImportRun,
+    rows: Iterable[ParsedRow | RowError],
+    progress: Progress | None = None,
+) -> ImportRun:
+    batch: list[ParsedRow] = []
+
+    def flush() -> None:
+        added, duplicates = _insert(channel, run, batch)
+        run.added += added
+        run.duplicates += duplicates
+        batch.clear()
+        run.save(update_fields=["rows", "added", "duplicates", "rejected", "errors"])
+        if progress:
+            progress(run)
+
+    for item in rows:
+        run.rows += 1
+        if isinstance(item, RowError):
+            run.rejected += 1
+            if len(run.errors) < MAX_REPORTED_ERRORS:
+                run.errors.append({"line": item.line, "error": item.error})
+            continue
+        batch.append(item)
+        if len(batch) >= BATCH:
+            flush()
+    flush()
+    return run
+
+
+def import_file(
+    *,
+    channel: Channel,
+    path: Path,
+    name: str | None = None,
+    mapping: dict[str, str] | None = None,
+    encoding: str | None = None,
+    actor: User | None = None,
+    progress: Progress | None = None,
+    run: ImportRun | None = None,
+) -> ImportRun:
+    """Import an export file into `channel`. Safe to run again on the same
+    file: nothing is added twice."""
+    name = name or path.name
+    if run is None:
+        run = ImportRun.objects.create(
+            channel=channel,
+            file_name=name[:255],
+            file_sha256=file_sha256(path),
+            started_by=actor,
+            mapping=mapping or {},
+        )
+    try:
+        with path.open("rb") as fh:
+            used_encoding, used_mapping, rows = read_export(
+                fh, name=name, tz=organiser_tz(), mapping=mapping, encoding=encoding
+            )
+            run.encoding, run.mapping = used_encoding, used_mapping
+            run.save(update_fields=["encoding", "mapping"])
+            import_rows(channel=channel, run=run, rows=rows, progress=progress)
+    except (ExportError, LookupError) as exc:
+        run.status, run.message = ImportRun.Status.FAILED, str(exc)
+    else:
+        run.status = ImportRun.Status.DONE
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "message", "finished_at"])
+    audit_record(
+        action="asks_import",
+        actor=actor,
+        target=run,
+        data={
+            "added": run.added,
+            "duplicates": run.duplicates,
+            "rejected": run.rejected,
+            "status": run.status,
+        },
+    )
+    return run
+
+
+def stream_to_disk(upload: IO[bytes], directory: Path) -> Path:
+    """Keep an uploaded file where a job can read it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / f"{uuid.uuid4().hex}.upload"
+    with target.open("wb") as out:
+        for block in iter(lambda: upload.read(1 << 20), b""):
+            out.write(block)
+    return target

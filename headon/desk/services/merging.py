@@ -1,0 +1,159 @@
+"""Asks into questions, with the merge engine and staff corrections.
+
+The engine works on string ids: an existing question is `str(pk)`, a new
+one a fresh uuid that becomes a Question row here. Asks placed by staff are
+pinned, and asks moved away from a question are forbidden from it, so no
+automatic run overturns a correction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+
+from headon.desk.merging import Locks, MergeEngine, load_embedder
+from headon.desk.merging.embedders import Embedder
+from headon.desk.merging.normalise import match_key
+from headon.desk.models import Ask, Question, TriageAction
+
+logger = logging.getLogger(__name__)
+
+_embedder_lock = threading.Lock()
+_embedder_state: dict[str, Embedder | None] = {}
+
+
+def embedder() -> Embedder | None:
+    """The process's sentence embedder, loaded once (None: lexical mode)."""
+    with _embedder_lock:
+        if "loaded" not in _embedder_state:
+            preference = [name for name in settings.HEADON_EMBEDDER if name != "none"]
+            _embedder_state["loaded"] = load_embedder(preference) if preference else None
+            if _embedder_state["loaded"] is None:
+                logger.warning("The answer desk merges on exact and near duplicates only.")
+        return _embedder_state["loaded"]
+
+
+def merge_mode() -> str:
+    return "semantic" if embedder() is not None else "lexical"
+
+
+def locks_for(asks: Iterable[Ask]) -> Locks:
+    """Staff placements pin asks; staff moves forbid the question left."""
+    asks = list(asks)
+    pinned = {
+        str(a.pk): str(a.question_id)
+        for a in asks
+        if a.assigned_by == Ask.Assignment.STAFF and a.question_id
+    }
+    forbidden: dict[str, set[str]] = defaultdict(set)
+    ids = {str(a.pk) for a in asks}
+    for action in TriageAction.objects.filter(
+        undone_at__isnull=True, kind__in=[TriageAction.Kind.SPLIT, TriageAction.Kind.MOVE]
+    ).only("before"):
+        for ask_id, (question_id, _by) in action.before.get("asks", {}).items():
+            if ask_id in ids and question_id:
+                forbidden[ask_id].add(str(question_id))
+    return Locks(pinned=pinned, forbidden={k: frozenset(v) for k, v in forbidden.items()})
+
+
+def _new_id() -> str:
+    # Never all digits, so it cannot be taken for a Question pk.
+    return f"new-{uuid.uuid4().hex}"
+
+
+def _representative(texts: list[str]) -> str:
+    """A question's text: the most asked wording (by match key, so emoji
+    and mentions do not split it), in its shortest spelling."""
+    keys = Counter(match_key(t) for t in texts)
+    best = keys.most_common(1)[0][0]
+    return min((t.strip() for t in texts if match_key(t) == best), key=len)[:500]
+
+
+@dataclass(frozen=True)
+class ReclusterResult:
+    asks: int
+    questions: int
+    created: int
+    moved: int
+    mode: str
+
+
+@transaction.atomic
+def recluster_day(day: dt.date) -> ReclusterResult:
+    """Cluster all asks of `day` again from scratch, honouring corrections.
+    Question ids stay stable where the clusters stay the same."""
+    asks = list(
+        Ask.objects.filter(day=day).only("pk", "text", "question_id", "assigned_by").order_by("pk")
+    )
+    engine = MergeEngine(embedder=embedder(), locks=locks_for(asks), new_question_id=_new_id)
+    previous = {str(a.pk): str(a.question_id) for a in asks if a.question_id}
+    clusters = engine.recluster([(str(a.pk), a.text) for a in asks], previous=previous)
+    by_id = {str(a.pk): a for a in asks}
+    existing = set(
+        Question.objects.filter(pk__in=[int(q) for q in set(previous.values())]).values_list(
+            "pk", flat=True
+        )
+    )
+    created = moved = 0
+    changed: list[Ask] = []
+    for cluster in clusters:
+        members = [by_id[ask_id] for ask_id in cluster.ask_ids]
+        if cluster.question_id.isdigit() and int(cluster.question_id) in existing:
+            question_id = int(cluster.question_id)
+        else:
+            question_id = Question.objects.create(
+                text=_representative([a.text for a in members])
+            ).pk
+            created += 1
+        for ask in members:
+            if ask.question_id != question_id:
+                moved += 1
+                ask.question_id = question_id
+                changed.append(ask)
+    Ask.objects.bulk_update(changed, ["question"], batch_size=1000)
+    return ReclusterResult(len(asks), len(clusters), created, moved, engine.mode)
+
+
+@transaction.atomic
+def assign_unassigned(day: dt.date) -> int:
+    """Place the day's new asks into questions, one by one, without moving
+    any ask already placed. Returns how many were placed."""
+    asks = list(
+        Ask.objects.filter(day=day).only("pk", "text", "question_id", "assigned_by").order_by("pk")
+    )
+    todo = [a for a in asks if a.question_id is None]
+    if not todo:
+        return 0
+    placed = [a for a in asks if a.question_id is not None]
+    # Every ask already placed is pinned where it is: assigning new asks
+    # never moves an old one.
+    locks = locks_for(asks)
+    pins = dict(locks.pinned) | {str(a.pk): str(a.question_id) for a in placed}
+    engine = MergeEngine(
+        embedder=embedder(),
+        locks=Locks(pinned=pins, forbidden=locks.forbidden),
+        new_question_id=_new_id,
+    )
+    for ask in placed:
+        engine.assign(str(ask.pk), ask.text)
+    new_questions: dict[str, Question] = {}
+    for ask in todo:
+        assignment = engine.assign(str(ask.pk), ask.text)
+        if assignment.question_id.isdigit():
+            ask.question_id = int(assignment.question_id)
+        else:
+            question = new_questions.get(assignment.question_id)
+            if question is None:
+                question = Question.objects.create(text=ask.text.strip()[:500])
+                new_questions[assignment.question_id] = question
+            ask.question_id = question.pk
+    Ask.objects.bulk_update(todo, ["question"], batch_size=1000)
+    return len(todo)

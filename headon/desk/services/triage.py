@@ -1,0 +1,113 @@
+"""Staff corrections of the merging: merge, split, move, flag. Each is one
+TriageAction holding what it changed, so it can be undone; the asks it
+places are marked as placed by staff, which pins them for later runs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from headon.accounts.models import User
+from headon.accounts.services import audit_record
+from headon.desk.models import Ask, Question, TriageAction
+
+
+class TriageError(Exception):
+    pass
+
+
+def _place(asks: Sequence[Ask], question: Question) -> dict[str, list[Any]]:
+    before = {str(a.pk): [a.question_id, a.assigned_by] for a in asks}
+    Ask.objects.filter(pk__in=[a.pk for a in asks]).update(
+        question=question, assigned_by=Ask.Assignment.STAFF
+    )
+    return before
+
+
+def _record(
+    kind: str, actor: User | None, before: Mapping[str, object], summary: Mapping[str, object]
+) -> TriageAction:
+    action = TriageAction.objects.create(
+        kind=kind, actor=actor, before=dict(before), summary=dict(summary)
+    )
+    audit_record(action=f"triage_{kind}", actor=actor, target=action, data=dict(summary))
+    return action
+
+
+@transaction.atomic
+def questions_merge(*, source: Question, target: Question, actor: User | None) -> TriageAction:
+    """Every ask of `source` joins `target`; `source` points at `target`."""
+    if source.pk == target.pk:
+        raise TriageError("A question cannot be merged into itself.")
+    # The target's own asks are pinned too: otherwise a later run, seeing the
+    # target held by the moved asks, could give the target's asks a new question.
+    asks = list(Ask.objects.select_for_update().filter(question__in=[source, target]))
+    before = {"asks": _place(asks, target), "merged": [source.pk, source.merged_into_id]}
+    source.merged_into = target
+    source.save(update_fields=["merged_into"])
+    return _record(
+        TriageAction.Kind.MERGE,
+        actor,
+        before,
+        {"source": source.pk, "target": target.pk, "asks": len(asks)},
+    )
+
+
+@transaction.atomic
+def asks_split(
+    *, asks: Sequence[Ask], actor: User | None, text: str = ""
+) -> tuple[Question, TriageAction]:
+    """The asks leave their question for a new one."""
+    if not asks:
+        raise TriageError("Choose the asks to split off.")
+    question = Question.objects.create(text=(text or asks[0].text).strip()[:500])
+    before = {"asks": _place(asks, question), "created": question.pk}
+    return question, _record(
+        TriageAction.Kind.SPLIT, actor, before, {"question": question.pk, "asks": len(asks)}
+    )
+
+
+@transaction.atomic
+def ask_move(*, ask: Ask, target: Question, actor: User | None) -> TriageAction:
+    if ask.question_id == target.pk:
+        raise TriageError("The ask is in that question already.")
+    before = {"asks": _place([ask], target)}
+    return _record(TriageAction.Kind.MOVE, actor, before, {"ask": ask.pk, "target": target.pk})
+
+
+@transaction.atomic
+def question_flag(*, question: Question, rumour: bool, actor: User | None) -> TriageAction:
+    before = {"rumour": [question.pk, question.is_rumour]}
+    question.is_rumour = rumour
+    question.save(update_fields=["is_rumour"])
+    kind = TriageAction.Kind.FLAG if rumour else TriageAction.Kind.UNFLAG
+    return _record(kind, actor, before, {"question": question.pk})
+
+
+@transaction.atomic
+def action_undo(*, action: TriageAction, actor: User | None) -> TriageAction:
+    """Put back what `action` changed. Only the latest change of an ask can
+    be undone, so an undo never clobbers a later correction."""
+    action = TriageAction.objects.select_for_update().get(pk=action.pk)
+    if action.undone_at is not None:
+        raise TriageError("This change was undone already.")
+    ask_ids = [int(pk) for pk in action.before.get("asks", {})]
+    later = TriageAction.objects.filter(undone_at__isnull=True, at__gt=action.at).exclude(
+        pk=action.pk
+    )
+    for other in later:
+        if set(ask_ids) & {int(pk) for pk in other.before.get("asks", {})}:
+            raise TriageError("A later change moved these asks again: undo it first.")
+    for pk, (question_id, assigned_by) in action.before.get("asks", {}).items():
+        Ask.objects.filter(pk=int(pk)).update(question_id=question_id, assigned_by=assigned_by)
+    if merged := action.before.get("merged"):
+        Question.objects.filter(pk=merged[0]).update(merged_into_id=merged[1])
+    if rumour := action.before.get("rumour"):
+        Question.objects.filter(pk=rumour[0]).update(is_rumour=rumour[1])
+    action.undone_at, action.undone_by = timezone.now(), actor
+    action.save(update_fields=["undone_at", "undone_by"])
+    audit_record(action="triage_undo", actor=actor, target=action, data={"kind": action.kind})
+    return action

@@ -1,0 +1,229 @@
+"""The merge engine's pure-Python core, with a tiny fake embedder instead of a model."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from headon.desk.merging import (
+    Embedder,
+    Locks,
+    MergeEngine,
+    Thresholds,
+    exact_key,
+    load_embedder,
+    match_key,
+)
+from headon.desk.merging import embedders as embedders_module
+
+# Three questions about a car launch; each topic is one direction in the fake space.
+TOPICS = {
+    "delivery": ["什么时候交付", "when will my car be delivered", "交车要等多久", "delivery date?"],
+    "range": ["续航多少公里", "what is the real range", "满电能跑多远", "range on one charge"],
+    "price": ["售价多少钱", "how much does it cost", "落地价是多少", "what is the price"],
+}
+
+
+class FakeEmbedder:
+    """Maps each known text to its topic's direction plus a small, fixed per-text offset."""
+
+    name = "fake"
+    dim = 8
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.vectors: dict[str, np.ndarray] = {}
+        rng = np.random.default_rng(0)
+        for axis, texts in enumerate(TOPICS.values()):
+            for text in texts:
+                vec = np.zeros(self.dim, dtype=np.float32)
+                vec[axis] = 1.0
+                vec[3:] = rng.normal(0, 0.05, self.dim - 3)
+                self.vectors[match_key(text)] = vec / np.linalg.norm(vec)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls += 1
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            if text in self.vectors:
+                out[i] = self.vectors[text]
+            else:  # an unknown text points somewhere of its own
+                out[i, 7] = 1.0
+        return out
+
+
+def counter_ids():
+    counter = itertools.count(1)
+    return lambda: f"q{next(counter)}"
+
+
+def make_engine(*, locks: Locks | None = None, lexical: bool = False) -> MergeEngine:
+    # Plain cosine (density weight 0) keeps the fake geometry easy to reason about.
+    return MergeEngine(
+        embedder=None if lexical else FakeEmbedder(),
+        thresholds=Thresholds(meaning=1.6, density_weight=0.0, neighbours=3),
+        locks=locks,
+        new_question_id=counter_ids(),
+    )
+
+
+def items():
+    return [
+        (f"{topic}-{i}", text) for topic, texts in TOPICS.items() for i, text in enumerate(texts)
+    ]
+
+
+def by_topic(clusters):
+    return sorted(sorted(c.ask_ids) for c in clusters)
+
+
+# -- normalisation -------------------------------------------------------------------
+
+
+def test_full_width_letters_digits_and_spaces_become_half_width():
+    assert match_key("ＨＥＬＬＯ　Ｗｏｒｌｄ　１２３") == "hello world 123"
+
+
+def test_traditional_characters_match_their_simplified_form():
+    assert match_key("這輛車甚麼時候交付？續航裡程多少") == match_key(
+        "这辆车甚么时候交付?续航里程多少"
+    )
+
+
+def test_urls_mentions_topics_and_emoji_are_stripped():
+    noisy = "//@小明: 什么时候交付？？😀👍🏽 [哈哈] #新车发布# https://t.cn/abc @张三 "
+    assert match_key(noisy) == "什么时候交付"
+
+
+def test_case_and_punctuation_do_not_change_the_key():
+    assert exact_key("When is DELIVERY?!") == exact_key("when is delivery")
+    assert exact_key("when is delivery") != exact_key("what is the range")
+
+
+# -- grouping ------------------------------------------------------------------------
+
+
+def test_exact_duplicates_share_a_question():
+    engine = make_engine()
+    first = engine.assign("a1", "什么时候交付？")
+    second = engine.assign("a2", "什麼時候交付!!! 🚗")
+    assert second.question_id == first.question_id
+    assert second.stage == "exact"
+
+
+def test_near_duplicates_share_a_question_without_the_model():
+    engine = make_engine(lexical=True)
+    first = engine.assign("a1", "请问这款新车的续航里程到底是多少公里呢")
+    second = engine.assign("a2", "请问这款新车的续航里程到底是多少公里")
+    assert second.question_id == first.question_id
+    assert second.stage == "near"
+
+
+def test_paraphrases_merge_by_meaning_and_different_questions_stay_apart():
+    engine = make_engine()
+    delivery = engine.assign("a1", "什么时候交付")
+    assert engine.assign("a2", "when will my car be delivered").question_id == delivery.question_id
+    price = engine.assign("a3", "售价多少钱")
+    assert price.question_id != delivery.question_id
+    assert price.stage == "new"
+
+
+def test_recluster_groups_each_question_once():
+    clusters = make_engine().recluster(items())
+    assert by_topic(clusters) == [
+        sorted(f"{topic}-{i}" for i in range(4)) for topic in sorted(TOPICS)
+    ]
+
+
+def test_recluster_keeps_question_ids_from_the_previous_run():
+    previous = {ask_id: f"old-{ask_id.split('-')[0]}" for ask_id, _ in items()}
+    clusters = make_engine().recluster(items(), previous=previous)
+    assert {c.question_id for c in clusters} == {"old-delivery", "old-range", "old-price"}
+
+
+# -- staff locks ---------------------------------------------------------------------------
+
+
+def test_an_ask_pinned_by_staff_stays_in_its_question_in_a_recluster():
+    locks = Locks(pinned={"price-0": "q-delivery-staff"})
+    clusters = make_engine(locks=locks).recluster(items())
+    owner = {ask: c.question_id for c in clusters for ask in c.ask_ids}
+    assert owner["price-0"] == "q-delivery-staff"
+
+
+def test_two_questions_staff_pinned_apart_never_merge():
+    locks = Locks(pinned={"delivery-0": "q1", "delivery-1": "q2"})
+    clusters = make_engine(locks=locks).recluster(items())
+    owner = {ask: c.question_id for c in clusters for ask in c.ask_ids}
+    assert owner["delivery-0"] == "q1"
+    assert owner["delivery-1"] == "q2"
+
+
+def test_an_ask_forbidden_from_a_question_never_lands_in_it():
+    engine = make_engine(locks=Locks(forbidden={"a2": frozenset({"q1"})}))
+    assert engine.assign("a1", "什么时候交付").question_id == "q1"
+    # An exact duplicate, yet staff said it is not that question.
+    assert engine.assign("a2", "什么时候交付").question_id != "q1"
+    assert engine.assign("a3", "什么时候交付").question_id == "q1"
+
+
+def test_a_forbidden_ask_is_taken_out_of_its_question_in_a_recluster():
+    previous = {ask_id: f"old-{ask_id.split('-')[0]}" for ask_id, _ in items()}
+    locks = Locks(forbidden={"range-1": frozenset({"old-range"})})
+    clusters = make_engine(locks=locks).recluster(items(), previous=previous)
+    owner = {ask: c.question_id for c in clusters for ask in c.ask_ids}
+    assert owner["range-0"] == "old-range"
+    assert owner["range-1"] != "old-range"
+
+
+def test_a_pinned_ask_is_assigned_to_its_question_whatever_its_text():
+    engine = make_engine(locks=Locks(pinned={"a9": "q-staff"}))
+    engine.assign("a1", "什么时候交付")
+    result = engine.assign("a9", "什么时候交付")
+    assert (result.question_id, result.stage) == ("q-staff", "pinned")
+
+
+# -- fallback -------------------------------------------------------------------------
+
+
+def test_without_a_model_the_engine_says_so_and_runs_lexically(caplog):
+    caplog.set_level(logging.WARNING)
+    engine = make_engine(lexical=True)
+    assert engine.mode == "lexical"
+    assert "lexical mode" in caplog.text
+    first = engine.assign("a1", "什么时候交付")
+    assert engine.assign("a2", "售价多少钱").question_id != first.question_id
+    assert engine.assign("a3", "什么时候交付?").stage == "exact"
+
+
+def test_load_embedder_returns_none_and_warns_when_no_model_loads(monkeypatch, caplog):
+    def broken() -> Embedder:
+        raise ImportError("no model here")
+
+    monkeypatch.setitem(embedders_module._FACTORIES, "e5", broken)
+    monkeypatch.setitem(embedders_module._FACTORIES, "use", broken)
+    caplog.set_level(logging.WARNING)
+    assert load_embedder(("e5", "use")) is None
+    assert "lexical mode" in caplog.text
+
+
+def test_load_embedder_rejects_an_unknown_name():
+    with pytest.raises(ValueError, match="unknown embedder"):
+        load_embedder(("word2vec",))
+
+
+def test_pair_decisions_follow_the_same_stages_as_assignment():
+    engine = make_engine()
+    scores = engine.score_pairs(
+        [
+            ("什么时候交付?", "什麼時候交付"),  # exact after normalisation
+            ("什么时候交付", "when will my car be delivered"),  # same meaning
+            ("什么时候交付", "售价多少钱"),  # different questions
+        ]
+    )
+    assert scores[0].same_key
+    assert [engine.same_question(s) for s in scores] == [True, True, False]

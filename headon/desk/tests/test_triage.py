@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from django.test import override_settings
+from django.urls import reverse
+
+from headon.desk.merging.normalise import exact_key
+from headon.desk.models import Ask, Channel, Question, TriageAction
+from headon.desk.services import merging, triage
+from headon.testing import PersonasTestCase
+
+DAY = dt.date(2026, 11, 24)
+AT = dt.datetime(2026, 11, 24, 2, 0, tzinfo=dt.UTC)  # 10:00 in Shanghai
+
+
+def qid(ask: Ask) -> int:
+    assert ask.question_id is not None
+    return ask.question_id
+
+
+def add_ask(channel: Channel, n: int, text: str, author: str = "") -> Ask:
+    return Ask.objects.create(
+        channel=channel,
+        external_id=f"t{n}",
+        text=text,
+        author=author,
+        author_key=author,
+        posted_at=AT + dt.timedelta(minutes=n),
+        day=DAY,
+        match_key=exact_key(text),
+    )
+
+
+@override_settings(HEADON_EMBEDDER=["none"])
+class TriageTests(PersonasTestCase):
+    def setUp(self) -> None:
+        merging._embedder_state.clear()
+        self.addCleanup(merging._embedder_state.clear)
+        self.channel = Channel.objects.create(
+            slug="weibo", name="Weibo", kind=Channel.Kind.SOCIAL_EXPORT
+        )
+        texts = [
+            "什么时候交付？",
+            "什么时候交付？？😂",
+            "@客服 什么时候交付?",
+            "Is the range real?",
+            "is the range real??",
+        ]
+        self.asks = [add_ask(self.channel, n, text, author=f"a{n}") for n, text in enumerate(texts)]
+        merging.recluster_day(DAY)
+        for ask in self.asks:
+            ask.refresh_from_db()
+
+    def test_the_day_is_clustered_into_distinct_questions(self) -> None:
+        self.assertEqual(len({a.question_id for a in self.asks[:3]}), 1)
+        self.assertEqual(len({a.question_id for a in self.asks[3:]}), 1)
+        self.assertNotEqual(self.asks[0].question_id, self.asks[3].question_id)
+
+    def test_a_split_is_never_overturned_by_a_later_run_and_undo_restores_it(self) -> None:
+        new, action = triage.asks_split(asks=[self.asks[2]], actor=self.bob)
+        merging.recluster_day(DAY)
+        self.asks[2].refresh_from_db()
+        self.assertEqual(self.asks[2].question_id, new.pk)
+        triage.action_undo(action=action, actor=self.bob)
+        self.asks[2].refresh_from_db()
+        self.assertEqual(self.asks[2].question_id, self.asks[0].question_id)
+
+    def test_a_merge_holds_through_a_rerun_and_can_be_undone(self) -> None:
+        source = Question.objects.get(pk=qid(self.asks[3]))
+        target = Question.objects.get(pk=qid(self.asks[0]))
+        action = triage.questions_merge(source=source, target=target, actor=self.bob)
+        merging.recluster_day(DAY)
+        self.assertEqual(Ask.objects.filter(question=target).count(), 5)
+        triage.action_undo(action=action, actor=self.bob)
+        self.assertEqual(Ask.objects.filter(question=source).count(), 2)
+        self.assertIsNone(Question.objects.get(pk=source.pk).merged_into_id)
+
+    def test_an_undo_refuses_when_a_later_change_moved_the_same_asks(self) -> None:
+        first = triage.ask_move(
+            ask=self.asks[0],
+            target=Question.objects.get(pk=qid(self.asks[3])),
+            actor=self.bob,
+        )
+        triage.asks_split(asks=[Ask.objects.get(pk=self.asks[0].pk)], actor=self.bob)
+        with self.assertRaises(triage.TriageError):
+            triage.action_undo(action=first, actor=self.bob)
+
+    def test_new_asks_join_existing_questions_without_moving_old_ones(self) -> None:
+        late = add_ask(self.channel, 10, "什么时候交付？？？", author="z")
+        self.assertEqual(merging.assign_unassigned(DAY), 1)
+        late.refresh_from_db()
+        self.assertEqual(late.question_id, self.asks[0].question_id)
+
+    def test_the_console_ranks_questions_and_explains_each(self) -> None:
+        self.client.force_login(self.bob)
+        response = self.client.get(reverse("desk_staff:day", args=[DAY.isoformat()]))
+        page = response.content.decode()
+        self.assertIn("asked by 3 people on 1 channel(s)", page)
+        self.assertLess(page.index("什么时候交付"), page.index("range real"))
+
+    def test_the_console_takes_a_fixed_number_of_queries(self) -> None:
+        self.client.force_login(self.bob)
+        url = reverse("desk_staff:day", args=[DAY.isoformat()])
+        self.client.get(url)
+        # Session, user, permissions (2), then the overview: totals, figures,
+        # hours, rumours, questions, samples. The same for 5 asks or 100,000.
+        with self.assertNumQueries(10):
+            self.client.get(url)
+
+    def test_triage_through_the_pages_is_logged_and_writers_cannot_do_it(self) -> None:
+        question = qid(self.asks[0])
+        self.client.force_login(self.carol)
+        url = reverse("desk_staff:question_action", args=[question])
+        self.assertEqual(self.client.post(url, {"action": "flag"}).status_code, 403)
+        self.client.force_login(self.bob)
+        self.client.post(url, {"action": "flag"})
+        self.assertTrue(Question.objects.get(pk=question).is_rumour)
+        self.client.post(url, {"action": "split", "ask": [self.asks[1].pk]})
+        self.assertEqual(TriageAction.objects.count(), 2)
+        log = self.client.get(reverse("desk_staff:actions"))
+        self.assertContains(log, "Undo")

@@ -4,6 +4,7 @@ from django.http import HttpRequest
 from ninja import NinjaAPI, Schema
 
 import headon
+from headon.desk.api import router as desk_router
 from headon.visits.api import router as visits_router
 
 api = NinjaAPI(
@@ -20,6 +21,7 @@ class Health(Schema):
 
 
 api.add_router("/", visits_router)
+api.add_router("/", desk_router)
 
 
 @api.get("/health", response=Health, tags=["meta"], summary="Is the API up")

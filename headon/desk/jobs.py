@@ -31,3 +31,9 @@ def import_file(run_id: int, path: str) -> int:
 @task()
 def recluster_day(day: str) -> int:
     return merging.recluster_day(dt.date.fromisoformat(day)).questions
+
+
+@task()
+def assign_day(day: str) -> int:
+    """Place the day's new asks; a no-op when another run placed them."""
+    return merging.assign_unassigned(dt.date.fromisoformat(day))

@@ -96,6 +96,7 @@ def recluster_day(day: dt.date) -> ReclusterResult:
     engine = MergeEngine(embedder=embedder(), locks=locks_for(asks), new_question_id=_new_id)
     previous = {str(a.pk): str(a.question_id) for a in asks if a.question_id}
     clusters = engine.recluster([(str(a.pk), a.text) for a in asks], previous=previous)
+    _engines.pop(day, None)
     by_id = {str(a.pk): a for a in asks}
     existing = set(
         Question.objects.filter(pk__in=[int(q) for q in set(previous.values())]).values_list(
@@ -122,38 +123,80 @@ def recluster_day(day: dt.date) -> ReclusterResult:
     return ReclusterResult(len(asks), len(clusters), created, moved, engine.mode)
 
 
+# One engine per day per process, kept between calls so that placing a new
+# ask costs one embedding, not the whole day's. It is rebuilt when a staff
+# correction happened or another process moved an ask it knows.
+_engines: dict[dt.date, tuple[MergeEngine, int]] = {}
+_engines_lock = threading.Lock()
+
+
+def _triage_marker() -> int:
+    latest = TriageAction.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    return latest * 1_000_000 + TriageAction.objects.filter(undone_at__isnull=False).count()
+
+
+def _engine_for(day: dt.date, asks: list[Ask]) -> MergeEngine:
+    marker = _triage_marker()
+    placed = {str(a.pk): str(a.question_id) for a in asks if a.question_id is not None}
+    cached = _engines.get(day)
+    if cached is not None and cached[1] == marker:
+        engine = cached[0]
+        known = engine.ask_question
+        if all(
+            known.get(ask_id, question_id) == question_id for ask_id, question_id in placed.items()
+        ):
+            missing = {k: v for k, v in placed.items() if k not in known}
+            if missing:  # placed by another process meanwhile: pin them where they are
+                engine.locks = Locks(
+                    pinned={**engine.locks.pinned, **missing}, forbidden=engine.locks.forbidden
+                )
+                for ask in asks:
+                    if str(ask.pk) in missing:
+                        engine.assign(str(ask.pk), ask.text)
+            return engine
+    locks = locks_for(asks)
+    # Every ask already placed is pinned where it is: placing new asks never
+    # moves an old one.
+    engine = MergeEngine(
+        embedder=embedder(),
+        locks=Locks(pinned=dict(locks.pinned) | placed, forbidden=locks.forbidden),
+        # A new question is a row at once, so the cached engine knows it by pk.
+        new_question_id=lambda: str(Question.objects.create(text="").pk),
+    )
+    for ask in asks:
+        if ask.question_id is not None:
+            engine.assign(str(ask.pk), ask.text)
+    for old in sorted(_engines)[:-1]:  # keep today and yesterday
+        if old != day:
+            del _engines[old]
+    _engines[day] = (engine, marker)
+    return engine
+
+
 @transaction.atomic
 def assign_unassigned(day: dt.date) -> int:
     """Place the day's new asks into questions, one by one, without moving
     any ask already placed. Returns how many were placed."""
     asks = list(
-        Ask.objects.filter(day=day).only("pk", "text", "question_id", "assigned_by").order_by("pk")
+        Ask.objects.select_for_update()
+        .filter(day=day)
+        .only("pk", "text", "question_id", "assigned_by")
+        .order_by("pk")
     )
     todo = [a for a in asks if a.question_id is None]
     if not todo:
         return 0
-    placed = [a for a in asks if a.question_id is not None]
-    # Every ask already placed is pinned where it is: assigning new asks
-    # never moves an old one.
-    locks = locks_for(asks)
-    pins = dict(locks.pinned) | {str(a.pk): str(a.question_id) for a in placed}
-    engine = MergeEngine(
-        embedder=embedder(),
-        locks=Locks(pinned=pins, forbidden=locks.forbidden),
-        new_question_id=_new_id,
-    )
-    for ask in placed:
-        engine.assign(str(ask.pk), ask.text)
-    new_questions: dict[str, Question] = {}
-    for ask in todo:
-        assignment = engine.assign(str(ask.pk), ask.text)
-        if assignment.question_id.isdigit():
-            ask.question_id = int(assignment.question_id)
-        else:
-            question = new_questions.get(assignment.question_id)
-            if question is None:
-                question = Question.objects.create(text=ask.text.strip()[:500])
-                new_questions[assignment.question_id] = question
-            ask.question_id = question.pk
+    with _engines_lock:
+        engine = _engine_for(day, asks)
+        try:
+            for ask in todo:
+                assignment = engine.assign(str(ask.pk), ask.text)
+                ask.question_id = int(assignment.question_id)
+                if assignment.stage == "new":
+                    Question.objects.filter(pk=ask.question_id).update(text=ask.text.strip()[:500])
+        except BaseException:
+            # The transaction rolls back: forget what the engine learnt in it.
+            _engines.pop(day, None)
+            raise
     Ask.objects.bulk_update(todo, ["question"], batch_size=1000)
     return len(todo)

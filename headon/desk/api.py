@@ -1,0 +1,105 @@
+"""The answer desk's webhook: partners post asks with a per-channel token."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated
+
+from django.http import HttpRequest
+from ninja import Field, Router, Schema, Status
+from ninja.params import functions as param
+from ninja.security import HttpBearer
+
+from headon.desk.intake.sources import IntakeError, ask_receive, channel_for_token
+from headon.desk.models import Channel
+
+
+class ChannelToken(HttpBearer):
+    """`Authorization: Bearer <token>`; each webhook channel has its own."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> Channel | None:
+        return channel_for_token(token)
+
+
+router = Router(tags=["desk"])
+
+
+class AskIn(Schema):
+    text: str = Field(
+        ..., min_length=1, max_length=2000, description="The question, as the person wrote it."
+    )
+    external_id: str = Field(
+        "", max_length=200, description="Your id for it; a resend with the same id adds nothing."
+    )
+    author: str = Field("", max_length=200)
+    posted_at: dt.datetime | None = Field(
+        None, description="When it was asked (ISO 8601); now if absent."
+    )
+    url: str = Field("", max_length=500)
+    likes: int = Field(0, ge=0, lt=2**31)
+    replies: int = Field(0, ge=0, lt=2**31)
+    shares: int = Field(0, ge=0, lt=2**31)
+
+
+class AskOut(Schema):
+    id: int
+    channel: str
+    external_id: str
+    day: dt.date
+    duplicate: bool = Field(..., description="True when this ask had arrived before.")
+
+
+class ErrorOut(Schema):
+    detail: str
+
+
+@router.post(
+    "/asks",
+    auth=ChannelToken(),
+    response={201: AskOut, 200: AskOut, 422: ErrorOut},
+    summary="Post one ask from a channel",
+    description=(
+        "Authenticate with the channel's token (`Authorization: Bearer ...`). Send `external_id` or an "
+        "`Idempotency-Key` header: a retry finds the first ask (200) instead of adding a second."
+    ),
+)
+def ask_create(
+    request: HttpRequest,
+    body: AskIn,
+    idempotency_key: Annotated[
+        str | None, param.Header(alias="Idempotency-Key", max_length=200)
+    ] = None,
+) -> Status[Schema]:
+    channel: Channel = request.auth  # type: ignore[attr-defined]
+    external_id = body.external_id or (
+        f"idem:{idempotency_key}" if idempotency_key else f"api:{uuid.uuid4().hex}"
+    )
+    posted_at = body.posted_at
+    if posted_at is not None and posted_at.tzinfo is None:
+        return Status(
+            422, ErrorOut(detail="posted_at needs a time zone, e.g. 2026-11-24T18:30:00+08:00")
+        )
+    try:
+        received = ask_receive(
+            channel=channel,
+            text=body.text,
+            external_id=external_id,
+            author=body.author,
+            posted_at=posted_at,
+            url=body.url,
+            likes=body.likes,
+            replies=body.replies,
+            shares=body.shares,
+        )
+    except IntakeError as exc:
+        return Status(422, ErrorOut(detail=str(exc)))
+    ask = received.ask
+    out = AskOut(
+        id=ask.pk,
+        channel=channel.slug,
+        external_id=ask.external_id,
+        day=ask.day,
+        duplicate=not received.created,
+    )
+    return Status(201 if received.created else 200, out)

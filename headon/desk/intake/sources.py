@@ -1,0 +1,104 @@
+"""Asks that arrive one at a time: the public ask form and the webhook.
+
+Each source is a function that takes what its channel sends and returns the
+stored Ask; a retried delivery with the same external id finds the first
+one (the unique channel + external id constraint decides a race)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from headon.desk import jobs
+from headon.desk.merging.normalise import exact_key
+from headon.desk.models import Ask, Channel
+from headon.desk.services.imports import author_key
+from headon.jobs import enqueue
+from headon.timezones import organiser_tz
+
+MAX_TEXT = 2000
+
+
+class IntakeError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Received:
+    ask: Ask
+    created: bool
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def channel_token_issue(channel: Channel) -> str:
+    """A new webhook token for `channel`; only its hash is kept."""
+    token = f"hdn_{secrets.token_urlsafe(32)}"
+    channel.token_hash = token_hash(token)
+    channel.save(update_fields=["token_hash"])
+    return token
+
+
+def channel_for_token(token: str) -> Channel | None:
+    if not token:
+        return None
+    return Channel.objects.filter(
+        token_hash=token_hash(token), is_active=True, kind=Channel.Kind.WEBHOOK
+    ).first()
+
+
+def ask_receive(
+    *,
+    channel: Channel,
+    text: str,
+    external_id: str,
+    author: str = "",
+    posted_at: dt.datetime | None = None,
+    url: str = "",
+    likes: int = 0,
+    replies: int = 0,
+    shares: int = 0,
+) -> Received:
+    """Store one ask as received, once, and have it placed in a question."""
+    text = (text or "").strip()
+    if not text:
+        raise IntakeError("The ask has no text.")
+    if len(text) > MAX_TEXT:
+        raise IntakeError(f"The ask is longer than {MAX_TEXT} characters.")
+    if "\x00" in text:
+        raise IntakeError("The ask holds a NUL character.")
+    external_id = external_id.strip()[:200]
+    now = timezone.now()
+    posted_at = min(posted_at or now, now)  # a clock ahead of ours does not post from the future
+    existing = Ask.objects.filter(channel=channel, external_id=external_id).first()
+    if existing is not None:
+        return Received(existing, False)
+    day = posted_at.astimezone(organiser_tz()).date()
+    try:
+        with transaction.atomic():
+            ask = Ask.objects.create(
+                channel=channel,
+                external_id=external_id,
+                text=text,
+                author=author.strip()[:200],
+                author_key=author_key(channel, author.strip()[:200]),
+                posted_at=posted_at,
+                day=day,
+                likes=max(likes, 0),
+                replies=max(replies, 0),
+                shares=max(shares, 0),
+                url=url if url.startswith(("http://", "https://")) else "",
+                match_key=exact_key(text),
+            )
+            # Placed by the worker, after this commits (headon.jobs).
+            enqueue(jobs.assign_day, day.isoformat())
+    except IntegrityError:
+        return Received(Ask.objects.get(channel=channel, external_id=external_id), False)
+    return Received(ask, True)

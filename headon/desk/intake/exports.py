@@ -115,6 +115,8 @@ def guess_mapping(header: list[str]) -> dict[str, str]:
     return mapping
 
 
+# surrogateescape turns each byte the encoding could not read into one of these.
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
 _CJK_DATETIME = re.compile(
     r"^(\d{4})年(\d{1,2})月(\d{1,2})日\s*(?:(\d{1,2})[:：时](\d{1,2})(?:[:：分](\d{1,2})秒?)?)?$"
 )
@@ -152,6 +154,8 @@ def parse_count(raw: Any) -> int:
     """Engagement counts as exports write them: 1204, "1,204", "1.2万", "3.4k"."""
     if raw is None or raw == "":
         return 0
+    if isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) < 10:
+        return int(raw)  # the common case, without the suffix handling
     if isinstance(raw, bool):
         raise ValueError("not a count")
     if isinstance(raw, int):
@@ -189,7 +193,7 @@ def _row(
     text = get("text")
     if not isinstance(text, str) or not text.strip():
         return RowError(line, "no text")
-    if "\x00" in text or any(0xDC80 <= ord(ch) <= 0xDCFF for ch in text):
+    if "\x00" in text or _UNDECODABLE.search(text):
         return RowError(line, "the text holds bytes that are not valid in the file's encoding")
     if len(text) > MAX_TEXT:
         return RowError(line, f"text longer than {MAX_TEXT} characters")

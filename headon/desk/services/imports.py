@@ -12,11 +12,12 @@ import hashlib
 import hmac
 import uuid
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from pathlib import Path
 from typing import IO
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from headon.accounts.models import User
@@ -34,6 +35,13 @@ MAX_REPORTED_ERRORS = 1000
 Progress = Callable[[ImportRun], None]
 
 
+@lru_cache(maxsize=65_536)
+def _exact_key(text: str) -> str:
+    # Exports repeat the same comment many times; normalising (traditional
+    # to simplified above all) is the costliest step per row.
+    return exact_key(text)
+
+
 def author_key(channel: Channel, author: str) -> str:
     if not author:
         return ""
@@ -49,30 +57,47 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _asks(channel: Channel, run: ImportRun, rows: list[ParsedRow]) -> list[Ask]:
+COLUMNS = (
+    "channel_id", "external_id", "text", "author", "author_key", "posted_at", "day",
+    "likes", "replies", "shares", "url", "match_key", "question_id", "assigned_by",
+    "import_run_id", "received_at",
+)  # fmt: skip
+
+
+def _values(channel: Channel, run: ImportRun, rows: list[ParsedRow]) -> list[tuple[object, ...]]:
     tz = organiser_tz()
+    ops = connection.ops
+    received = ops.adapt_datetimefield_value(timezone.now())
     return [
-        Ask(
-            channel=channel,
-            external_id=row.external_id,
-            text=row.text,
-            author=row.author,
-            author_key=author_key(channel, row.author),
-            posted_at=row.posted_at,
-            day=row.posted_at.astimezone(tz).date(),
-            likes=row.likes,
-            replies=row.replies,
-            shares=row.shares,
-            url=row.url,
-            match_key=exact_key(row.text),
-            import_run=run,
+        (
+            channel.pk,
+            row.external_id,
+            row.text,
+            row.author,
+            author_key(channel, row.author),
+            ops.adapt_datetimefield_value(row.posted_at),
+            ops.adapt_datefield_value(row.posted_at.astimezone(tz).date()),
+            row.likes,
+            row.replies,
+            row.shares,
+            row.url,
+            _exact_key(row.text),
+            None,
+            Ask.Assignment.AUTO.value,
+            run.pk,
+            received,
         )
         for row in rows
     ]
 
 
 def _insert(channel: Channel, run: ImportRun, rows: list[ParsedRow]) -> tuple[int, int]:
-    """(added, duplicates) for one batch."""
+    """(added, duplicates) for one batch.
+
+    Plain INSERT ... ON CONFLICT DO NOTHING (the same on SQLite and
+    PostgreSQL): the ORM's bulk_create spent two thirds of an import's time
+    preparing values one field at a time (measured with cProfile, 20,000 rows).
+    """
     unique = {row.external_id: row for row in rows}  # the same post twice in one file
     existing = set(
         Ask.objects.filter(channel=channel, external_id__in=list(unique)).values_list(
@@ -82,8 +107,15 @@ def _insert(channel: Channel, run: ImportRun, rows: list[ParsedRow]) -> tuple[in
     fresh = [row for key, row in unique.items() if key not in existing]
     if not fresh:
         return 0, len(rows)
-    with transaction.atomic():
-        Ask.objects.bulk_create(_asks(channel, run, fresh), ignore_conflicts=True)
+    table = connection.ops.quote_name(Ask._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(c) for c in COLUMNS)
+    marks = ", ".join(["%s"] * len(COLUMNS))
+    sql = (
+        f"INSERT INTO {table} ({columns}) VALUES ({marks}) "  # noqa: S608  (names from the model, values bound)
+        'ON CONFLICT ("channel_id", "external_id") DO NOTHING'
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.executemany(sql, _values(channel, run, fresh))
         # What this run wrote, among the batch: a concurrent import of the
         # same file may have taken some of them first.
         added = Ask.objects.filter(

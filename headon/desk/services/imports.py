@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -64,7 +64,7 @@ COLUMNS = (
 )  # fmt: skip
 
 
-def _values(channel: Channel, run: ImportRun, rows: list[ParsedRow]) -> list[tuple[object, ...]]:
+def _values(channel: Channel, run: ImportRun, rows: list[ParsedRow]) -> list[tuple[Any, ...]]:
     tz = organiser_tz()
     ops = connection.ops
     received = ops.adapt_datetimefield_value(timezone.now())

@@ -120,3 +120,37 @@ class TriageTests(PersonasTestCase):
         self.assertEqual(TriageAction.objects.count(), 2)
         log = self.client.get(reverse("desk_staff:actions"))
         self.assertContains(log, "Undo")
+
+    def test_the_console_figures_add_up_to_the_asks_in_the_database(self) -> None:
+        from headon.desk.selectors import day_overview
+
+        add_ask(self.channel, 20, "完全不同的问题：颜色有哪些？", author="")
+        merging.assign_unassigned(DAY)
+        overview = day_overview(DAY)
+        self.assertEqual(overview.asks, Ask.objects.filter(day=DAY).count())
+        self.assertEqual(overview.unassigned, 0)
+        self.assertEqual(sum(q.ranked.figures.asks for q in overview.questions), overview.asks)
+        self.assertEqual(
+            sum(q.ranked.figures.people for q in overview.questions),
+            Ask.objects.filter(day=DAY)
+            .exclude(author_key="")
+            .values("question", "author_key")
+            .distinct()
+            .count()
+            + Ask.objects.filter(day=DAY, author_key="").count(),
+        )
+
+    def test_the_kept_engine_notices_a_correction_made_elsewhere(self) -> None:
+        add_ask(self.channel, 30, "什么时候交付？？？？", author="y")
+        merging.assign_unassigned(DAY)  # builds and keeps the day's engine
+        triage.asks_split(
+            asks=list(Ask.objects.filter(pk__in=[self.asks[0].pk, self.asks[1].pk])), actor=self.bob
+        )
+        late = add_ask(self.channel, 31, "什么时候交付", author="w")
+        merging.assign_unassigned(DAY)
+        late.refresh_from_db()
+        moved = Ask.objects.get(pk=self.asks[0].pk)
+        # The split-off question holds the wording now; the engine rebuilt
+        # with the correction pinned, so the new ask follows its exact key.
+        self.assertIn(late.question_id, {moved.question_id, qid(self.asks[2])})
+        self.assertEqual(Ask.objects.get(pk=self.asks[1].pk).question_id, moved.question_id)

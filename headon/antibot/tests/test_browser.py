@@ -4,41 +4,17 @@ HEADON_REQUIRE_BROWSER=1, as in headon/tests/test_browser.py."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.core.cache import caches
 
-CHROMIUM = os.environ.get("HEADON_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
-REQUIRED = os.environ.get("HEADON_REQUIRE_BROWSER") == "1"
-
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
     pytest.mark.urls("headon.antibot.tests.urls"),
 ]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        message = f"NO BROWSER: {CHROMIUM} is missing (apt-get install chromium)"
-        if REQUIRED:
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
-        )
-        yield instance
-        instance.close()
-    del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
 def _page(browser: Any, problems: list[str], **options: Any) -> Any:

@@ -211,12 +211,10 @@ def application_submit(
     if contact.program_id != program.pk:
         raise VisitError("contact_not_verified")
     idempotency_key = (idempotency_key or "").strip()[:80]
-    if idempotency_key:
-        earlier = Application.objects.filter(
-            program=program, idempotency_key=idempotency_key
-        ).first()
-        if earlier is not None:
-            return _replay(earlier, contact, lead, companions, session_ids, program)
+    if earlier := _replay_if_known(
+        program, idempotency_key, contact, lead, companions, session_ids
+    ):
+        return earlier
     check_window(program)
     if not consent:
         raise VisitError("consent_required", field="consent")
@@ -231,12 +229,10 @@ def application_submit(
     except IntegrityError:
         # Lost a race: either the same submission got in first (return it),
         # or someone in this party joined another application meanwhile.
-        if idempotency_key:
-            earlier = Application.objects.filter(
-                program=program, idempotency_key=idempotency_key
-            ).first()
-            if earlier is not None:
-                return _replay(earlier, contact, lead, companions, session_ids, program)
+        if earlier := _replay_if_known(
+            program, idempotency_key, contact, lead, companions, session_ids
+        ):
+            return earlier
         position = _taken_position(program, people)
         raise VisitError("person_taken", position=position) from None
     return Submission(application=application, token=access_token(application), created=True)
@@ -265,6 +261,23 @@ def _create(
         request_fingerprint=fingerprint,
         consented_at=timezone.now(),
     )
+
+
+def _replay_if_known(
+    program: Program,
+    idempotency_key: str,
+    contact: VerifiedContact,
+    lead: PersonInput,
+    companions: Sequence[PersonInput],
+    session_ids: Sequence[int],
+) -> Submission | None:
+    """The first application made with this key, if there is one."""
+    if not idempotency_key:
+        return None
+    earlier = Application.objects.filter(program=program, idempotency_key=idempotency_key).first()
+    if earlier is None:
+        return None
+    return _replay(earlier, contact, lead, companions, session_ids, program)
 
 
 def _replay(

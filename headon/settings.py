@@ -150,6 +150,9 @@ def _databases() -> dict[str, Any]:
             # A file, not :memory:, so tests with threads and subprocesses
             # see the same test database.
             "TEST": {"NAME": str(DATA_DIR / "test-headon.sqlite3")},
+            # Keep connections: opening one and running the PRAGMAs above
+            # was 17% of a request's time under load (bench/rush.py, py-spy).
+            "CONN_MAX_AGE": 600,
         }
     }
 

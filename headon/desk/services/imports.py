@@ -9,16 +9,15 @@ cannot double anything either (the unique constraint decides).
 from __future__ import annotations
 
 import hashlib
-import hmac
 import uuid
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from headon.accounts.models import User
 from headon.accounts.services import audit_record
@@ -45,8 +44,8 @@ def _exact_key(text: str) -> str:
 def author_key(channel: Channel, author: str) -> str:
     if not author:
         return ""
-    message = f"author:{channel.pk}:{author.casefold()}".encode()
-    return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()
+    value = f"{channel.pk}:{author.casefold()}"
+    return salted_hmac("headon.desk.author", value, algorithm="sha256").hexdigest()
 
 
 def file_sha256(path: Path) -> str:

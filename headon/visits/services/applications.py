@@ -16,9 +16,9 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from headon.visits.errors import VisitError
 from headon.visits.models import (
@@ -58,9 +58,8 @@ def new_reference() -> str:
 def access_token(application: Application) -> str:
     """The secret in the applicant's private link. Derived, not stored, so a
     retried submission can hand the same link back."""
-    message = f"application-access:{application.reference}:{application.access_version}"
-    digest = hmac.new(settings.SECRET_KEY.encode(), message.encode(), hashlib.sha256).digest()
-    return digest[:18].hex()
+    value = f"{application.reference}:{application.access_version}"
+    return salted_hmac("headon.visits.access", value, algorithm="sha256").digest()[:18].hex()
 
 
 def application_for_token(reference: str, token: str) -> Application | None:

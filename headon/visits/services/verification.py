@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
 from headon.sms import send_sms
@@ -56,8 +56,7 @@ def normalise_destination(channel: str, raw: str) -> str:
 
 
 def _hash(*parts: str) -> str:
-    key = settings.SECRET_KEY.encode()
-    return hmac.new(key, "\x1f".join(parts).encode(), hashlib.sha256).hexdigest()
+    return salted_hmac("headon.visits.code", "\x1f".join(parts), algorithm="sha256").hexdigest()
 
 
 def code_request(*, program: Program, channel: str, destination: str) -> VerificationCode:

@@ -75,6 +75,17 @@ class ProgramForm(forms.ModelForm[Program]):
         return data
 
 
+WEEKDAYS = [
+    (0, gettext_lazy("Monday")),
+    (1, gettext_lazy("Tuesday")),
+    (2, gettext_lazy("Wednesday")),
+    (3, gettext_lazy("Thursday")),
+    (4, gettext_lazy("Friday")),
+    (5, gettext_lazy("Saturday")),
+    (6, gettext_lazy("Sunday")),
+]
+
+
 class RuleForm(forms.Form):
     """One schedule rule as the coordinator types it."""
 
@@ -89,15 +100,7 @@ class RuleForm(forms.Form):
     weekdays = forms.MultipleChoiceField(
         label=gettext_lazy("Weekdays"),
         required=False,
-        choices=[
-            (0, gettext_lazy("Monday")),
-            (1, gettext_lazy("Tuesday")),
-            (2, gettext_lazy("Wednesday")),
-            (3, gettext_lazy("Thursday")),
-            (4, gettext_lazy("Friday")),
-            (5, gettext_lazy("Saturday")),
-            (6, gettext_lazy("Sunday")),
-        ],
+        choices=WEEKDAYS,
         widget=forms.CheckboxSelectMultiple,
     )
     first = forms.DateField(
@@ -191,7 +194,7 @@ def describe_rule(spec: dict[str, Any]) -> str:
     """A rule in the coordinator's language, from its stored JSON."""
     times = ", ".join(f"{t['start']}–{t['end']}" for t in spec.get("times", []))
     if spec.get("kind") == "weekly":
-        names = [str(RuleForm.base_fields["weekdays"].choices[d][1]) for d in spec["weekdays"]]  # type: ignore[attr-defined]
+        names = [str(WEEKDAYS[d][1]) for d in spec["weekdays"]]
         when = _("every %(days)s from %(first)s to %(last)s") % {
             "days": ", ".join(names),
             "first": spec["first"],

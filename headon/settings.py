@@ -60,6 +60,9 @@ DEBUG = env_bool("HEADON_DEBUG")
 ALLOWED_HOSTS = env_list("HEADON_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("HEADON_CSRF_TRUSTED_ORIGINS", "")
 SITE_NAME = os.environ.get("HEADON_SITE_NAME", "headon")
+HEADON_SITE_NAME_ZH = os.environ.get("HEADON_SITE_NAME_ZH", SITE_NAME)
+# The public address, for links in feeds, images and messages.
+HEADON_SITE_URL = os.environ.get("HEADON_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -277,6 +280,12 @@ HEADON_RANK_WEIGHTS = {
         ("rumour", 0.5),
     )
 }
+# The night's digest is due at this time of the organiser's day (HH:MM); the
+# worker publishes it then if nobody has.
+HEADON_DIGEST_CUTOFF = os.environ.get("HEADON_DIGEST_CUTOFF", "23:00")
+# The length limit of the social platform the plain-text digest is pasted
+# into (characters); longer digests are cut into numbered parts.
+HEADON_SOCIAL_TEXT_LIMIT = int(os.environ.get("HEADON_SOCIAL_TEXT_LIMIT", "2000"))
 
 # Caching and e-mail ----------------------------------------------------------
 

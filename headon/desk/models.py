@@ -52,6 +52,15 @@ class Question(models.Model):
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="absorbed"
     )
+    # The answer that covers this question's asks. Several questions can
+    # share one answer (staff link a question to an answer already there).
+    answer = models.ForeignKey(
+        "Answer", null=True, blank=True, on_delete=models.SET_NULL, related_name="questions"
+    )
+    # When the question's answer first became public for it: set when the
+    # answer is published, or when the question is linked to an answer
+    # already public. The coverage ledger compares it with each day's cut-off.
+    covered_at = models.DateTimeField(_("covered at"), null=True, blank=True, db_index=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -179,3 +188,214 @@ class TriageAction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.at:%Y-%m-%d %H:%M}"
+
+
+class Tag(models.Model):
+    slug = models.SlugField(_("slug"), max_length=50, unique=True)
+    name_en = models.CharField(_("name (English)"), max_length=60)
+    name_zh = models.CharField(_("name (Chinese)"), max_length=60)
+
+    class Meta:
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.name_en or self.slug
+
+
+class Answer(models.Model):
+    """The organisation's reply to a question, in both languages.
+
+    The fields here are the working copy, which moves draft → in review →
+    approved; `published` holds the copy the public sees, replaced only by
+    publishing again (a correction, with its note). Editing a published
+    answer therefore never changes what is public until it is approved and
+    published again."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        REVIEW = "review", _("In review")
+        APPROVED = "approved", _("Approved")
+        PUBLISHED = "published", _("Published")
+
+    class Verdict(models.TextChoices):
+        FALSE = "false", _("False")
+        MISLEADING = "misleading", _("Misleading")
+        UNPROVEN = "unproven", _("Unproven")
+        TRUE = "true", _("True")
+
+    question_en = models.CharField(_("question (English)"), max_length=300, blank=True)
+    question_zh = models.CharField(_("question (Chinese)"), max_length=300, blank=True)
+    body_en = models.TextField(_("answer (English)"), blank=True)
+    body_zh = models.TextField(_("answer (Chinese)"), blank=True)
+    # A clarification answers a rumour: the claim, the verdict, the evidence.
+    is_clarification = models.BooleanField(_("clarification of a rumour"), default=False)
+    claim_en = models.TextField(_("claim (English)"), blank=True)
+    claim_zh = models.TextField(_("claim (Chinese)"), blank=True)
+    verdict = models.CharField(_("verdict"), max_length=12, choices=Verdict.choices, blank=True)
+    evidence_en = models.TextField(_("evidence (English)"), blank=True)
+    evidence_zh = models.TextField(_("evidence (Chinese)"), blank=True)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="answers", verbose_name=_("tags"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.DRAFT
+    )
+    # Bumped by every change of the working copy; a form posts the version it
+    # edited, so two people editing at once cannot overwrite each other.
+    version = models.PositiveIntegerField(default=1)
+    published = models.JSONField(_("published copy"), null=True, blank=True)
+    first_published_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    # Distinct people who asked any question this answer covers; refreshed
+    # on publication and linking so the public page needs no count.
+    asked_by = models.PositiveIntegerField(default=0)
+    helpful = models.PositiveIntegerField(default=0)
+    related = models.JSONField(default=list, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("answer")
+        verbose_name_plural = _("answers")
+        ordering = ["-updated_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(first_published_at__isnull=True) | Q(published__isnull=False),
+                name="answer_published_has_copy",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (self.question_en or self.question_zh)[:80]
+
+    @property
+    def is_public(self) -> bool:
+        return self.published is not None
+
+
+class AnswerRevision(models.Model):
+    """One step in an answer's history: what it said and who moved it."""
+
+    class Kind(models.TextChoices):
+        CREATE = "create", _("Written")
+        EDIT = "edit", _("Edited")
+        SUBMIT = "submit", _("Sent for review")
+        RETURN = "return", _("Returned to the writer")
+        APPROVE = "approve", _("Approved")
+        PUBLISH = "publish", _("Published")
+        CORRECT = "correct", _("Correction published")
+
+    answer = models.ForeignKey(Answer, on_delete=models.CASCADE, related_name="revisions")
+    version = models.PositiveIntegerField()
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    status = models.CharField(max_length=10, choices=Answer.Status.choices)
+    content = models.JSONField()
+    note = models.TextField(blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.answer_id} v{self.version} {self.kind}"
+
+
+class AnswerTerm(models.Model):
+    """The search index of public answers: one row per term of an answer,
+    terms from `desk.search.terms` (words, and character pairs for Chinese),
+    so the same SQL searches Chinese and English on SQLite and PostgreSQL."""
+
+    answer = models.ForeignKey(Answer, on_delete=models.CASCADE, related_name="+")
+    term = models.CharField(max_length=40)
+    weight = models.PositiveSmallIntegerField(default=1)
+
+    class Meta:
+        indexes = [models.Index(fields=["term", "answer"])]
+        constraints = [
+            models.UniqueConstraint(fields=["answer", "term"], name="answer_term_once"),
+        ]
+
+    def __str__(self) -> str:
+        return self.term
+
+
+class HelpfulVote(models.Model):
+    """One "helpful" per person and answer: the voter is a keyed hash of a
+    long-lived cookie; addresses are rate-limited separately."""
+
+    answer = models.ForeignKey(Answer, on_delete=models.CASCADE, related_name="votes")
+    voter_key = models.CharField(max_length=64)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["answer", "voter_key"], name="helpful_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.answer_id}"
+
+
+class Digest(models.Model):
+    """The answers published for one date. Its content lives in revisions:
+    publishing again with nothing changed adds none; a correction adds one."""
+
+    date = models.DateField(_("date"), unique=True)
+    revision = models.PositiveIntegerField(default=0)
+    first_published_at = models.DateTimeField(null=True, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("digest")
+        verbose_name_plural = _("digests")
+        ordering = ["-date"]
+
+    def __str__(self) -> str:
+        return self.date.isoformat()
+
+
+class DigestRevision(models.Model):
+    digest = models.ForeignKey(Digest, on_delete=models.CASCADE, related_name="revisions")
+    number = models.PositiveIntegerField()
+    # The digest as published (format "headon-digest/1", docs/digest.md):
+    # every page, feed and file of this revision is rendered from it.
+    snapshot = models.JSONField()
+    content_hash = models.CharField(max_length=64)
+    note = models.TextField(blank=True)
+    published_at = models.DateTimeField()
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["digest", "number"], name="digest_revision_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.digest_id} r{self.number}"
+
+
+class DigestImage(models.Model):
+    """A revision's long PNG, drawn once per language and kept in the
+    database so every web process serves the same bytes."""
+
+    revision = models.ForeignKey(DigestRevision, on_delete=models.CASCADE, related_name="images")
+    language = models.CharField(max_length=5)
+    png = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["revision", "language"], name="digest_image_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.revision_id} {self.language}"

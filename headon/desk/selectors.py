@@ -38,7 +38,7 @@ def _hours_so_far(day: dt.date) -> int:
     return now.hour + 1 if day == now.date() else 0
 
 
-def day_overview(day: dt.date, *, limit: int = 50, samples: int = 3) -> DayOverview:
+def day_overview(day: dt.date, *, limit: int | None = 50, samples: int = 3) -> DayOverview:
     """The day as distinct questions, best first. Five queries whatever the
     number of asks: totals, per-question figures, per-hour counts, the
     questions shown, and a few asks of each (a window function)."""
@@ -95,10 +95,14 @@ def day_overview(day: dt.date, *, limit: int = 50, samples: int = 3) -> DayOverv
         RowNumber(), partition_by=[F("question_id")], order_by=[F("likes").desc(), F("id").asc()]
     )
     for ask in (
-        placed.filter(question_id__in=shown)
-        .annotate(row=window)
-        .filter(row__lte=samples)
-        .select_related("channel")
+        ()
+        if not samples
+        else (
+            placed.filter(question_id__in=shown)
+            .annotate(row=window)
+            .filter(row__lte=samples)
+            .select_related("channel")
+        )
     ):
         sampled.setdefault(ask.question_id, []).append(ask)  # type: ignore[arg-type]
     return DayOverview(

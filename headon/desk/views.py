@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
@@ -23,6 +24,7 @@ from headon.desk import jobs
 from headon.desk.intake.sources import IntakeError, ask_receive
 from headon.desk.models import Channel, ImportRun, Question, TriageAction
 from headon.desk.selectors import active_channels, day_overview, recent_actions, recent_imports
+from headon.desk.services import answers as answering
 from headon.desk.services import triage
 from headon.desk.services.imports import stream_to_disk
 from headon.jobs import enqueue
@@ -51,7 +53,14 @@ class AskForm(forms.Form):
     text = forms.CharField(
         label=gettext_lazy("Your question"),
         max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 4}),
+        widget=forms.Textarea(
+            attrs={
+                "rows": 4,
+                "hx-get": reverse_lazy("desk:answered_already"),
+                "hx-trigger": "input changed delay:600ms",
+                "hx-target": "#answered-already",
+            }
+        ),
     )
     submission_id = forms.CharField(widget=forms.HiddenInput, max_length=64, required=False)
     pow = ProofOfWorkField(scope="desk-ask")
@@ -83,19 +92,21 @@ def ask_form(request: HttpRequest) -> HttpResponse:
             except IntakeError:
                 form.add_error("text", _("Please write a question of up to 2,000 characters."))
             else:
+                request.session["asked"] = form.cleaned_data["text"][:500]
                 return redirect("desk:asked")
     return render(request, "desk/ask_form.html", {"form": form})
 
 
 @require_safe
 def ask_thanks(request: HttpRequest) -> HttpResponse:
-    return render(request, "desk/ask_thanks.html")
+    """Thanks, and at once the published answers that may already fit."""
+    from headon.desk.public_views import _search_results
 
-
-@require_safe
-def answers_index(request: HttpRequest) -> HttpResponse:
-    """The public archive of nightly digests."""
-    return render(request, "desk/answers_index.html", {"today": organiser_today()})
+    asked = request.session.get("asked", "")
+    matches = (
+        [r for r in _search_results(asked, 3) if float(str(r["score"])) >= 0.3] if asked else []
+    )
+    return render(request, "desk/ask_thanks.html", {"results": matches})
 
 
 class ImportForm(forms.Form):
@@ -131,7 +142,7 @@ def staff_desk(request: HttpRequest, day: str | None = None) -> HttpResponse:
 @desk_required
 @require_safe
 def question_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    question = get_object_or_404(Question, pk=pk)
+    question = get_object_or_404(Question.objects.select_related("answer"), pk=pk)
     asks = Paginator(question.asks.select_related("channel").order_by("-likes", "id"), 100)
     return render(
         request,
@@ -140,6 +151,8 @@ def question_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "question": question,
             "page": asks.get_page(request.GET.get("page")),
             "can_triage": request.user.has_perm("desk.triage_questions"),
+            "can_draft": request.user.has_perm("desk.draft_answers"),
+            "suggestions": [] if question.answer_id else answering.suggestions_for(question),
         },
     )
 

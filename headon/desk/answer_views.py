@@ -1,0 +1,330 @@
+"""Staff pages for answering: write, review, approve, publish, and the
+night's digest with its coverage ledger."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST, require_safe
+
+from headon.accounts.models import User
+from headon.desk.markup import render_markdown
+from headon.desk.merging.terms import _HAN
+from headon.desk.models import Answer, Question, Tag
+from headon.desk.services import answers as answering
+from headon.desk.services import digest as digests
+from headon.timezones import organiser_today
+
+desk_required = permission_required("desk.view_desk", raise_exception=True)
+draft_required = permission_required("desk.draft_answers", raise_exception=True)
+approve_required = permission_required("desk.approve_answers", raise_exception=True)
+publish_required = permission_required("desk.publish_digest", raise_exception=True)
+
+
+def _actor(request: HttpRequest) -> User:
+    if not isinstance(request.user, User):
+        raise PermissionDenied
+    return request.user
+
+
+class AnswerForm(forms.Form):
+    question_en = forms.CharField(
+        label=gettext_lazy("The question, in English"), max_length=300, required=False
+    )
+    question_zh = forms.CharField(
+        label=gettext_lazy("The question, in Chinese"), max_length=300, required=False
+    )
+    body_en = forms.CharField(
+        label=gettext_lazy("Answer in English (Markdown)"),
+        max_length=answering.BODY_LIMIT,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 8}),
+    )
+    body_zh = forms.CharField(
+        label=gettext_lazy("Answer in Chinese (Markdown)"),
+        max_length=answering.BODY_LIMIT,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 8}),
+    )
+    claim_en = forms.CharField(
+        label=gettext_lazy("The rumour's claim, in English"),
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    claim_zh = forms.CharField(
+        label=gettext_lazy("The rumour's claim, in Chinese"),
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    verdict = forms.ChoiceField(
+        label=gettext_lazy("Verdict"),
+        choices=[("", "—"), *Answer.Verdict.choices],
+        required=False,
+    )
+    evidence_en = forms.CharField(
+        label=gettext_lazy("Evidence, in English (Markdown)"),
+        max_length=answering.BODY_LIMIT,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    evidence_zh = forms.CharField(
+        label=gettext_lazy("Evidence, in Chinese (Markdown)"),
+        max_length=answering.BODY_LIMIT,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    tags = forms.ModelMultipleChoiceField(
+        label=gettext_lazy("Tags"),
+        queryset=Tag.objects.order_by("slug"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args: Any, clarification: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not clarification:
+            for name in ("claim_en", "claim_zh", "verdict", "evidence_en", "evidence_zh"):
+                del self.fields[name]
+
+
+def _fields(form: AnswerForm) -> dict[str, Any]:
+    return {k: v for k, v in form.cleaned_data.items() if k in answering.TEXT_FIELDS}
+
+
+@login_required
+@draft_required
+def question_answer(request: HttpRequest, pk: int) -> HttpResponse:
+    """Write a new answer for a question (or go to the one it has)."""
+    question = get_object_or_404(Question, pk=pk)
+    if question.answer_id:
+        return redirect("desk_staff:answer", pk=question.answer_id)
+    initial = {"question_zh" if _HAN.search(question.text) else "question_en": question.text[:300]}
+    form = AnswerForm(request.POST or None, initial=initial, clarification=question.is_rumour)
+    if request.method == "POST" and form.is_valid():
+        try:
+            answer = answering.answer_create(
+                question=question,
+                actor=_actor(request),
+                fields=_fields(form),
+                tags=form.cleaned_data["tags"],
+            )
+        except answering.AnswerError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Draft saved."))
+            return redirect("desk_staff:answer", pk=answer.pk)
+    return render(
+        request,
+        "desk/answer_form.html",
+        {
+            "form": form,
+            "question": question,
+            "suggestions": answering.suggestions_for(question),
+        },
+    )
+
+
+@login_required
+@draft_required
+@require_POST
+def question_link(request: HttpRequest, pk: int) -> HttpResponse:
+    """Link a question to an answer already written, or unlink it."""
+    question = get_object_or_404(Question, pk=pk)
+    try:
+        if request.POST.get("action") == "unlink":
+            answering.question_unlink(question=question, actor=_actor(request))
+            messages.success(request, _("The question has no answer now."))
+        else:
+            answer = get_object_or_404(Answer, pk=request.POST.get("answer") or 0)
+            answering.question_link(question=question, answer=answer, actor=_actor(request))
+            messages.success(request, _("Linked: the answer covers this question's asks."))
+    except answering.AnswerError as exc:
+        messages.error(request, str(exc))
+    return redirect("desk_staff:question", pk=question.pk)
+
+
+@login_required
+@desk_required
+def answer_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """An answer: its working copy, the next steps, warnings, history."""
+    answer = get_object_or_404(Answer, pk=pk)
+    can_draft = request.user.has_perm("desk.draft_answers")
+    form = AnswerForm(
+        request.POST or None,
+        initial={
+            **{name: getattr(answer, name) for name in answering.TEXT_FIELDS},
+            "tags": list(answer.tags.all()),
+            "version": answer.version,
+        },
+        clarification=answer.is_clarification,
+    )
+    if request.method == "POST":
+        if not can_draft:
+            raise PermissionDenied
+        if form.is_valid():
+            try:
+                answering.answer_edit(
+                    answer=answer,
+                    actor=_actor(request),
+                    fields=_fields(form),
+                    version=form.cleaned_data["version"] or 0,
+                    tags=form.cleaned_data["tags"],
+                )
+            except answering.AnswerError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, _("Saved."))
+                return redirect("desk_staff:answer", pk=answer.pk)
+    return render(
+        request,
+        "desk/answer_detail.html",
+        {
+            "answer": answer,
+            "form": form,
+            "can_draft": can_draft,
+            "can_approve": request.user.has_perm("desk.approve_answers"),
+            "preview_en": render_markdown(answer.body_en),
+            "preview_zh": render_markdown(answer.body_zh),
+            "missing": answering.missing_for_review(answer),
+            "warnings": answering.warnings_for(answer),
+            "questions": answer.questions.order_by("-created_at")[:20],
+            "history": answer.revisions.select_related("actor")[:50],
+        },
+    )
+
+
+@login_required
+@desk_required
+@require_POST
+def answer_step(request: HttpRequest, pk: int) -> HttpResponse:
+    """Move an answer on: submit, return, approve, publish."""
+    answer = get_object_or_404(Answer, pk=pk)
+    step = request.POST.get("step")
+    try:
+        version = int(request.POST.get("version", ""))
+    except ValueError:
+        raise Http404 from None
+    note = request.POST.get("note", "")
+    needs = {
+        "submit": "desk.draft_answers",
+        "return": "desk.approve_answers",
+        "approve": "desk.approve_answers",
+        "publish": "desk.publish_digest",
+    }
+    if step not in needs:
+        raise Http404
+    if not request.user.has_perm(needs[step]):
+        raise PermissionDenied
+    actor = _actor(request)
+    try:
+        if step == "submit":
+            answering.answer_submit(answer=answer, actor=actor, version=version)
+            messages.success(request, _("Sent for review."))
+        elif step == "return":
+            answering.answer_return(answer=answer, actor=actor, version=version, note=note)
+            messages.success(request, _("Returned to the writer."))
+        elif step == "approve":
+            answering.answer_approve(answer=answer, actor=actor, version=version)
+            messages.success(
+                request, _("Approved. It goes out with tonight's digest, or publish it now.")
+            )
+        else:
+            if answer.version != version:
+                raise answering.AnswerError(
+                    _("Someone else changed this answer while you were reading it. Reload.")
+                )
+            answering.answer_publish(answer=answer, actor=actor, note=note)
+            messages.success(request, _("Published."))
+    except answering.AnswerError as exc:
+        messages.error(request, str(exc))
+    return redirect("desk_staff:answer", pk=answer.pk)
+
+
+@login_required
+@desk_required
+@require_safe
+def answers_queue(request: HttpRequest) -> HttpResponse:
+    """Answers by status: what waits for whom."""
+    answers = Answer.objects.exclude(status=Answer.Status.PUBLISHED).order_by("-updated_at")[:300]
+    groups: dict[str, list[Answer]] = {status: [] for status in Answer.Status.values}
+    for answer in answers:
+        groups[answer.status].append(answer)
+    recent = Answer.objects.filter(status=Answer.Status.PUBLISHED).order_by("-published_at")[:30]
+    return render(
+        request,
+        "desk/answers_queue.html",
+        {
+            "groups": [
+                (Answer.Status(status).label, items)
+                for status, items in groups.items()
+                if status != Answer.Status.PUBLISHED
+            ],
+            "recent": recent,
+        },
+    )
+
+
+def _day(value: str | None) -> dt.date:
+    if not value:
+        return organiser_today()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise Http404 from None
+
+
+@login_required
+@desk_required
+def digest_staff(request: HttpRequest, day: str | None = None) -> HttpResponse:
+    """The night's digest for a date: the ledger now, what publishing would
+    add, and the button (with a note for a new revision)."""
+    chosen = _day(day)
+    if request.method == "POST":
+        if not request.user.has_perm("desk.publish_digest"):
+            raise PermissionDenied
+        try:
+            revision, created = digests.digest_publish(
+                chosen, actor=_actor(request), note=request.POST.get("note", "")
+            )
+        except digests.DigestError as exc:
+            messages.error(request, str(exc))
+        else:
+            if created and revision is not None:
+                messages.success(
+                    request,
+                    _("Published revision %(n)s of the digest.") % {"n": revision.number},
+                )
+            else:
+                messages.info(request, _("Nothing changed since the last revision."))
+        return redirect("desk_staff:digest", day=chosen.isoformat())
+    ledger = digests.coverage(chosen)
+    from headon.desk.models import Digest
+
+    digest = Digest.objects.filter(date=chosen).first()
+    return render(
+        request,
+        "desk/digest_staff.html",
+        {
+            "day": chosen,
+            "ledger": ledger,
+            "share_percent": round(100 * ledger.share),
+            "cutoff": digests.cutoff_for(chosen),
+            "digest": digest,
+            "pending": digests.day_answers_to_publish(chosen),
+            "can_publish": request.user.has_perm("desk.publish_digest"),
+            "previous_day": chosen - dt.timedelta(days=1),
+            "next_day": chosen + dt.timedelta(days=1) if chosen < organiser_today() else None,
+        },
+    )

@@ -1,0 +1,231 @@
+"""The digest in its formats: plain text for a social post, JSON, Atom,
+and the long PNG. Each is rendered from a revision's snapshot, so a format
+never shows anything the digest page does not."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.conf import settings
+from django.contrib.syndication.views import Feed
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import translation
+from django.utils.feedgenerator import Atom1Feed
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+
+from headon.desk.markup import markdown_text
+from headon.desk.models import DigestImage, DigestRevision
+
+LANGUAGES = ("en", "zh")
+DJANGO_LANGUAGE = {"en": "en", "zh": "zh-hans"}
+
+
+def pick(value: dict[str, str] | str | None, lang: str) -> str:
+    """The `lang` side of a bilingual value, or the other side if empty."""
+    if not isinstance(value, dict):
+        return str(value or "")
+    other = "zh" if lang == "en" else "en"
+    return str(value.get(lang) or value.get(other) or "")
+
+
+def absolute(path: str) -> str:
+    return f"{settings.HEADON_SITE_URL}{path}"
+
+
+def _coverage_line(snapshot: dict[str, Any]) -> str:
+    c = snapshot["coverage"]
+    return _(
+        "Covered by the cut-off: %(share)s%% of %(asks)s asks, %(covered)s of %(questions)s questions."
+    ) % {
+        "share": round(100 * c["share"]),
+        "asks": number_format(c["asks"], force_grouping=True),
+        "covered": number_format(c["questions_covered"], force_grouping=True),
+        "questions": number_format(c["questions"], force_grouping=True),
+    }
+
+
+def _pack(blocks: list[str], limit: int) -> list[str]:
+    """Blocks into as few parts as fit `limit` characters, each numbered
+    "(1/3)" when there is more than one; a block too long alone is cut."""
+    suffix_room = 8
+    room = max(limit - suffix_room, 40)
+    cut = [b if len(b) <= room else b[: room - 1] + "…" for b in blocks]
+    parts: list[str] = []
+    current = ""
+    for block in cut:
+        candidate = f"{current}\n\n{block}" if current else block
+        if len(candidate) <= room:
+            current = candidate
+        else:
+            parts.append(current)
+            current = block
+    if current:
+        parts.append(current)
+    if len(parts) > 1:
+        parts = [f"{part}\n({n}/{len(parts)})" for n, part in enumerate(parts, start=1)]
+    return parts
+
+
+def digest_text(snapshot: dict[str, Any], lang: str, limit: int | None = None) -> list[str]:
+    """The digest as plain text, ready to paste: a list of posts."""
+    limit = limit or settings.HEADON_SOCIAL_TEXT_LIMIT
+    with translation.override(DJANGO_LANGUAGE[lang]):
+        site = pick(snapshot["site"]["name"], lang)
+        head = _("%(site)s: answers for %(date)s") % {"site": site, "date": snapshot["date"]}
+        if snapshot.get("revision", 1) > 1:
+            head += " " + _("(revision %(n)s)") % {"n": snapshot["revision"]}
+        blocks = [head, _coverage_line(snapshot)]
+        if snapshot.get("note"):
+            blocks.append(_("Correction: %(note)s") % {"note": snapshot["note"]})
+        answers = [a for a in snapshot["answers"] if not a.get("rumour")]
+        rumours = [a for a in snapshot["answers"] if a.get("rumour")]
+        for number, entry in enumerate(answers, start=1):
+            blocks.append(
+                f"{number}. {pick(entry['question'], lang)}\n"
+                f"{markdown_text(pick(entry['body'], lang))}\n{absolute(entry['url'])}"
+            )
+        for entry in rumours:
+            rumour = entry["rumour"]
+            blocks.append(
+                _("Rumour: %(claim)s — %(verdict)s.")
+                % {
+                    "claim": pick(rumour["claim"], lang),
+                    "verdict": verdict_label(rumour["verdict"]),
+                }
+                + f"\n{markdown_text(pick(entry['body'], lang))}\n{absolute(entry['url'])}"
+            )
+        if snapshot["open_count"]:
+            blocks.append(
+                _("Still being worked on: %(n)s questions. They stay on the list until answered.")
+                % {"n": snapshot["open_count"]}
+            )
+        blocks.append(absolute(reverse("desk:digest", args=[snapshot["date"]])))
+    return _pack(blocks, limit)
+
+
+def verdict_label(verdict: str) -> str:
+    from headon.desk.models import Answer
+
+    try:
+        return str(Answer.Verdict(verdict).label)
+    except ValueError:
+        return verdict
+
+
+def digest_json(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """The snapshot with absolute links: the digest's public JSON."""
+    data = dict(snapshot)
+    data["answers"] = [entry | {"url": absolute(entry["url"])} for entry in snapshot["answers"]]
+    data["links"] = {
+        "html": absolute(reverse("desk:digest", args=[snapshot["date"]])),
+        **{
+            f"text_{lang}": absolute(reverse("desk:digest_text", args=[snapshot["date"], lang]))
+            for lang in LANGUAGES
+        },
+        **{
+            f"png_{lang}": absolute(reverse("desk:digest_png", args=[snapshot["date"], lang]))
+            for lang in LANGUAGES
+        },
+    }
+    return data
+
+
+class DigestFeed(Feed[DigestRevision, str]):
+    """An Atom feed of the latest digests, one per language."""
+
+    feed_type = Atom1Feed
+
+    def get_object(self, request: HttpRequest, lang: str) -> str:
+        return lang
+
+    def title(self, lang: str) -> str:
+        with translation.override(DJANGO_LANGUAGE[lang]):
+            return _("%(site)s: the night's answers") % {
+                "site": settings.SITE_NAME if lang == "en" else settings.HEADON_SITE_NAME_ZH
+            }
+
+    def link(self, lang: str) -> str:
+        return reverse("desk:answers")
+
+    def subtitle(self, lang: str) -> str:
+        with translation.override(DJANGO_LANGUAGE[lang]):
+            return _("Every question asked today, answered tonight.")
+
+    def items(self, lang: str) -> list[DigestRevision]:
+        latest = (
+            DigestRevision.objects.select_related("digest")
+            .order_by("-digest__date", "-number")
+            .only("digest__date", "number", "snapshot", "published_at", "note")
+        )
+        seen: set[dt.date] = set()
+        items = []
+        for revision in latest[:60]:
+            if revision.digest.date in seen:
+                continue
+            seen.add(revision.digest.date)
+            items.append(revision)
+            if len(items) == 30:
+                break
+        return items
+
+    def item_title(self, item: DigestRevision) -> str:
+        lang = self._lang
+        with translation.override(DJANGO_LANGUAGE[lang]):
+            title = _("Answers for %(date)s") % {"date": item.snapshot["date"]}
+            if item.number > 1:
+                title += " " + _("(revision %(n)s)") % {"n": item.number}
+            return title
+
+    def item_description(self, item: DigestRevision) -> str:
+        with translation.override(DJANGO_LANGUAGE[self._lang]):
+            return render_to_string(
+                "desk/_digest_feed_item.html", {"snapshot": item.snapshot, "lang": self._lang}
+            )
+
+    def item_link(self, item: DigestRevision) -> str:
+        return reverse("desk:digest", args=[item.snapshot["date"]])
+
+    def item_guid(self, item: DigestRevision) -> str:
+        return absolute(reverse("desk:digest", args=[item.snapshot["date"]])) + f"#r{item.number}"
+
+    def item_pubdate(self, item: DigestRevision) -> dt.datetime:
+        return item.published_at
+
+    def item_updateddate(self, item: DigestRevision) -> dt.datetime:
+        return item.published_at
+
+    def __call__(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        self._lang = kwargs.get("lang", "en")
+        return super().__call__(request, *args, **kwargs)
+
+
+def digest_png(revision: DigestRevision, lang: str) -> bytes:
+    """The revision's long PNG in `lang`: drawn once, then kept."""
+    stored = DigestImage.objects.filter(revision=revision, language=lang).first()
+    if stored is not None:
+        return bytes(stored.png)
+    png = draw_png(revision.snapshot, lang)
+    try:
+        with transaction.atomic():
+            DigestImage.objects.create(revision=revision, language=lang, png=png)
+    except IntegrityError:
+        pass  # another process drew it at the same moment: same bytes
+    return png
+
+
+def draw_png(snapshot: dict[str, Any], lang: str) -> bytes:
+    from headon.desk.digest_image import render_digest_png
+
+    with translation.override(DJANGO_LANGUAGE[lang]):
+        return render_digest_png(snapshot, language=lang, labels=image_labels())
+
+
+def image_labels() -> Any:
+    from headon.desk.digest_image import ImageLabels
+
+    return ImageLabels()

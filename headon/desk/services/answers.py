@@ -1,0 +1,462 @@
+"""Answers: written, reviewed, approved, published, corrected.
+
+Writers draft and send for review; approvers return or approve, and
+publish; nobody approves their own last edit. The working copy is on the
+Answer; what the public sees is `Answer.published`, replaced only by
+publishing again. Every step is an AnswerRevision holding the content it
+saw, so the history of an answer is complete.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from headon.accounts.models import User
+from headon.accounts.services import audit_record
+from headon.desk.markup import render_markdown
+from headon.desk.merging.terms import terms
+from headon.desk.models import Answer, AnswerRevision, AnswerTerm, Ask, Question, Tag
+
+TEXT_FIELDS = (
+    "question_en",
+    "question_zh",
+    "body_en",
+    "body_zh",
+    "claim_en",
+    "claim_zh",
+    "verdict",
+    "evidence_en",
+    "evidence_zh",
+)
+LIMITS = {"question_en": 300, "question_zh": 300, "claim_en": 2000, "claim_zh": 2000}
+BODY_LIMIT = 20_000
+
+
+class AnswerError(Exception):
+    """A step that cannot be taken, with a message for the person."""
+
+
+def _content(answer: Answer) -> dict[str, Any]:
+    content: dict[str, Any] = {name: getattr(answer, name) for name in TEXT_FIELDS}
+    content["is_clarification"] = answer.is_clarification
+    content["tags"] = sorted(answer.tags.values_list("slug", flat=True)) if answer.pk else []
+    return content
+
+
+def _log(answer: Answer, kind: str, actor: User | None, note: str = "") -> AnswerRevision:
+    revision = AnswerRevision.objects.create(
+        answer=answer,
+        version=answer.version,
+        kind=kind,
+        status=answer.status,
+        content=_content(answer),
+        note=note,
+        actor=actor,
+    )
+    audit_record(
+        action=f"answer_{kind}", actor=actor, target=answer, data={"version": answer.version}
+    )
+    return revision
+
+
+def _clean_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    cleaned: dict[str, Any] = {}
+    for name in TEXT_FIELDS:
+        if name not in fields:
+            continue
+        value = str(fields[name] or "").replace("\x00", "").strip()
+        limit = LIMITS.get(name, BODY_LIMIT)
+        if len(value) > limit:
+            raise AnswerError(_("A field is longer than %(n)s characters.") % {"n": limit})
+        if name == "verdict" and value and value not in Answer.Verdict.values:
+            raise AnswerError(_("Choose a verdict from the list."))
+        cleaned[name] = value
+    return cleaned
+
+
+@transaction.atomic
+def answer_create(
+    *,
+    question: Question,
+    actor: User | None,
+    fields: Mapping[str, Any],
+    tags: Iterable[Tag] = (),
+) -> Answer:
+    """A new draft for `question`, which it covers once published."""
+    question = Question.objects.select_for_update().get(pk=question.pk)
+    if question.answer_id is not None:
+        raise AnswerError(_("This question has an answer already; edit that one."))
+    answer = Answer(created_by=actor, is_clarification=question.is_rumour, **_clean_fields(fields))
+    answer.save()
+    answer.tags.set(list(tags))
+    question.answer = answer
+    question.save(update_fields=["answer"])
+    _log(answer, AnswerRevision.Kind.CREATE, actor)
+    return answer
+
+
+def _locked(answer: Answer, version: int | None = None) -> Answer:
+    current = Answer.objects.select_for_update().get(pk=answer.pk)
+    if version is not None and current.version != version:
+        raise AnswerError(
+            _("Someone else changed this answer while you were editing it. Reload to see it.")
+        )
+    return current
+
+
+@transaction.atomic
+def answer_edit(
+    *,
+    answer: Answer,
+    actor: User | None,
+    fields: Mapping[str, Any],
+    version: int,
+    tags: Iterable[Tag] | None = None,
+) -> Answer:
+    """Change the working copy. An approved answer goes back to review; a
+    published one keeps its public copy until it is published again."""
+    current = _locked(answer, version)
+    cleaned = _clean_fields(fields)
+    changed = any(getattr(current, k) != v for k, v in cleaned.items())
+    new_tags = sorted(t.slug for t in tags) if tags is not None else None
+    if new_tags is not None and new_tags != sorted(current.tags.values_list("slug", flat=True)):
+        changed = True
+    if not changed:
+        return current
+    for name, value in cleaned.items():
+        setattr(current, name, value)
+    if current.status in (Answer.Status.APPROVED, Answer.Status.PUBLISHED):
+        current.status = Answer.Status.DRAFT
+    current.version += 1
+    current.save()
+    if tags is not None:
+        current.tags.set(list(tags))
+    _log(current, AnswerRevision.Kind.EDIT, actor)
+    return current
+
+
+def missing_for_review(answer: Answer) -> list[str]:
+    """What must be written before the answer can be reviewed."""
+    missing = []
+    if not (answer.question_en and answer.question_zh):
+        missing.append(_("the question in both languages"))
+    if not (answer.body_en and answer.body_zh):
+        missing.append(_("the answer in both languages"))
+    if answer.is_clarification and not (
+        answer.claim_en and answer.claim_zh and answer.verdict and answer.evidence_en
+    ):
+        missing.append(_("the claim, the verdict and the evidence"))
+    return missing
+
+
+@transaction.atomic
+def answer_submit(*, answer: Answer, actor: User | None, version: int) -> Answer:
+    current = _locked(answer, version)
+    if current.status != Answer.Status.DRAFT:
+        raise AnswerError(_("Only a draft can be sent for review."))
+    if missing := missing_for_review(current):
+        raise AnswerError(_("Still to write: %(what)s.") % {"what": ", ".join(missing)})
+    current.status = Answer.Status.REVIEW
+    current.save(update_fields=["status", "updated_at"])
+    _log(current, AnswerRevision.Kind.SUBMIT, actor)
+    return current
+
+
+@transaction.atomic
+def answer_return(*, answer: Answer, actor: User | None, version: int, note: str) -> Answer:
+    current = _locked(answer, version)
+    if current.status not in (Answer.Status.REVIEW, Answer.Status.APPROVED):
+        raise AnswerError(_("Only an answer in review or approved can be returned."))
+    if not note.strip():
+        raise AnswerError(_("Say what needs to change."))
+    current.status = Answer.Status.DRAFT
+    current.save(update_fields=["status", "updated_at"])
+    _log(current, AnswerRevision.Kind.RETURN, actor, note.strip()[:2000])
+    return current
+
+
+def last_editor(answer: Answer) -> int | None:
+    """Who last wrote the working copy (create or edit)."""
+    revision = (
+        answer.revisions.filter(
+            kind__in=[AnswerRevision.Kind.CREATE, AnswerRevision.Kind.EDIT],
+            version=answer.version,
+        )
+        .order_by("-id")
+        .first()
+    )
+    return revision.actor_id if revision else None
+
+
+@transaction.atomic
+def answer_approve(*, answer: Answer, actor: User, version: int) -> Answer:
+    current = _locked(answer, version)
+    if current.status != Answer.Status.REVIEW:
+        raise AnswerError(_("Only an answer in review can be approved."))
+    if last_editor(current) == actor.pk:
+        raise AnswerError(_("Someone other than its last writer must approve an answer."))
+    current.status = Answer.Status.APPROVED
+    current.save(update_fields=["status", "updated_at"])
+    _log(current, AnswerRevision.Kind.APPROVE, actor)
+    return current
+
+
+def public_copy(answer: Answer) -> dict[str, Any]:
+    """What the public sees of the answer, frozen at publication."""
+    content = _content(answer)
+    content["version"] = answer.version
+    content["tags"] = [
+        {"slug": t.slug, "en": t.name_en, "zh": t.name_zh} for t in answer.tags.order_by("slug")
+    ]
+    return content
+
+
+def _refresh_terms(answer: Answer) -> None:
+    copy = answer.published or {}
+    found = terms(" ".join(str(copy.get(k, "")) for k in ("question_en", "question_zh")))
+    # The question's words count three times over the answer's own.
+    for term in list(found):
+        found[term] *= 3
+    found.update(
+        terms(
+            " ".join(str(copy.get(k, "")) for k in ("body_en", "body_zh", "claim_en", "claim_zh"))
+        )
+    )
+    # What people actually asked finds the answer too.
+    found.update(terms(" ".join(answer.questions.values_list("text", flat=True)[:20])))
+    AnswerTerm.objects.filter(answer=answer).delete()
+    AnswerTerm.objects.bulk_create(
+        AnswerTerm(answer=answer, term=term, weight=min(count, 30000))
+        for term, count in found.items()
+    )
+
+
+def refresh_asked_by(answers: Sequence[int]) -> None:
+    """Recount the distinct people behind each answer's questions."""
+    if not answers:
+        return
+    counts = dict(
+        Ask.objects.filter(question__answer__in=answers)
+        .values("question__answer")
+        .annotate(
+            n=Count("author_key", distinct=True, filter=~Q(author_key=""))
+            + Count("id", filter=Q(author_key=""))
+        )
+        .values_list("question__answer", "n")
+    )
+    for pk in answers:
+        Answer.objects.filter(pk=pk).update(asked_by=counts.get(pk, 0))
+
+
+def _cover(answer: Answer, at: dt.datetime) -> None:
+    Question.objects.filter(answer=answer, covered_at__isnull=True).update(covered_at=at)
+
+
+@transaction.atomic
+def answer_publish(
+    *, answer: Answer, actor: User | None, note: str = "", at: dt.datetime | None = None
+) -> Answer:
+    """Make the approved working copy public. Publishing an answer that was
+    public already is a correction and needs a note saying what changed."""
+    current = _locked(answer)
+    if current.status != Answer.Status.APPROVED:
+        raise AnswerError(_("Only an approved answer can be published."))
+    correction = current.published is not None
+    if correction and not note.strip():
+        raise AnswerError(_("Say what the correction changes; readers will see the note."))
+    now = at or timezone.now()
+    copy = public_copy(current)
+    if correction:
+        notes = list((current.published or {}).get("corrections", []))
+        notes.append({"at": now.isoformat(), "note": note.strip()[:2000]})
+        copy["corrections"] = notes
+    copy["published_at"] = now.isoformat()
+    copy["first_published_at"] = (
+        current.first_published_at.isoformat() if current.first_published_at else now.isoformat()
+    )
+    current.published = copy
+    current.status = Answer.Status.PUBLISHED
+    current.published_at = now
+    current.first_published_at = current.first_published_at or now
+    current.save()
+    _cover(current, now)
+    _refresh_terms(current)
+    refresh_asked_by([current.pk])
+    related_refresh(current)
+    current.refresh_from_db(fields=["asked_by", "related"])
+    _log(
+        current,
+        AnswerRevision.Kind.CORRECT if correction else AnswerRevision.Kind.PUBLISH,
+        actor,
+        note.strip()[:2000],
+    )
+    return current
+
+
+@transaction.atomic
+def question_link(*, question: Question, answer: Answer, actor: User | None) -> Question:
+    """`question` is answered by `answer` (one click from a suggestion):
+    covered now if the answer is public, else when it is published."""
+    question = Question.objects.select_for_update().get(pk=question.pk)
+    before = question.answer_id
+    question.answer = answer
+    question.covered_at = timezone.now() if answer.published is not None else None
+    question.save(update_fields=["answer", "covered_at"])
+    audit_record(
+        action="question_link",
+        actor=actor,
+        target=question,
+        data={"answer": answer.pk, "before": before},
+    )
+    if answer.published is not None:
+        refresh_asked_by([answer.pk])
+    return question
+
+
+@transaction.atomic
+def question_unlink(*, question: Question, actor: User | None) -> Question:
+    question = Question.objects.select_for_update().get(pk=question.pk)
+    before = question.answer_id
+    if before is None:
+        raise AnswerError(_("This question has no answer to unlink."))
+    question.answer = None
+    question.covered_at = None
+    question.save(update_fields=["answer", "covered_at"])
+    audit_record(action="question_unlink", actor=actor, target=question, data={"before": before})
+    refresh_asked_by([before])
+    return question
+
+
+# Search ------------------------------------------------------------------
+
+
+def search(query: str, *, limit: int = 10, exclude: Iterable[int] = ()) -> list[tuple[int, float]]:
+    """Public answers best matching `query`: [(answer id, score 0..1)].
+
+    Score: the share of the query's term weight (idf-weighted) the answer
+    holds, so 1.0 means every term of the query is there."""
+    wanted = terms(query[:2000])
+    if not wanted:
+        return []
+    rows = list(
+        AnswerTerm.objects.filter(term__in=list(wanted)[:200])
+        .exclude(answer__in=list(exclude))
+        .values_list("answer", "term")
+    )
+    if not rows:
+        return []
+    total = max(Answer.objects.filter(published__isnull=False).count(), 1)
+    df: dict[str, int] = {}
+    for _answer, term in rows:
+        df[term] = df.get(term, 0) + 1
+
+    idf = {term: math.log(1 + total / n) for term, n in df.items()}
+    possible = sum(math.log(1 + total) for _ in wanted)
+    scores: dict[int, float] = {}
+    for answer_id, term in rows:
+        scores[answer_id] = scores.get(answer_id, 0.0) + idf[term]
+    ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:limit]
+    return [(pk, round(score / possible, 4)) for pk, score in ranked]
+
+
+def related_refresh(answer: Answer, limit: int = 5) -> None:
+    """Other public answers on the same subject: shared tags first, then
+    the closest by search."""
+    copy = answer.published or {}
+    found = search(
+        f"{copy.get('question_en', '')} {copy.get('question_zh', '')}",
+        limit=limit,
+        exclude=[answer.pk],
+    )
+    by_tag = list(
+        Answer.objects.filter(published__isnull=False, tags__in=answer.tags.all())
+        .exclude(pk=answer.pk)
+        .annotate(shared=Count("tags"))
+        .order_by("-shared", "-first_published_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    related: list[int] = []
+    for pk in by_tag + [pk for pk, score in found if score >= 0.2]:
+        if pk not in related:
+            related.append(pk)
+    Answer.objects.filter(pk=answer.pk).update(related=related[:limit])
+
+
+def suggestions_for(question: Question, limit: int = 5) -> list[tuple[Answer, float]]:
+    """Public answers for questions like this one, for a one-click link."""
+    sample = " ".join(question.asks.order_by("-likes").values_list("text", flat=True)[:5])
+    found = search(f"{question.text} {sample}", limit=limit)
+    answers = Answer.objects.in_bulk([pk for pk, _score in found])
+    return [(answers[pk], score) for pk, score in found if pk in answers and score >= 0.15]
+
+
+def _pairs(text: str) -> set[str]:
+    return set(terms(text))
+
+
+def _similarity(a: str, b: str) -> float:
+    left, right = _pairs(a), _pairs(b)
+    if not left or not right:
+        return 0.0
+    return len(left & right) / len(left | right)
+
+
+REPEAT = 0.7
+DIFFER = 0.2
+
+
+def warnings_for(answer: Answer) -> list[dict[str, Any]]:
+    """Public answers to similar questions that this draft nearly repeats
+    (link instead?) or differs from (a contradiction?), for side by side."""
+    query = f"{answer.question_en} {answer.question_zh} " + " ".join(
+        answer.questions.values_list("text", flat=True)[:5]
+    )
+    found = search(query, limit=5, exclude=[answer.pk])
+    others = Answer.objects.in_bulk([pk for pk, score in found if score >= 0.3])
+    mine = f"{answer.body_en}\n{answer.body_zh}"
+    result = []
+    for pk, score in found:
+        other = others.get(pk)
+        if other is None or other.published is None:
+            continue
+        theirs = f"{other.published.get('body_en', '')}\n{other.published.get('body_zh', '')}"
+        similarity = _similarity(mine, theirs)
+        if similarity >= REPEAT:
+            kind = "repeats"
+        elif similarity <= DIFFER:
+            kind = "differs"
+        else:
+            continue
+        result.append(
+            {
+                "kind": kind,
+                "answer": other,
+                "question_score": score,
+                "similarity": round(similarity, 2),
+                "mine_html": {
+                    "en": render_markdown(answer.body_en),
+                    "zh": render_markdown(answer.body_zh),
+                },
+                "theirs_html": {
+                    "en": render_markdown(other.published.get("body_en", "")),
+                    "zh": render_markdown(other.published.get("body_zh", "")),
+                },
+            }
+        )
+    return result
+
+
+def approved_for_questions(questions: Iterable[int]) -> list[Answer]:
+    return list(
+        Answer.objects.filter(status=Answer.Status.APPROVED, questions__in=list(questions))
+        .distinct()
+        .order_by(F("id"))
+    )

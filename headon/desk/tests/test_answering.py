@@ -1,0 +1,262 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import time_machine
+from django.test import override_settings
+from django.urls import reverse
+
+from headon.desk.merging.normalise import exact_key
+from headon.desk.models import Answer, AnswerRevision, Ask, Channel, Question
+from headon.desk.services import answers as answering
+from headon.testing import PersonasTestCase
+
+DAY = dt.date(2026, 11, 24)
+AT = dt.datetime(2026, 11, 24, 2, 0, tzinfo=dt.UTC)  # 10:00 in Shanghai
+
+FULL = {
+    "question_en": "When do deliveries start?",
+    "question_zh": "什么时候开始交付？",
+    "body_en": "Deliveries start on **1 December** in every city.",
+    "body_zh": "**12月1日**起全国各城市同时开始交付。",
+}
+
+
+def add_ask(channel: Channel, n: int, text: str, question: Question | None, **extra) -> Ask:
+    return Ask.objects.create(
+        channel=channel,
+        external_id=f"t{n}",
+        text=text,
+        author=f"user{n}",
+        author_key=f"user{n}",
+        posted_at=extra.pop("posted_at", AT + dt.timedelta(minutes=n)),
+        day=extra.pop("day", DAY),
+        match_key=exact_key(text),
+        question=question,
+        **extra,
+    )
+
+
+def published_answer(question: Question, writer, approver, fields=None) -> Answer:
+    answer = answering.answer_create(question=question, actor=writer, fields=fields or FULL)
+    answer = answering.answer_submit(answer=answer, actor=writer, version=answer.version)
+    answer = answering.answer_approve(answer=answer, actor=approver, version=answer.version)
+    return answering.answer_publish(answer=answer, actor=approver)
+
+
+@override_settings(HEADON_EMBEDDER=["none"])
+class AnswerFlowTests(PersonasTestCase):
+    def setUp(self) -> None:
+        self.channel = Channel.objects.create(slug="weibo", name="Weibo", kind="social_export")
+        self.question = Question.objects.create(text="什么时候交付")
+        for n in range(3):
+            add_ask(self.channel, n, "什么时候交付", self.question)
+
+    def test_draft_review_approve_publish(self) -> None:
+        answer = answering.answer_create(
+            question=self.question, actor=self.carol, fields={"question_zh": "什么时候交付？"}
+        )
+        self.question.refresh_from_db()
+        self.assertEqual(self.question.answer, answer)
+        with self.assertRaisesMessage(answering.AnswerError, "both languages"):
+            answering.answer_submit(answer=answer, actor=self.carol, version=answer.version)
+        answer = answering.answer_edit(
+            answer=answer, actor=self.carol, fields=FULL, version=answer.version
+        )
+        answer = answering.answer_submit(answer=answer, actor=self.carol, version=answer.version)
+        self.assertEqual(answer.status, Answer.Status.REVIEW)
+        answer = answering.answer_approve(answer=answer, actor=self.dave, version=answer.version)
+        answer = answering.answer_publish(answer=answer, actor=self.dave)
+        self.assertEqual(answer.status, Answer.Status.PUBLISHED)
+        self.assertEqual(answer.published["body_en"], FULL["body_en"])
+        self.assertEqual(answer.asked_by, 3)
+        self.question.refresh_from_db()
+        self.assertEqual(self.question.covered_at, answer.first_published_at)
+        kinds = list(answer.revisions.order_by("id").values_list("kind", flat=True))
+        self.assertEqual(kinds, ["create", "edit", "submit", "approve", "publish"])
+
+    def test_nobody_approves_their_own_last_edit(self) -> None:
+        answer = answering.answer_create(question=self.question, actor=self.carol, fields=FULL)
+        answer = answering.answer_submit(answer=answer, actor=self.carol, version=answer.version)
+        # The approver fixes a typo while reviewing: someone else must approve.
+        answer = answering.answer_edit(
+            answer=answer,
+            actor=self.dave,
+            fields={"body_en": "Deliveries start on 1 December."},
+            version=answer.version,
+        )
+        self.assertEqual(answer.status, Answer.Status.REVIEW)
+        with self.assertRaisesMessage(answering.AnswerError, "other than its last writer"):
+            answering.answer_approve(answer=answer, actor=self.dave, version=answer.version)
+        answering.answer_approve(answer=answer, actor=self.alice, version=answer.version)
+
+    def test_a_stale_version_is_refused(self) -> None:
+        answer = answering.answer_create(question=self.question, actor=self.carol, fields=FULL)
+        stale = answer.version
+        answering.answer_edit(answer=answer, actor=self.carol, fields={"body_en": "A"}, version=stale)
+        with self.assertRaisesMessage(answering.AnswerError, "Someone else changed"):
+            answering.answer_edit(
+                answer=answer, actor=self.carol, fields={"body_en": "B"}, version=stale
+            )
+        answer.refresh_from_db()
+        self.assertEqual(answer.body_en, "A")
+
+    def test_editing_a_published_answer_leaves_the_public_copy_until_corrected(self) -> None:
+        answer = published_answer(self.question, self.carol, self.dave)
+        answer = answering.answer_edit(
+            answer=answer,
+            actor=self.carol,
+            fields={"body_en": "Deliveries start on 3 December."},
+            version=answer.version,
+        )
+        self.assertEqual(answer.status, Answer.Status.DRAFT)
+        self.assertEqual(answer.published["body_en"], FULL["body_en"])
+        answer = answering.answer_submit(answer=answer, actor=self.carol, version=answer.version)
+        answer = answering.answer_approve(answer=answer, actor=self.dave, version=answer.version)
+        with self.assertRaisesMessage(answering.AnswerError, "correction"):
+            answering.answer_publish(answer=answer, actor=self.dave)
+        answer = answering.answer_publish(
+            answer=answer, actor=self.dave, note="The date moved to 3 December."
+        )
+        self.assertEqual(answer.published["body_en"], "Deliveries start on 3 December.")
+        self.assertEqual(answer.published["corrections"][0]["note"], "The date moved to 3 December.")
+        self.assertTrue(answer.revisions.filter(kind=AnswerRevision.Kind.CORRECT).exists())
+
+    def test_linking_covers_a_question_at_once(self) -> None:
+        answer = published_answer(self.question, self.carol, self.dave)
+        other = Question.objects.create(text="When do deliveries start")
+        add_ask(self.channel, 10, "When do deliveries start", other)
+        with time_machine.travel(AT + dt.timedelta(hours=2)):
+            answering.question_link(question=other, answer=answer, actor=self.carol)
+        other.refresh_from_db()
+        self.assertEqual(other.covered_at, AT + dt.timedelta(hours=2))
+        answer.refresh_from_db()
+        self.assertEqual(answer.asked_by, 4)
+        answering.question_unlink(question=other, actor=self.carol)
+        other.refresh_from_db()
+        self.assertIsNone(other.covered_at)
+        self.assertIsNone(other.answer)
+
+    def test_search_finds_chinese_traditional_and_english(self) -> None:
+        answer = published_answer(self.question, self.carol, self.dave)
+        battery = Question.objects.create(text="电池保修多久")
+        published_answer(
+            battery,
+            self.carol,
+            self.dave,
+            {
+                "question_en": "How long is the battery warranty?",
+                "question_zh": "电池保修多久？",
+                "body_en": "Eight years or 160,000 km.",
+                "body_zh": "八年或十六万公里。",
+            },
+        )
+        self.assertEqual(answering.search("什麼時候交付")[0][0], answer.pk)  # traditional
+        self.assertEqual(answering.search("when will deliveries start")[0][0], answer.pk)
+        top, score = answering.search("电池保修")[0]
+        self.assertNotEqual(top, answer.pk)
+        self.assertGreater(score, 0.5)
+        self.assertEqual(answering.search("🙂 !!!"), [])
+
+    def test_suggestions_offer_published_answers_for_a_similar_question(self) -> None:
+        answer = published_answer(self.question, self.carol, self.dave)
+        similar = Question.objects.create(text="请问什么时候开始交付")
+        add_ask(self.channel, 20, "请问什么时候开始交付", similar)
+        self.assertEqual([a.pk for a, _score in answering.suggestions_for(similar)], [answer.pk])
+
+    def test_warnings_for_a_draft_that_repeats_or_differs(self) -> None:
+        published_answer(self.question, self.carol, self.dave)
+        again = Question.objects.create(text="什么时候交付呀")
+        repeat = answering.answer_create(question=again, actor=self.carol, fields=FULL)
+        self.assertEqual([w["kind"] for w in answering.warnings_for(repeat)], ["repeats"])
+        third = Question.objects.create(text="交付什么时候开始")
+        differs = answering.answer_create(
+            question=third,
+            actor=self.carol,
+            fields=FULL | {"body_en": "Not before March.", "body_zh": "明年三月之前不会交付。"},
+        )
+        self.assertEqual([w["kind"] for w in answering.warnings_for(differs)], ["differs"])
+
+    def test_markdown_is_sanitised_on_the_public_page(self) -> None:
+        answer = published_answer(
+            self.question,
+            self.carol,
+            self.dave,
+            FULL
+            | {
+                "body_en": '<script>alert(1)</script> [x](javascript:alert(2)) <img src=x onerror="alert(3)">',
+                "question_en": "<b>bold?</b>",
+            },
+        )
+        self.client.cookies.load({"django_language": "en"})
+        response = self.client.get(reverse("desk:question", args=[answer.pk]))
+        self.assertEqual(response.status_code, 200)
+        html = response.content.decode()
+        self.assertNotIn("<script>alert", html)
+        self.assertNotIn('href="javascript:', html)
+        self.assertNotIn("<img", html)
+        self.assertNotIn("<b>bold", html)
+
+
+@override_settings(HEADON_EMBEDDER=["none"])
+class AnswerPageTests(PersonasTestCase):
+    def setUp(self) -> None:
+        self.channel = Channel.objects.create(slug="weibo", name="Weibo", kind="social_export")
+        self.question = Question.objects.create(text="什么时候交付")
+        add_ask(self.channel, 1, "什么时候交付", self.question)
+
+    def test_writer_drafts_and_sends_for_review_through_the_pages(self) -> None:
+        self.client.force_login(self.carol)
+        url = reverse("desk_staff:question_answer", args=[self.question.pk])
+        response = self.client.post(url, FULL)
+        answer = Answer.objects.get()
+        self.assertRedirects(response, reverse("desk_staff:answer", args=[answer.pk]))
+        step = reverse("desk_staff:answer_step", args=[answer.pk])
+        self.client.post(step, {"step": "submit", "version": answer.version})
+        answer.refresh_from_db()
+        self.assertEqual(answer.status, Answer.Status.REVIEW)
+        # Writers cannot approve.
+        response = self.client.post(step, {"step": "approve", "version": answer.version})
+        self.assertEqual(response.status_code, 403)
+        self.client.force_login(self.dave)
+        self.client.post(step, {"step": "approve", "version": answer.version})
+        self.client.post(step, {"step": "publish", "version": answer.version})
+        answer.refresh_from_db()
+        self.assertEqual(answer.status, Answer.Status.PUBLISHED)
+
+    def test_a_triager_cannot_write_answers(self) -> None:
+        self.client.force_login(self.bob)
+        url = reverse("desk_staff:question_answer", args=[self.question.pk])
+        self.assertEqual(self.client.get(url).status_code, 403)
+        self.assertEqual(self.client.post(url, FULL).status_code, 403)
+
+    def test_the_public_question_page_takes_few_queries(self) -> None:
+        answer = published_answer(self.question, self.carol, self.dave)
+        url = reverse("desk:question", args=[answer.pk])
+        with self.assertNumQueries(1):  # the answer (it has no related answers)
+            self.assertEqual(self.client.get(url).status_code, 200)
+
+    def test_helpful_counts_once_per_person(self) -> None:
+        answer = published_answer(self.question, self.carol, self.dave)
+        url = reverse("desk:helpful", args=[answer.pk])
+        self.client.post(url)
+        self.client.post(url)
+        answer.refresh_from_db()
+        self.assertEqual(answer.helpful, 1)
+        self.client.cookies.clear()
+        self.client.post(url)
+        answer.refresh_from_db()
+        self.assertEqual(answer.helpful, 2)
+        # A forged cookie is replaced, not trusted as an identity.
+        self.client.cookies.load({"headon_voter": "<script>"})
+        response = self.client.post(url)
+        self.assertNotEqual(response.cookies["headon_voter"].value, "<script>")
+
+    def test_search_page_and_answered_already(self) -> None:
+        answer = published_answer(self.question, self.carol, self.dave)
+        response = self.client.get(reverse("desk:search"), {"q": "交付时间"})
+        self.assertContains(response, reverse("desk:question", args=[answer.pk]))
+        response = self.client.get(reverse("desk:answered_already"), {"text": "什么时候开始交付"})
+        self.assertContains(response, reverse("desk:question", args=[answer.pk]))
+        response = self.client.get(reverse("desk:answered_already"), {"text": "完全无关的问题"})
+        self.assertNotContains(response, "<li>")

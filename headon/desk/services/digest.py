@@ -267,6 +267,10 @@ def digest_due(now: dt.datetime | None = None) -> dt.date | None:
     at = now or timezone.now()
     today = organiser_now().date() if now is None else at.astimezone(organiser_tz()).date()
     for day in (today, today - dt.timedelta(days=1)):
-        if cutoff_for(day) <= at and not DigestRevision.objects.filter(digest__date=day).exists():
+        if (
+            cutoff_for(day) <= at
+            and Ask.objects.filter(day=day).exists()
+            and not DigestRevision.objects.filter(digest__date=day).exists()
+        ):
             return day
     return None

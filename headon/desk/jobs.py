@@ -8,7 +8,9 @@ from pathlib import Path
 
 from django_tasks import task
 
+from headon.desk import formats
 from headon.desk.models import ImportRun
+from headon.desk.services import digest as digests
 from headon.desk.services import imports, merging
 
 
@@ -37,3 +39,17 @@ def recluster_day(day: str) -> int:
 def assign_day(day: str) -> int:
     """Place the day's new asks; a no-op when another run placed them."""
     return merging.assign_unassigned(dt.date.fromisoformat(day))
+
+
+@task()
+def publish_due_digest() -> str:
+    """Publish the digest whose cut-off has passed, if nobody has: the
+    worker's clock enqueues this every minute; extra runs change nothing."""
+    due = digests.digest_due()
+    if due is None:
+        return ""
+    revision, created = digests.digest_publish(due, automatic=True)
+    if revision is not None:
+        for lang in formats.LANGUAGES:
+            formats.digest_png(revision, lang)
+    return f"{due.isoformat()} r{revision.number if revision else 0}{'' if created else ' (kept)'}"

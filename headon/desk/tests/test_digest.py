@@ -2,9 +2,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from io import StringIO
+from typing import ClassVar
 
 import feedparser
 import time_machine
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.test import override_settings
 from django.urls import reverse
 
@@ -13,7 +17,7 @@ from headon.desk.models import Answer, Ask, Channel, DigestRevision, Question
 from headon.desk.services import answers as answering
 from headon.desk.services import digest as digests
 from headon.desk.services import triage
-from headon.desk.tests.test_answering import FULL, add_ask, published_answer
+from headon.desk.tests.test_answering import add_ask, published_answer
 from headon.testing import PersonasTestCase
 
 DAY = dt.date(2026, 11, 24)
@@ -35,13 +39,7 @@ def ledger_by_hand(day: dt.date, now: dt.datetime) -> dict[str, int]:
     for ask in Ask.objects.filter(day=day).select_related("question"):
         counts["asks"] += 1
         at = ask.question.covered_at if ask.question else None
-        state = (
-            "open"
-            if at is None or at > now
-            else "covered"
-            if at <= cutoff
-            else "late"
-        )
+        state = "open" if at is None or at > now else "covered" if at <= cutoff else "late"
         counts[state] += 1
         if ask.question_id is not None:
             seen[ask.question_id] = state
@@ -102,8 +100,12 @@ class LedgerTests(PersonasTestCase):
                 fields={"body_en": "Corrected"},
                 version=Answer.objects.get(pk=answer_a.pk).version,
             )
-            edited = answering.answer_submit(answer=edited, actor=self.carol, version=edited.version)
-            edited = answering.answer_approve(answer=edited, actor=self.dave, version=edited.version)
+            edited = answering.answer_submit(
+                answer=edited, actor=self.carol, version=edited.version
+            )
+            edited = answering.answer_approve(
+                answer=edited, actor=self.dave, version=edited.version
+            )
             answering.answer_publish(answer=edited, actor=self.dave, note="Fixed a date.")
 
         with time_machine.travel(CUTOFF):
@@ -169,7 +171,9 @@ class LedgerTests(PersonasTestCase):
         self.assertEqual(second.number, 2)
         self.assertEqual(second.snapshot["note"], "Added the late answer to B.")
         self.assertEqual(len(second.snapshot["answers"]), 2)
-        self.assertTrue(second.snapshot["answers"][1]["late"] or second.snapshot["answers"][0]["late"])
+        self.assertTrue(
+            second.snapshot["answers"][1]["late"] or second.snapshot["answers"][0]["late"]
+        )
         # Revision 1 is kept as it was.
         first.refresh_from_db()
         self.assertEqual(len(first.snapshot["answers"]), 1)
@@ -190,6 +194,8 @@ XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
     HEADON_EMBEDDER=["none"], HEADON_DIGEST_CUTOFF="23:00", HEADON_SOCIAL_TEXT_LIMIT=280
 )
 class DigestFormatTests(PersonasTestCase):
+    revision: ClassVar[DigestRevision]
+
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
@@ -230,7 +236,9 @@ class DigestFormatTests(PersonasTestCase):
         n += 1
         add_ask(weibo, n, "open", Question.objects.get(text="open one"), posted_at=morning)
         with time_machine.travel(CUTOFF):
-            cls.revision, _created = digests.digest_publish(DAY, automatic=True)
+            revision, _created = digests.digest_publish(DAY, automatic=True)
+        assert revision is not None
+        cls.revision = revision
 
     def test_page_shows_answers_rumours_open_and_coverage_in_both_languages(self) -> None:
         url = reverse("desk:digest", args=[DAY.isoformat()])
@@ -296,3 +304,37 @@ class DigestFormatTests(PersonasTestCase):
         self.client.force_login(self.dave)
         response = self.client.post(url, {"note": ""}, follow=True)
         self.assertContains(response, "Nothing changed")
+
+
+@override_settings(HEADON_EMBEDDER=["none"], HEADON_DIGEST_CUTOFF="23:00")
+class DigestCommandTests(PersonasTestCase):
+    def setUp(self) -> None:
+        weibo = Channel.objects.create(slug="weibo", name="Weibo", kind="social_export")
+        question = Question.objects.create(text="A")
+        add_ask(weibo, 1, "A", question, posted_at=CUTOFF - dt.timedelta(hours=2))
+
+    def test_the_command_publishes_then_keeps(self) -> None:
+        out = StringIO()
+        with time_machine.travel(CUTOFF + dt.timedelta(minutes=5)):
+            call_command("digest", "publish", "--date", DAY.isoformat(), stdout=out)
+            call_command("digest", "publish", "--date", DAY.isoformat(), stdout=out)
+        self.assertIn("Published the digest of 2026-11-24, revision 1", out.getvalue())
+        self.assertIn("Unchanged: the digest of 2026-11-24, revision 1", out.getvalue())
+        with self.assertRaisesMessage(CommandError, "not a date"):
+            call_command("digest", "publish", "--date", "yesterday")
+
+    def test_the_worker_clock_enqueues_the_due_digest_once_it_is_due(self) -> None:
+        from django_tasks_db.models import DBTaskResult
+
+        from headon.ops.management.commands.worker import clock_tick
+
+        with time_machine.travel(CUTOFF - dt.timedelta(minutes=5)):
+            self.assertFalse(clock_tick())
+        with time_machine.travel(CUTOFF + dt.timedelta(minutes=5)):
+            self.assertTrue(clock_tick())
+            job = DBTaskResult.objects.get()
+            self.assertTrue(job.task_path.endswith("publish_due_digest"))
+            from headon.desk import jobs
+
+            self.assertEqual(jobs.publish_due_digest.call(), "2026-11-24 r1")
+            self.assertFalse(clock_tick())

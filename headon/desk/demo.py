@@ -5,12 +5,26 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from collections import Counter, defaultdict
+
+from typing import Any
 
 from django.utils import timezone
 
+from headon.accounts.models import User
+
 from headon.desk.demo_asks import EMOJI, FILLERS_EN, FILLERS_ZH, MENTIONS, QUESTIONS, TRADITIONAL
 from headon.desk.merging.normalise import exact_key
-from headon.desk.models import Ask, Channel
+from headon.desk.demo_answers import ANSWERS, TAGS, TODAY, TODAY_ANSWERS
+from headon.desk.models import Answer, Ask, Channel, Question, Tag
+from headon.desk.services.answers import (
+    answer_approve,
+    answer_create,
+    answer_publish,
+    answer_submit,
+    question_link,
+)
+from headon.desk.services.digest import cutoff_for, digest_publish
 from headon.desk.services.imports import author_key
 from headon.desk.services.merging import recluster_day
 from headon.timezones import day_bounds, organiser_today
@@ -78,7 +92,8 @@ def load_asks(*, day: dt.date | None = None, count: int = DEMO_ASKS, seed: int =
     weights = [int(q["weight"]) for q in QUESTIONS]
     asks = []
     for n in range(count):
-        question = rng.choices(QUESTIONS, weights=weights)[0]
+        index = rng.choices(range(len(QUESTIONS)), weights=weights)[0]
+        question = QUESTIONS[index]
         wording: str = rng.choice(question["wordings"])
         channel = channels[_weighted(rng, ZH_CHANNELS if _is_chinese(wording) else EN_CHANNELS)]
         # Later in the day, more people ask: a rising curve, as after news.
@@ -88,7 +103,8 @@ def load_asks(*, day: dt.date | None = None, count: int = DEMO_ASKS, seed: int =
         asks.append(
             Ask(
                 channel=channel,
-                external_id=f"demo-{day.isoformat()}-{n}",
+                # "-q3": the demo question it asks, so the demo can answer it.
+                external_id=f"demo-{day.isoformat()}-{n}-q{index}",
                 text=text,
                 author=author,
                 author_key=author_key(channel, author),
@@ -104,8 +120,98 @@ def load_asks(*, day: dt.date | None = None, count: int = DEMO_ASKS, seed: int =
     return len(asks)
 
 
+def questions_by_index(day: dt.date) -> dict[int, list[Question]]:
+    """The day's questions grouped by the demo question most of their asks
+    ask, biggest first: what staff would link to one answer."""
+    votes: dict[int, Counter[int]] = defaultdict(Counter)
+    for question_id, external_id in (
+        Ask.objects.filter(day=day, external_id__startswith="demo-")
+        .exclude(question=None)
+        .values_list("question", "external_id")
+    ):
+        votes[question_id][int(external_id.rsplit("-q", 1)[1])] += 1
+    grouped: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for question_id, counter in votes.items():
+        index, _n = counter.most_common(1)[0]
+        grouped[index].append((sum(counter.values()), question_id))
+    questions = Question.objects.in_bulk([q for pairs in grouped.values() for _n, q in pairs])
+    return {
+        index: [questions[q] for _n, q in sorted(pairs, reverse=True)]
+        for index, pairs in grouped.items()
+    }
+
+
+def _tags() -> dict[str, Tag]:
+    return {
+        slug: Tag.objects.get_or_create(slug=slug, defaults={"name_en": en, "name_zh": zh})[0]
+        for slug, en, zh in TAGS
+    }
+
+
+def _answer(
+    question: Question, spec: dict[str, Any], stage: str, tags: dict[str, Tag], at: dt.datetime
+) -> Answer:
+    writer = User.objects.filter(username="demo-writer").first()
+    approver = User.objects.filter(username="demo-approver").first()
+    fields = {k: v for k, v in spec.items() if k != "tags"}
+    answer = answer_create(
+        question=question, actor=writer, fields=fields, tags=[tags[t] for t in spec["tags"]]
+    )
+    if stage == "draft" or approver is None:
+        return answer
+    answer = answer_submit(answer=answer, actor=writer, version=answer.version)
+    if stage == "review":
+        return answer
+    answer = answer_approve(answer=answer, actor=approver, version=answer.version)
+    if stage == "published":
+        answer = answer_publish(answer=answer, actor=approver, at=at)
+    return answer
+
+
+def load_answers() -> None:
+    """Yesterday answered and its digest published; today half done."""
+    if Answer.objects.exists():
+        return
+    tags = _tags()
+    today = organiser_today()
+    yesterday = today - dt.timedelta(days=1)
+    evening = cutoff_for(yesterday) - dt.timedelta(hours=3)
+    linker = User.objects.filter(username="demo-writer").first()
+    published: dict[int, Answer] = {}
+    groups = questions_by_index(yesterday)
+    for index, spec in ANSWERS.items():
+        first, *others = groups.get(index) or [None]
+        if first is None:
+            continue
+        published[index] = _answer(first, spec, "published", tags, evening)
+        for question in others:
+            question_link(question=question, answer=published[index], actor=linker)
+    Question.objects.filter(answer__in=published.values()).update(covered_at=evening)
+    digest_publish(yesterday, now=cutoff_for(yesterday))
+    # Today: the questions asked again link to yesterday's answers...
+    groups = questions_by_index(today)
+    for index in (0, 1, 2, 3, 5):
+        for question in groups.get(index, []):
+            if index in published:
+                question_link(question=question, answer=published[index], actor=linker)
+    # ... and a few new answers are on their way.
+    for index, stage in TODAY.items():
+        question = (groups.get(index) or [None])[0]
+        if question is not None and question.answer_id is None:
+            _answer(question, TODAY_ANSWERS[index], stage, tags, timezone.now())
+
+
 def load() -> None:
     for slug, name, kind in CHANNELS:
         Channel.objects.get_or_create(slug=slug, defaults={"name": name, "kind": kind})
+    today = organiser_today()
+    yesterday = today - dt.timedelta(days=1)
+    if load_asks(day=yesterday, count=DEMO_ASKS * 4 // 5, seed=2026):
+        recluster_day(yesterday)
     if load_asks():
-        recluster_day(organiser_today())
+        recluster_day(today)
+
+
+def load_after_accounts() -> None:
+    """What needs the demo staff: answers written, approved, published."""
+    load_answers()

@@ -29,6 +29,7 @@ class Command(BaseCommand):
             desk_demo.load()
             visits_demo.load()
             accounts = accounts_demo.load()
+            desk_demo.load_after_accounts()
         password = accounts_demo.demo_password()
         self.stdout.write(self.style.SUCCESS("The demo is loaded."))
         self.stdout.write(f"  Data directory: {settings.DATA_DIR}")

@@ -328,3 +328,13 @@ def digest_staff(request: HttpRequest, day: str | None = None) -> HttpResponse:
             "next_day": chosen + dt.timedelta(days=1) if chosen < organiser_today() else None,
         },
     )
+
+
+@login_required
+@desk_required
+@require_safe
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """Charts for the staff: the desk's last thirty days."""
+    from headon.desk.dashboard import dashboard as figures
+
+    return render(request, "desk/dashboard.html", figures())

@@ -25,6 +25,7 @@ from headon.desk.services.answers import (
     question_link,
 )
 from headon.desk.services.digest import cutoff_for, digest_publish
+from headon.desk.services.triage import question_flag
 from headon.desk.services.imports import author_key
 from headon.desk.services.merging import recluster_day
 from headon.timezones import day_bounds, organiser_today
@@ -179,10 +180,16 @@ def load_answers() -> None:
     linker = User.objects.filter(username="demo-writer").first()
     published: dict[int, Answer] = {}
     groups = questions_by_index(yesterday)
+    rumours = {i for i, q in enumerate(QUESTIONS) if q.get("rumour")}
+    for day_groups in (groups, questions_by_index(today)):
+        for index in rumours:
+            for question in day_groups.get(index, []):
+                question_flag(question=question, rumour=True, actor=None)
     for index, spec in ANSWERS.items():
         first, *others = groups.get(index) or [None]
         if first is None:
             continue
+        first.refresh_from_db()
         published[index] = _answer(first, spec, "published", tags, evening)
         for question in others:
             question_link(question=question, answer=published[index], actor=linker)

@@ -62,7 +62,7 @@ ANSWERS: dict[int, dict[str, Any]] = {
             "months before assembly. The pictures going round show a recycling line at "
             "another company's plant."
         ),
-        "body_zh": "**这是谣言。**每台车使用的都是全新电芯，生产日期距装车不超过三个月。网传图片是另一家公司工厂的回收产线。",
+        "body_zh": "**这是谣言**。每台车使用的都是全新电芯，生产日期距装车不超过三个月。网传图片是另一家公司工厂的回收产线。",
     },
     3: {
         "tags": ["price"],
@@ -102,7 +102,7 @@ ANSWERS: dict[int, dict[str, Any]] = {
             "**No.** The factory is building cars on two shifts. You can see it for "
             "yourself: we run open factory days, and applications are open now."
         ),
-        "body_zh": "**没有停产。**工厂目前两班生产。欢迎亲自来看：工厂开放日正在接受报名。",
+        "body_zh": "**没有停产**。工厂目前两班生产。欢迎亲自来看：工厂开放日正在接受报名。",
     },
     6: {
         "tags": ["charging"],

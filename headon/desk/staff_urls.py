@@ -14,6 +14,7 @@ urlpatterns = [
     path("answers/", answer_views.answers_queue, name="answers"),
     path("answers/<int:pk>/", answer_views.answer_detail, name="answer"),
     path("answers/<int:pk>/step/", answer_views.answer_step, name="answer_step"),
+    path("dashboard/", answer_views.dashboard, name="dashboard"),
     path("digest/", answer_views.digest_staff, name="digest_today"),
     path("digest/<str:day>/", answer_views.digest_staff, name="digest"),
     path("changes/", views.actions_log, name="actions"),

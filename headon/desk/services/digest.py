@@ -171,6 +171,12 @@ def build_snapshot(day: dt.date, *, now: dt.datetime | None = None) -> dict[str,
         .distinct()
         .count()
     )
+    # Most people first: the ranking's first criterion, summed over the
+    # questions one answer covers; then numbered as shown.
+    listed = sorted(entries.values(), key=lambda e: (-e["asked_by"], e["rank"]))
+    for kind in (False, True):
+        for number, entry in enumerate((e for e in listed if bool(e["rumour"]) is kind), 1):
+            entry["rank"] = number
     ledger = coverage(day, now=at)
     return {
         "format": FORMAT,
@@ -181,7 +187,7 @@ def build_snapshot(day: dt.date, *, now: dt.datetime | None = None) -> dict[str,
             "url": settings.HEADON_SITE_URL,
         },
         "coverage": ledger.as_dict(),
-        "answers": list(entries.values()),
+        "answers": listed,
         "open": open_questions[:OPEN_LISTED],
         "open_count": len(open_questions),
         "earlier_open_count": earlier_open,

@@ -264,3 +264,57 @@ class AnswerPageTests(PersonasTestCase):
         self.assertContains(response, reverse("desk:question", args=[answer.pk]))
         response = self.client.get(reverse("desk:answered_already"), {"text": "完全无关的问题"})
         self.assertNotContains(response, "<li>")
+
+
+@override_settings(HEADON_EMBEDDER=["none"])
+class StaffPagesTests(PersonasTestCase):
+    def setUp(self) -> None:
+        self.channel = Channel.objects.create(slug="weibo", name="Weibo", kind="social_export")
+        self.question = Question.objects.create(text="<script>alert(1)</script>什么时候交付")
+        add_ask(self.channel, 1, "什么时候交付", self.question)
+
+    def test_every_desk_page_answers_each_role_as_it_should(self) -> None:
+        answer = published_answer(self.question, self.carol, self.dave)
+        other = Question.objects.create(text="请问什么时候交付")
+        add_ask(self.channel, 2, "请问什么时候交付", other)
+        pages = [
+            reverse("desk_staff:answers"),
+            reverse("desk_staff:answer", args=[answer.pk]),
+            reverse("desk_staff:question", args=[other.pk]),
+            reverse("desk_staff:digest_today"),
+            reverse("desk_staff:dashboard"),
+        ]
+        for user in (self.alice, self.bob, self.carol, self.dave):
+            self.client.force_login(user)
+            for url in pages:
+                response = self.client.get(url)
+                self.assertEqual(response.status_code, 200, (user, url))
+                self.assertNotIn(b"<script>alert(1)", response.content, url)
+        for user in (self.erin, self.gus, self.oscar):
+            self.client.force_login(user)
+            for url in pages:
+                self.assertEqual(self.client.get(url).status_code, 403, (user, url))
+        self.client.logout()
+        for url in pages:
+            self.assertEqual(self.client.get(url).status_code, 302, url)
+
+    def test_the_question_page_offers_a_one_click_link(self) -> None:
+        answer = published_answer(self.question, self.carol, self.dave)
+        other = Question.objects.create(text="请问什么时候交付")
+        add_ask(self.channel, 2, "请问什么时候交付", other)
+        self.client.force_login(self.carol)
+        response = self.client.get(reverse("desk_staff:question", args=[other.pk]))
+        self.assertContains(response, "Link to this answer")
+        self.client.post(
+            reverse("desk_staff:question_link", args=[other.pk]), {"answer": answer.pk}
+        )
+        other.refresh_from_db()
+        self.assertEqual(other.answer, answer)
+        self.assertIsNotNone(other.covered_at)
+
+    def test_the_dashboard_draws_its_charts_in_few_queries(self) -> None:
+        published_answer(self.question, self.carol, self.dave)
+        self.client.force_login(self.dave)
+        with self.assertNumQueries(14):  # session, user, two for perms, ten for the figures
+            response = self.client.get(reverse("desk_staff:dashboard"))
+        self.assertEqual(response.content.count(b"<svg"), 5)

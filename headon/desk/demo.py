@@ -6,16 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections import Counter, defaultdict
-
 from typing import Any
 
 from django.utils import timezone
 
 from headon.accounts.models import User
-
+from headon.desk.demo_answers import ANSWERS, TAGS, TODAY, TODAY_ANSWERS
 from headon.desk.demo_asks import EMOJI, FILLERS_EN, FILLERS_ZH, MENTIONS, QUESTIONS, TRADITIONAL
 from headon.desk.merging.normalise import exact_key
-from headon.desk.demo_answers import ANSWERS, TAGS, TODAY, TODAY_ANSWERS
 from headon.desk.models import Answer, Ask, Channel, Question, Tag
 from headon.desk.services.answers import (
     answer_approve,
@@ -25,9 +23,9 @@ from headon.desk.services.answers import (
     question_link,
 )
 from headon.desk.services.digest import cutoff_for, digest_publish
-from headon.desk.services.triage import question_flag
 from headon.desk.services.imports import author_key
 from headon.desk.services.merging import recluster_day
+from headon.desk.services.triage import question_flag
 from headon.timezones import day_bounds, organiser_today
 
 CHANNELS = [
@@ -186,9 +184,9 @@ def load_answers() -> None:
             for question in day_groups.get(index, []):
                 question_flag(question=question, rumour=True, actor=None)
     for index, spec in ANSWERS.items():
-        first, *others = groups.get(index) or [None]
-        if first is None:
+        if not groups.get(index):
             continue
+        first, *others = groups[index]
         first.refresh_from_db()
         published[index] = _answer(first, spec, "published", tags, evening)
         for question in others:
@@ -203,9 +201,8 @@ def load_answers() -> None:
                 question_link(question=question, answer=published[index], actor=linker)
     # ... and a few new answers are on their way.
     for index, stage in TODAY.items():
-        question = (groups.get(index) or [None])[0]
-        if question is not None and question.answer_id is None:
-            _answer(question, TODAY_ANSWERS[index], stage, tags, timezone.now())
+        if groups.get(index) and groups[index][0].answer_id is None:
+            _answer(groups[index][0], TODAY_ANSWERS[index], stage, tags, timezone.now())
 
 
 def load() -> None:

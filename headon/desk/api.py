@@ -7,12 +7,15 @@ import uuid
 from typing import Annotated
 
 from django.http import HttpRequest
+from django.urls import reverse
 from ninja import Field, Router, Schema, Status
 from ninja.params import functions as param
 from ninja.security import HttpBearer
 
+from headon.desk.formats import absolute
 from headon.desk.intake.sources import IntakeError, ask_receive, channel_for_token
 from headon.desk.models import Channel
+from headon.desk.services.answers import published_matches
 
 
 class ChannelToken(HttpBearer):
@@ -42,12 +45,24 @@ class AskIn(Schema):
     shares: int = Field(0, ge=0, lt=2**31)
 
 
+class AnsweredOut(Schema):
+    url: str
+    question_en: str
+    question_zh: str
+    clarification: bool = Field(..., description="True when the answer clears a rumour.")
+
+
 class AskOut(Schema):
     id: int
     channel: str
     external_id: str
     day: dt.date
     duplicate: bool = Field(..., description="True when this ask had arrived before.")
+    answered: list[AnsweredOut] = Field(
+        default_factory=list,
+        description="Published answers that may already answer the ask, best first: "
+        "a channel can reply with them at once.",
+    )
 
 
 class ErrorOut(Schema):
@@ -101,5 +116,14 @@ def ask_create(
         external_id=ask.external_id,
         day=ask.day,
         duplicate=not received.created,
+        answered=[
+            AnsweredOut(
+                url=absolute(reverse("desk:question", args=[answer.pk])),
+                question_en=(answer.published or {}).get("question_en", ""),
+                question_zh=(answer.published or {}).get("question_zh", ""),
+                clarification=bool((answer.published or {}).get("is_clarification")),
+            )
+            for answer, _score in published_matches(ask.text)
+        ],
     )
     return Status(201 if received.created else 200, out)

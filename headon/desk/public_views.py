@@ -22,7 +22,7 @@ from headon.antibot.ratelimit import hit_ip
 from headon.desk import formats
 from headon.desk.markup import render_markdown
 from headon.desk.models import Answer, Digest, DigestRevision, HelpfulVote
-from headon.desk.services.answers import search
+from headon.desk.services.answers import published_matches
 
 VOTER_COOKIE = "headon_voter"
 VOTES_PER_ADDRESS = (30, 3600)
@@ -230,22 +230,14 @@ class SearchForm(forms.Form):
     q = forms.CharField(max_length=200, required=False, strip=True)
 
 
-def _search_results(query: str, limit: int) -> list[dict[str, object]]:
-    found = search(query, limit=limit)
-    answers = Answer.objects.filter(pk__in=[pk for pk, _score in found]).only(
-        "id", "published", "asked_by"
-    )
-    by_pk = {a.pk: a for a in answers}
+def _search_results(query: str, limit: int, min_score: float = 0.1) -> list[dict[str, object]]:
     lang = _lang()
     results = []
-    for pk, score in found:
-        answer = by_pk.get(pk)
-        if answer is None or answer.published is None:
-            continue
-        copy = answer.published
+    for answer, score in published_matches(query, limit=limit, min_score=min_score):
+        copy = answer.published or {}
         results.append(
             {
-                "pk": pk,
+                "pk": answer.pk,
                 "score": score,
                 "question": formats.pick(
                     {"en": copy.get("question_en", ""), "zh": copy.get("question_zh", "")}, lang
@@ -266,7 +258,7 @@ def search_page(request: HttpRequest) -> HttpResponse:
     if form.is_valid() and (query := form.cleaned_data["q"]):
         limit, window = SEARCHES_PER_ADDRESS
         if hit_ip(request, "desk-search", limit=limit, window_seconds=window).allowed:
-            results = [r for r in _search_results(query, 20) if float(str(r["score"])) >= 0.1]
+            results = _search_results(query, 20)
         else:
             limited = True
     template = (
@@ -287,5 +279,5 @@ def answered_already(request: HttpRequest) -> HttpResponse:
     if len(query.strip()) >= 4:
         limit, window = SEARCHES_PER_ADDRESS
         if hit_ip(request, "desk-search", limit=limit, window_seconds=window).allowed:
-            results = [r for r in _search_results(query, 3) if float(str(r["score"])) >= 0.3]
+            results = _search_results(query, 3, min_score=0.3)
     return render(request, "desk/_answered_already.html", {"results": results})

@@ -367,6 +367,17 @@ def search(query: str, *, limit: int = 10, exclude: Iterable[int] = ()) -> list[
     return [(pk, round(score / possible, 4)) for pk, score in ranked]
 
 
+def published_matches(
+    text: str, *, limit: int = 3, min_score: float = 0.3
+) -> list[tuple[Answer, float]]:
+    """Public answers that may already answer `text`, best first."""
+    found = [(pk, score) for pk, score in search(text, limit=limit) if score >= min_score]
+    answers = Answer.objects.filter(
+        pk__in=[pk for pk, _score in found], published__isnull=False
+    ).in_bulk()
+    return [(answers[pk], score) for pk, score in found if pk in answers]
+
+
 def related_refresh(answer: Answer, limit: int = 5) -> None:
     """Other public answers on the same subject: shared tags first, then
     the closest by search."""

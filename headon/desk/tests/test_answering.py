@@ -318,3 +318,50 @@ class StaffPagesTests(PersonasTestCase):
         with self.assertNumQueries(14):  # session, user, two for perms, ten for the figures
             response = self.client.get(reverse("desk_staff:dashboard"))
         self.assertEqual(response.content.count(b"<svg"), 5)
+
+
+@override_settings(HEADON_EMBEDDER=["none"])
+class RumourTests(PersonasTestCase):
+    def test_a_new_ask_repeating_the_claim_gets_the_clarification(self) -> None:
+        from headon.desk.intake.sources import channel_token_issue
+        from headon.desk.services import merging
+
+        merging._embedder_state.clear()
+        self.addCleanup(merging._embedder_state.clear)
+        channel = Channel.objects.create(slug="dealer", name="Dealer", kind="webhook")
+        token = channel_token_issue(channel)
+        rumour = Question.objects.create(text="听说电池是二手的，是真的吗？", is_rumour=True)
+        add_ask(channel, 1, "听说电池是二手的，是真的吗？", rumour, day=dt.date.today())
+        clarification = published_answer(
+            rumour,
+            self.carol,
+            self.dave,
+            {
+                "question_en": "Are the batteries second-hand?",
+                "question_zh": "电池是二手的吗？",
+                "body_en": "No: every cell is new.",
+                "body_zh": "不是，每一个电芯都是全新的。",
+                "claim_en": "The batteries are second-hand.",
+                "claim_zh": "电池是二手的。",
+                "verdict": "false",
+                "evidence_en": "Cell production dates.",
+                "evidence_zh": "电芯生产日期。",
+            },
+        )
+        self.assertTrue(clarification.is_clarification)
+        response = self.client.post(
+            "/api/v1/asks",
+            {"text": "听说电池是二手的，是真的吗？？", "external_id": "x1"},
+            content_type="application/json",
+            headers={"authorization": f"Bearer {token}"},
+        )
+        self.assertEqual(response.status_code, 201)
+        answered = response.json()["answered"]
+        self.assertEqual(len(answered), 1)
+        self.assertTrue(answered[0]["clarification"])
+        self.assertTrue(answered[0]["url"].endswith(f"/answers/q/{clarification.pk}/"))
+        # The worker places it in the rumour question, which is covered already.
+        ask = Ask.objects.get(external_id="x1")
+        merging.assign_unassigned(ask.day)
+        ask.refresh_from_db()
+        self.assertEqual(ask.question, rumour)

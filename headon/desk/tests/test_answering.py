@@ -10,6 +10,7 @@ from headon.desk.merging.normalise import exact_key
 from headon.desk.models import Answer, AnswerRevision, Ask, Channel, Question
 from headon.desk.services import answers as answering
 from headon.testing import PersonasTestCase
+from headon.timezones import organiser_today
 
 DAY = dt.date(2026, 11, 24)
 AT = dt.datetime(2026, 11, 24, 2, 0, tzinfo=dt.UTC)  # 10:00 in Shanghai
@@ -331,7 +332,7 @@ class RumourTests(PersonasTestCase):
         channel = Channel.objects.create(slug="dealer", name="Dealer", kind="webhook")
         token = channel_token_issue(channel)
         rumour = Question.objects.create(text="听说电池是二手的，是真的吗？", is_rumour=True)
-        add_ask(channel, 1, "听说电池是二手的，是真的吗？", rumour, day=dt.date.today())
+        add_ask(channel, 1, "听说电池是二手的，是真的吗？", rumour, day=organiser_today())
         clarification = published_answer(
             rumour,
             self.carol,

@@ -56,6 +56,9 @@ SECRET_KEY = secret_key(DATA_DIR)
 # one, kept apart from SECRET_KEY so that rotating the session key never
 # orphans stored identities. Back it up with the database.
 IDENTITY_KEY = secret_key(DATA_DIR, "identity_key", "HEADON_IDENTITY_KEY")
+# Tickets are signed with an Ed25519 key derived from this one; its public
+# half is published at /visits/tickets/key.pem for offline checks.
+TICKET_KEY = secret_key(DATA_DIR, "ticket_key", "HEADON_TICKET_KEY")
 DEBUG = env_bool("HEADON_DEBUG")
 ALLOWED_HOSTS = env_list("HEADON_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("HEADON_CSRF_TRUSTED_ORIGINS", "")
@@ -280,6 +283,12 @@ HEADON_RANK_WEIGHTS = {
         ("rumour", 0.5),
     )
 }
+# Open factory days: hours an offer waits for confirmation; minutes before a
+# session starts that the gate lets its visitors in, and after it ends.
+HEADON_OFFER_HOURS = int(os.environ.get("HEADON_OFFER_HOURS", "72"))
+HEADON_GATE_OPENS_MINUTES = int(os.environ.get("HEADON_GATE_OPENS_MINUTES", "60"))
+HEADON_GATE_CLOSES_MINUTES = int(os.environ.get("HEADON_GATE_CLOSES_MINUTES", "30"))
+
 # The night's digest is due at this time of the organiser's day (HH:MM); the
 # worker publishes it then if nobody has.
 HEADON_DIGEST_CUTOFF = os.environ.get("HEADON_DIGEST_CUTOFF", "23:00")

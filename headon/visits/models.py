@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -335,3 +336,170 @@ class VerificationCode(models.Model):
 
     def is_usable(self, now: dt.datetime) -> bool:
         return self.verified_at is None and now < self.expires_at and self.attempts < 5
+
+
+class Draw(models.Model):
+    """The program's lottery: committed to before applications close, the
+    application list hashed at close, then run once from the revealed seed
+    source. Its record is public; `verify_draw.py` re-runs it."""
+
+    class Source(models.TextChoices):
+        SECRET = "secret", _("Organiser secret, committed now and revealed at the draw")
+        BEACON = "beacon", _("Public randomness beacon value, entered when it appears")
+
+    class Mechanism(models.TextChoices):
+        FAIR = "group_rsd_fair", _("Group lottery with the fairness correction")
+        PLAIN = "group_rsd", _("Plain group lottery")
+
+    class Stage(models.TextChoices):
+        COMMITTED = "committed", _("Committed")
+        CLOSED = "closed", _("Application list sealed")
+        DONE = "done", _("Drawn")
+
+    program = models.OneToOneField(Program, on_delete=models.PROTECT, related_name="draw")
+    algorithm = models.CharField(max_length=40)
+    mechanism = models.CharField(
+        _("mechanism"), max_length=20, choices=Mechanism.choices, default=Mechanism.FAIR
+    )
+    tiers = models.BooleanField(_("priority tiers"), default=False)
+    source = models.CharField(_("seed source"), max_length=10, choices=Source.choices)
+    # SECRET: SHA-256 of the secret, published at once; the secret itself is
+    # sealed here until the draw reveals it.
+    commitment = models.CharField(max_length=64, blank=True)
+    secret_sealed = models.TextField(blank=True)
+    # BEACON: which future value will be used, e.g. "drand quicknet round 1234567".
+    beacon = models.CharField(_("beacon value to use"), max_length=200, blank=True)
+    stage = models.CharField(max_length=10, choices=Stage.choices, default=Stage.COMMITTED)
+    committed_at = models.DateTimeField(auto_now_add=True)
+    committed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    list_hash = models.CharField(max_length=64, blank=True)
+    parties = models.PositiveIntegerField(default=0)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    revealed = models.CharField(max_length=200, blank=True)  # the secret (hex) or beacon value
+    seed = models.CharField(max_length=64, blank=True)
+    record = models.JSONField(null=True, blank=True)
+    ran_at = models.DateTimeField(null=True, blank=True)
+    ran_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("draw")
+        verbose_name_plural = _("draws")
+
+    def __str__(self) -> str:
+        return f"draw {self.program_id} {self.stage}"
+
+
+class Offer(models.Model):
+    """A place for a whole party in one session: from the draw, or from the
+    waitlist when a place frees. One per application (unique)."""
+
+    class Status(models.TextChoices):
+        OFFERED = "offered", _("Waiting for confirmation")
+        CONFIRMED = "confirmed", _("Confirmed")
+        DECLINED = "declined", _("Declined")
+        LAPSED = "lapsed", _("Lapsed")
+
+    class Source(models.TextChoices):
+        DRAW = "draw", _("Drawn")
+        WAITLIST = "waitlist", _("From the waitlist")
+
+    application = models.OneToOneField(Application, on_delete=models.PROTECT, related_name="offer")
+    session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="offers")
+    seats = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OFFERED)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.DRAW)
+    offered_at = models.DateTimeField(default=timezone.now)
+    deadline = models.DateTimeField()
+    responded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("offer")
+        verbose_name_plural = _("offers")
+        indexes = [models.Index(fields=["session", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.application_id}→{self.session_id} {self.status}"
+
+    @property
+    def holds_seats(self) -> bool:
+        return self.status in (self.Status.OFFERED, self.Status.CONFIRMED)
+
+
+class WaitlistEntry(models.Model):
+    """A party the draw did not place, in draw order."""
+
+    class Status(models.TextChoices):
+        WAITING = "waiting", _("Waiting")
+        OFFERED = "offered", _("Offered a place")
+        LEFT = "left", _("Left the waitlist")
+
+    application = models.OneToOneField(
+        Application, on_delete=models.PROTECT, related_name="waitlist"
+    )
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="waitlist")
+    position = models.PositiveIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.WAITING)
+
+    class Meta:
+        ordering = ["program", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "position"], name="waitlist_position_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.program_id}#{self.position}"
+
+
+class Ticket(models.Model):
+    """One visitor's ticket: a signed code (headon.visits.tickets) that the
+    gate verifies offline and checks in once."""
+
+    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="tickets")
+    member = models.OneToOneField(PartyMember, on_delete=models.CASCADE, related_name="ticket")
+    session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="tickets")
+    code = models.CharField(max_length=200, unique=True)
+    issued_at = models.DateTimeField(auto_now_add=True)
+    void_at = models.DateTimeField(null=True, blank=True)
+    checked_in_at = models.DateTimeField(null=True, blank=True)
+    checked_in_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    gate = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        verbose_name = _("ticket")
+        verbose_name_plural = _("tickets")
+        indexes = [models.Index(fields=["session", "checked_in_at"])]
+
+    def __str__(self) -> str:
+        return f"ticket {self.pk}"
+
+
+class Feedback(models.Model):
+    """What a visitor who came thought of it; a question written here is
+    also an ask in the desk (channel "visit feedback")."""
+
+    ticket = models.OneToOneField(Ticket, on_delete=models.CASCADE, related_name="feedback")
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="feedback")
+    rating = models.PositiveSmallIntegerField(_("overall"))
+    rating_guide = models.PositiveSmallIntegerField(_("the guide"), null=True, blank=True)
+    comment = models.TextField(_("comments"), blank=True)
+    question = models.TextField(_("a question for us"), blank=True)
+    language = models.CharField(max_length=10, default="en")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("feedback")
+        verbose_name_plural = _("feedback")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rating__gte=1) & Q(rating__lte=5), name="feedback_rating_1_to_5"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"feedback {self.ticket_id}"

@@ -1,0 +1,66 @@
+"""headon's ticket key and the tickets of a confirmed offer: the Django
+side of `headon.visits.tickets`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from functools import cache
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from django.conf import settings
+
+from headon.visits import tickets
+from headon.visits.models import Offer, Ticket
+
+
+@cache
+def private_key() -> Ed25519PrivateKey:
+    seed = hashlib.sha256(b"headon.visits.ticket-key\x00" + settings.TICKET_KEY.encode()).digest()
+    return Ed25519PrivateKey.from_private_bytes(seed)
+
+
+def public_key() -> Ed25519PublicKey:
+    return private_key().public_key()
+
+
+@cache
+def public_keys() -> dict[int, Ed25519PublicKey]:
+    return tickets.public_keys_by_id([public_key()])
+
+
+def validity(offer: Offer) -> tuple[dt.datetime, dt.datetime]:
+    session = offer.session
+    start = session.starts_at - dt.timedelta(minutes=settings.HEADON_GATE_OPENS_MINUTES)
+    end = session.ends_at + dt.timedelta(minutes=settings.HEADON_GATE_CLOSES_MINUTES)
+    return start.replace(second=0, microsecond=0), end.replace(second=0, microsecond=0)
+
+
+def issue_tickets(offer: Offer) -> list[Ticket]:
+    """One signed ticket per person in the party; none twice (the member is
+    unique on Ticket). Call inside the transaction that confirms the offer."""
+    existing = {t.member_id: t for t in Ticket.objects.filter(offer=offer)}
+    start, end = validity(offer)
+    issued = []
+    for member in offer.application.members.order_by("position"):
+        if member.pk in existing:
+            issued.append(existing[member.pk])
+            continue
+        ticket = Ticket.objects.create(
+            offer=offer, member=member, session=offer.session, code=f"pending:{uuid.uuid4().hex}"
+        )
+        ticket.code = tickets.sign_ticket(
+            tickets.TicketClaims(
+                program_id=offer.session.program_id,
+                session_id=offer.session_id,
+                ticket_id=ticket.pk,
+                visitor=member.position,
+                valid_from=start,
+                valid_until=end,
+            ),
+            private_key(),
+        )
+        ticket.save(update_fields=["code"])
+        issued.append(ticket)
+    return issued

@@ -1,10 +1,11 @@
-from django.urls import path
+from django.urls import include, path
 
 from headon.visits.views import staff
 
 app_name = "visits_staff"
 urlpatterns = [
     path("", staff.staff_programs, name="home"),
+    path("gate/", include("headon.visits.gate_urls")),
     path("new/", staff.program_create, name="program_create"),
     path("<slug:slug>/", staff.program_detail, name="program"),
     path("<slug:slug>/edit/", staff.program_edit, name="program_edit"),
@@ -13,4 +14,5 @@ urlpatterns = [
     path("<slug:slug>/publish/", staff.program_publish, name="publish"),
     path("<slug:slug>/rules/<int:rule_id>/delete/", staff.rule_delete, name="rule_delete"),
     path("<slug:slug>/sessions/<int:session_id>/", staff.session_edit, name="session_edit"),
+    path("<slug:slug>/report/", include("headon.visits.report_urls")),
 ]

@@ -1,10 +1,11 @@
-from django.urls import path
+from django.urls import include, path
 
 from headon.visits.views import public
 
 app_name = "visits"
 urlpatterns = [
     path("", public.programs_index, name="programs"),
+    path("feedback/", include("headon.visits.feedback_urls")),
     path("<slug:slug>/", public.program_detail, name="program"),
     path("<slug:slug>/sessions.ics", public.program_calendar_feed, name="calendar"),
     path("<slug:slug>/apply/", public.apply_contact, name="apply"),

@@ -218,14 +218,68 @@ def digest_png(revision: DigestRevision, lang: str) -> bytes:
     return png
 
 
+IMAGE_EXCERPT = 160
+
+
+def image_snapshot(snapshot: dict[str, Any], lang: str) -> dict[str, Any]:
+    """What the image shows: the first answers, rumours cleared, each as an
+    excerpt; the page holds every answer in full. A share-sized picture,
+    not a 200,000-pixel one."""
+    limit = settings.HEADON_DIGEST_IMAGE_ANSWERS
+    answers = [a for a in snapshot["answers"] if not a.get("rumour")]
+    rumours = [a for a in snapshot["answers"] if a.get("rumour")]
+
+    def excerpt(entry: dict[str, Any]) -> dict[str, Any]:
+        body = markdown_text(pick(entry["body"], lang)).replace("\n", " ")
+        if len(body) > IMAGE_EXCERPT:
+            body = body[: IMAGE_EXCERPT - 1].rstrip() + "…"
+        return entry | {"body": {lang: body}}
+
+    shown = [excerpt(e) for e in answers[:limit]] + [excerpt(e) for e in rumours[:limit]]
+    page = absolute(reverse("desk:digest", args=[snapshot["date"]]))
+    return snapshot | {
+        "answers": shown,
+        "answers_not_shown": len(snapshot["answers"]) - len(shown),
+        "site": snapshot["site"] | {"url": page},
+    }
+
+
 def draw_png(snapshot: dict[str, Any], lang: str) -> bytes:
     from headon.desk.digest_image import render_digest_png
 
     with translation.override(DJANGO_LANGUAGE[lang]):
-        return render_digest_png(snapshot, language=lang, labels=image_labels())
+        return render_digest_png(
+            image_snapshot(snapshot, lang), language=lang, labels=image_labels()
+        )
 
 
 def image_labels() -> Any:
+    """The image's words in the active language."""
     from headon.desk.digest_image import ImageLabels
 
-    return ImageLabels()
+    return ImageLabels(
+        title=_("Answers for {date}"),
+        revision=_("Revision {n}"),
+        published=_("Published {time}"),
+        correction=_("Correction"),
+        coverage=_("Coverage"),
+        coverage_line=_(
+            "{asks_covered} of {asks} asks had an answer by the cut-off; "
+            "{questions_covered} of {questions} questions answered, {questions_open} still open."
+        ),
+        answers_heading=_("Tonight's answers"),
+        asked_by=_("asked by {n} people"),
+        asked_by_one=_("asked by 1 person"),
+        channels=_("{n} channels"),
+        channels_one=_("1 channel"),
+        rumours_heading=_("Rumours cleared"),
+        verdict=_("Verdict"),
+        verdict_false=_("False"),
+        verdict_misleading=_("Misleading"),
+        verdict_true=_("True"),
+        verdict_unproven=_("Unproven"),
+        evidence=_("Evidence"),
+        open_heading=_("Still being worked on ({n})"),
+        open_more=_("and {n} more"),
+        footer=_("Every answer in full: {url}"),
+    )

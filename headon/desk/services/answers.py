@@ -239,6 +239,14 @@ def _refresh_terms(answer: Answer) -> None:
     )
 
 
+def after_publishing(answers: Sequence[Answer]) -> None:
+    """Recount the people behind the answers, then find their related
+    answers (once all of them are in the search index)."""
+    refresh_asked_by([a.pk for a in answers])
+    for answer in answers:
+        related_refresh(answer)
+
+
 def refresh_asked_by(answers: Sequence[int]) -> None:
     """Recount the distinct people behind each answer's questions."""
     if not answers:
@@ -252,8 +260,8 @@ def refresh_asked_by(answers: Sequence[int]) -> None:
         )
         .values_list("question__answer", "n")
     )
-    for pk in answers:
-        Answer.objects.filter(pk=pk).update(asked_by=counts.get(pk, 0))
+    changed = [Answer(pk=pk, asked_by=counts.get(pk, 0)) for pk in answers]
+    Answer.objects.bulk_update(changed, ["asked_by"], batch_size=500)
 
 
 def _cover(answer: Answer, at: dt.datetime) -> None:
@@ -262,10 +270,17 @@ def _cover(answer: Answer, at: dt.datetime) -> None:
 
 @transaction.atomic
 def answer_publish(
-    *, answer: Answer, actor: User | None, note: str = "", at: dt.datetime | None = None
+    *,
+    answer: Answer,
+    actor: User | None,
+    note: str = "",
+    at: dt.datetime | None = None,
+    batch: bool = False,
 ) -> Answer:
     """Make the approved working copy public. Publishing an answer that was
-    public already is a correction and needs a note saying what changed."""
+    public already is a correction and needs a note saying what changed.
+    `batch`: the caller recounts askers and related answers once for all
+    the answers it publishes (`after_publishing`)."""
     current = _locked(answer)
     if current.status != Answer.Status.APPROVED:
         raise AnswerError(_("Only an approved answer can be published."))
@@ -289,9 +304,9 @@ def answer_publish(
     current.save()
     _cover(current, now)
     _refresh_terms(current)
-    refresh_asked_by([current.pk])
-    related_refresh(current)
-    current.refresh_from_db(fields=["asked_by", "related"])
+    if not batch:
+        after_publishing([current])
+        current.refresh_from_db(fields=["asked_by", "related"])
     _log(
         current,
         AnswerRevision.Kind.CORRECT if correction else AnswerRevision.Kind.PUBLISH,

@@ -33,7 +33,7 @@ from headon.accounts.services import audit_record
 from headon.desk.models import Answer, Ask, Digest, DigestRevision, Question
 from headon.desk.ranking import QuestionDay
 from headon.desk.selectors import day_overview
-from headon.desk.services.answers import answer_publish
+from headon.desk.services.answers import after_publishing, answer_publish
 from headon.timezones import organiser_now, organiser_tz
 
 FORMAT = "headon-digest/1"
@@ -231,8 +231,8 @@ def digest_publish(
     pending = [a for a in day_answers_to_publish(day) if a.published is None]
     if current is not None and pending and not note.strip():
         raise DigestError(_("The digest is published already: say what this new revision changes."))
-    for answer in pending:
-        answer_publish(answer=answer, actor=actor, at=at)
+    published = [answer_publish(answer=a, actor=actor, at=at, batch=True) for a in pending]
+    after_publishing(published)
     snapshot = build_snapshot(day, now=at)
     digest_hash = content_hash(snapshot)
     if current is not None and current.content_hash == digest_hash:

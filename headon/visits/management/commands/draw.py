@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from headon.visits import verify_draw
+from headon.visits.models import Draw, Program
+from headon.visits.services import draws
+
+
+class Command(BaseCommand):
+    help = "The program's verifiable draw: commit, close, run, verify, or print its record."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        commit = sub.add_parser("commit", help="fix the seed source before applications close")
+        commit.add_argument("program", help="the program's slug")
+        commit.add_argument("--source", choices=["secret", "beacon"], default="secret")
+        commit.add_argument(
+            "--beacon", default="", help="which beacon value, e.g. 'drand round 123'"
+        )
+        commit.add_argument("--mechanism", choices=["fair", "plain"], default="fair")
+        commit.add_argument("--tiers", action="store_true", help="priority tiers (off by default)")
+        close = sub.add_parser("close", help="seal the application list and publish its hash")
+        close.add_argument("program")
+        close.add_argument("--force", action="store_true", help="even before the window closes")
+        run = sub.add_parser("run", help="run the draw (once; a second run changes nothing)")
+        run.add_argument("program")
+        run.add_argument("--beacon-value", default="", help="the beacon value, hex")
+        verify = sub.add_parser("verify", help="re-run a record with the standalone verifier")
+        verify.add_argument("program", nargs="?", help="the program's slug")
+        verify.add_argument("--record", help="a record file instead of a program")
+        verify.add_argument("--secret", help="the revealed secret, hex")
+        verify.add_argument("--beacon", help="the beacon value, hex")
+        record = sub.add_parser("record", help="print the published record as JSON")
+        record.add_argument("program")
+
+    def _program(self, slug: str) -> Program:
+        try:
+            return Program.objects.get(slug=slug)
+        except Program.DoesNotExist:
+            raise CommandError(f"No program {slug!r}.") from None
+
+    def handle(self, *args: Any, action: str, **options: Any) -> None:
+        try:
+            getattr(self, f"_{action}")(**options)
+        except draws.DrawStepError as exc:
+            raise CommandError(str(exc)) from None
+
+    def _commit(
+        self, program: str, source: str, beacon: str, mechanism: str, tiers: bool, **_: Any
+    ) -> None:
+        draw = draws.draw_commit(
+            program=self._program(program),
+            source=source,
+            beacon=beacon,
+            mechanism=Draw.Mechanism.FAIR if mechanism == "fair" else Draw.Mechanism.PLAIN,
+            tiers=tiers,
+            actor=None,
+        )
+        what = f"commitment {draw.commitment}" if draw.commitment else f"beacon {draw.beacon!r}"
+        self.stdout.write(f"Committed {draw.algorithm}, {draw.mechanism}, {what}.")
+
+    def _close(self, program: str, force: bool, **_: Any) -> None:
+        draw = draws.draw_close(program=self._program(program), actor=None, force=force)
+        self.stdout.write(f"Sealed {draw.parties} applications: list hash {draw.list_hash}.")
+
+    def _run(self, program: str, beacon_value: str, **_: Any) -> None:
+        draw = draws.draw_run(program=self._program(program), actor=None, beacon_value=beacon_value)
+        record = draw.record or {}
+        offers = sum(1 for session in record.get("outcome", {}).values() if session)
+        self.stdout.write(
+            f"Drawn: seed {draw.seed}, {offers} parties offered a place, "
+            f"{len(record.get('waitlist', []))} on the waitlist."
+        )
+
+    def _record(self, program: str, **_: Any) -> None:
+        draw = Draw.objects.filter(program=self._program(program), stage=Draw.Stage.DONE).first()
+        if draw is None:
+            raise CommandError("This program has not been drawn.")
+        json.dump(draw.record, self.stdout, separators=(",", ":"))
+        self.stdout.write("")
+
+    def _verify(
+        self,
+        program: str | None,
+        record: str | None,
+        secret: str | None,
+        beacon: str | None,
+        **_: Any,
+    ) -> None:
+        argv: list[str] = []
+        with tempfile.TemporaryDirectory() as tmp:
+            if record:
+                path = record
+            else:
+                if not program:
+                    raise CommandError("Name a program or give --record FILE.")
+                draw = Draw.objects.filter(
+                    program=self._program(program), stage=Draw.Stage.DONE
+                ).first()
+                if draw is None:
+                    raise CommandError("This program has not been drawn.")
+                path = str(Path(tmp) / "record.json")
+                Path(path).write_text(json.dumps(draw.record), encoding="utf-8")
+                if not (secret or beacon):
+                    flag = "--secret" if draw.source == Draw.Source.SECRET else "--beacon"
+                    argv += [flag, draw.revealed]
+            if secret:
+                argv += ["--secret", secret]
+            if beacon:
+                argv += ["--beacon", beacon]
+            stdout = sys.stdout
+            sys.stdout = self.stdout
+            try:
+                code = verify_draw.main([path, *argv])
+            finally:
+                sys.stdout = stdout
+        if code != 0:
+            raise CommandError("The record does not match.", returncode=1)

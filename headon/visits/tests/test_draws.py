@@ -1,0 +1,260 @@
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import json
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+import time_machine
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from django.db.models import Sum
+from django.test import TestCase, TransactionTestCase
+from django.utils import timezone
+
+from headon.visits import tickets
+from headon.visits.models import (
+    Application,
+    ApplicationChoice,
+    Draw,
+    Offer,
+    PartyMember,
+    Program,
+    Session,
+    Ticket,
+    WaitlistEntry,
+)
+from headon.visits.services import draws, offers
+from headon.visits.tests.factories import make_program
+from headon.visits.tests.test_races import race
+from headon.visits.ticketing import public_keys
+
+
+def make_application(
+    program: Program, n: int, size: int, sessions: Sequence[Session], **fields: Any
+) -> Application:
+    application = Application.objects.create(
+        program=program,
+        reference=f"T{n:05d}",
+        contact_kind=Application.ContactKind.PHONE,
+        contact=f"+86138{n:08d}",
+        party_size=size,
+        consented_at=timezone.now(),
+        **fields,
+    )
+    PartyMember.objects.bulk_create(
+        PartyMember(application=application, position=p, name=f"Visitor {n}-{p}")
+        for p in range(size)
+    )
+    ApplicationChoice.objects.bulk_create(
+        ApplicationChoice(application=application, session=s, rank=r)
+        for r, s in enumerate(sessions, start=1)
+    )
+    return application
+
+
+def drawn(program: Program, **commit: Any) -> Draw:
+    with time_machine.travel(program.applications_close_at - dt.timedelta(days=1)):  # type: ignore[operator]
+        draws.draw_commit(
+            program=program, source=commit.pop("source", "secret"), actor=None, **commit
+        )
+    draws.draw_close(program=program, actor=None, force=True)
+    return draws.draw_run(program=program, actor=None)
+
+
+def held(session: Session) -> int:
+    return (
+        Offer.objects.filter(
+            session=session, status__in=[Offer.Status.OFFERED, Offer.Status.CONFIRMED]
+        ).aggregate(n=Sum("seats"))["n"]
+        or 0
+    )
+
+
+class DrawFlowTests(TestCase):
+    def setUp(self) -> None:
+        self.program = make_program(sessions=2, capacity=6)
+        self.sessions = list(self.program.sessions.order_by("starts_at"))
+        for n in range(12):
+            make_application(
+                self.program, n, 1 + n % 3, self.sessions[n % 2 :] + self.sessions[: n % 2]
+            )
+
+    def test_commit_close_run_then_the_record_verifies(self) -> None:
+        draw = drawn(self.program)
+        self.assertEqual(draw.stage, Draw.Stage.DONE)
+        self.assertEqual(len(draw.commitment), 64)
+        for session in self.sessions:
+            self.assertLessEqual(held(session), session.capacity)
+        placed = Offer.objects.count()
+        self.assertEqual(placed + WaitlistEntry.objects.count(), 12)
+        out = io.StringIO()
+        call_command("draw", "verify", self.program.slug, stdout=out)
+        self.assertIn("MATCH", out.getvalue())
+        # A tampered record is caught by the standalone verifier.
+        record = dict(draw.record or {})
+        record["waitlist"] = list(reversed(record["waitlist"]))
+        path = self._write(record)
+        with self.assertRaises(CommandError):
+            call_command(
+                "draw", "verify", "--record", path, "--secret", draw.revealed, stdout=io.StringIO()
+            )
+
+    def _write(self, record: dict[str, Any]) -> str:
+        directory = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, directory)
+        path = Path(directory) / "record.json"
+        path.write_text(json.dumps(record))
+        return str(path)
+
+    def test_a_second_run_changes_nothing(self) -> None:
+        first = drawn(self.program)
+        offers_before = list(Offer.objects.values_list("application", "session").order_by("pk"))
+        again = draws.draw_run(program=self.program, actor=None)
+        self.assertEqual(again.seed, first.seed)
+        self.assertEqual(
+            list(Offer.objects.values_list("application", "session").order_by("pk")), offers_before
+        )
+
+    def test_the_draw_refuses_a_list_changed_after_it_was_sealed(self) -> None:
+        with time_machine.travel(timezone.now() - dt.timedelta(days=1)):
+            draws.draw_commit(program=self.program, source="secret", actor=None)
+        draws.draw_close(program=self.program, actor=None, force=True)
+        make_application(self.program, 99, 1, self.sessions)
+        with self.assertRaisesMessage(draws.DrawStepError, "changed after it was sealed"):
+            draws.draw_run(program=self.program, actor=None)
+        self.assertFalse(Offer.objects.exists())
+
+    def test_commit_refused_after_the_close(self) -> None:
+        self.program.applications_close_at = timezone.now() - dt.timedelta(minutes=1)
+        self.program.save()
+        with self.assertRaisesMessage(draws.DrawStepError, "before applications close"):
+            draws.draw_commit(program=self.program, source="secret", actor=None)
+
+    def test_a_beacon_draw_needs_the_published_value(self) -> None:
+        draws.draw_commit(
+            program=self.program, source="beacon", beacon="drand quicknet round 1", actor=None
+        )
+        draws.draw_close(program=self.program, actor=None, force=True)
+        with self.assertRaisesMessage(draws.DrawStepError, "in hex"):
+            draws.draw_run(program=self.program, actor=None, beacon_value="not hex")
+        draw = draws.draw_run(program=self.program, actor=None, beacon_value="ab" * 32)
+        self.assertEqual(draw.revealed, "ab" * 32)
+        out = io.StringIO()
+        call_command("draw", "verify", self.program.slug, stdout=out)
+        self.assertIn("MATCH", out.getvalue())
+
+    def test_confirm_issues_a_signed_ticket_per_visitor(self) -> None:
+        drawn(self.program)
+        offer = Offer.objects.filter(seats=3).first() or Offer.objects.first()
+        assert offer is not None
+        offers.offer_confirm(offer)
+        offers.offer_confirm(offer)  # twice: still one ticket each
+        codes = list(Ticket.objects.filter(offer=offer).values_list("code", flat=True))
+        self.assertEqual(len(codes), offer.seats)
+        for code in codes:
+            claims = tickets.verify_ticket(code, public_keys())
+            self.assertEqual(claims.session_id, offer.session_id)
+
+    def test_a_declined_place_goes_down_the_waitlist_whole_parties_only(self) -> None:
+        drawn(self.program)
+        first_waiting = WaitlistEntry.objects.order_by("position").first()
+        assert first_waiting is not None
+        # Decline an offer of the session the first waiting party ranked first.
+        wanted = first_waiting.application.choices.order_by("rank").first().session  # type: ignore[union-attr]
+        offer = Offer.objects.filter(session=wanted).order_by("-seats").first()
+        assert offer is not None
+        offers.offer_decline(offer)
+        made = offers.promote(self.program)
+        for session in self.sessions:
+            self.assertLessEqual(held(session), session.capacity)
+        for new in made:
+            entry = WaitlistEntry.objects.get(application=new.application)
+            self.assertEqual(entry.status, WaitlistEntry.Status.OFFERED)
+            self.assertEqual(new.source, Offer.Source.WAITLIST)
+        # Skipped parties keep their place.
+        skipped = WaitlistEntry.objects.filter(status=WaitlistEntry.Status.WAITING)
+        self.assertEqual(
+            list(skipped.values_list("position", flat=True)),
+            sorted(skipped.values_list("position", flat=True)),
+        )
+        self.assertEqual(offers.promote(self.program), [])  # once only
+
+    def test_offers_lapse_after_their_deadline(self) -> None:
+        drawn(self.program)
+        with time_machine.travel(timezone.now() + dt.timedelta(hours=73)):
+            lapsed = offers.offers_lapse()
+        self.assertEqual(lapsed, Offer.objects.filter(status=Offer.Status.LAPSED).count())
+        self.assertGreater(lapsed, 0)
+
+
+class PromotionRaceTests(TransactionTestCase):
+    """Two workers promote at once. The draw-row lock serialises them; with
+    the lock off (the control case) the second fills seats the first already
+    gave away. PostgreSQL only: SQLite's write lock serialises any two
+    writing transactions, so there the race cannot even be staged."""
+
+    def setUp(self) -> None:
+        if connection.vendor != "postgresql":
+            pytest.skip("the promotion race needs concurrent writers (PostgreSQL)")
+        self.program = make_program(sessions=1, capacity=2)
+        self.session = self.program.sessions.get()
+        make_application(self.program, 1, 2, [self.session])
+        for n in (2, 3):
+            make_application(self.program, n, 2, [self.session])
+        drawn(self.program)
+        offer = Offer.objects.get()
+        offers.offer_decline(offer)
+        self.assertEqual(held(self.session), 0)
+
+    def _race(self) -> list[Any]:
+        barrier = threading.Barrier(2, timeout=3)
+        original = offers.seats_held
+        calls = []
+
+        def seats_then_wait(ids: list[int]) -> dict[int, int]:
+            result = original(ids)
+            # With the lock on, the other promotion is still waiting for it.
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait()
+            if threading.current_thread().name.endswith("late"):
+                time.sleep(0.5)  # let the first promotion commit
+            return result
+
+        def call() -> int:
+            return len(offers.promote(Program.objects.get(pk=self.program.pk)))
+
+        calls = [call, call]
+        with mock.patch.object(offers, "seats_held", seats_then_wait):
+            real_thread = threading.Thread
+
+            class Named(real_thread):  # type: ignore[misc, valid-type]
+                count = 0
+
+                def __init__(self, *args: Any, **kwargs: Any) -> None:
+                    Named.count += 1
+                    kwargs["name"] = f"promoter-{'late' if Named.count == 2 else 'early'}"
+                    super().__init__(*args, **kwargs)
+
+            with mock.patch.object(threading, "Thread", Named):
+                return race(*calls)
+
+    def test_two_promotions_at_once_fill_the_seats_once(self) -> None:
+        results = self._race()
+        self.assertEqual(sorted(r for r in results if isinstance(r, int)), [0, 1])
+        self.assertEqual(held(self.session), 2)
+
+    def test_control_without_the_lock_the_harness_sees_overbooking(self) -> None:
+        with mock.patch.object(offers, "_lock", return_value=None):
+            self._race()
+        self.assertGreater(held(self.session), self.session.capacity)

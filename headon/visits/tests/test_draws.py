@@ -258,3 +258,23 @@ class PromotionRaceTests(TransactionTestCase):
         with mock.patch.object(offers, "_lock", return_value=None):
             self._race()
         self.assertGreater(held(self.session), self.session.capacity)
+
+
+class DrawRaceTests(TransactionTestCase):
+    def test_two_runs_at_once_make_one_outcome(self) -> None:
+        program = make_program(sessions=2, capacity=4)
+        sessions = list(program.sessions.all())
+        for n in range(10):
+            make_application(program, n, 1 + n % 2, sessions)
+        with time_machine.travel(timezone.now() - dt.timedelta(days=1)):
+            draws.draw_commit(program=program, source="secret", actor=None)
+        draws.draw_close(program=program, actor=None, force=True)
+
+        def run() -> str:
+            return draws.draw_run(program=Program.objects.get(pk=program.pk), actor=None).seed
+
+        results = race(run, run)
+        self.assertEqual(len(set(results)), 1, results)
+        placed = Offer.objects.count()
+        self.assertEqual(placed + WaitlistEntry.objects.count(), 10)
+        self.assertEqual(Offer.objects.values("application").distinct().count(), placed)

@@ -8,7 +8,7 @@ from django.test import Client
 
 from headon.accounts.demo import demo_password
 from headon.accounts.models import User
-from headon.desk.models import Channel
+from headon.desk.models import Answer, Channel, DigestRevision
 from headon.visits.models import Program
 
 
@@ -20,12 +20,26 @@ def test_the_demo_loads_twice_without_doubling_anything() -> None:
     assert User.objects.filter(username__startswith="demo-").count() == 6
     assert Channel.objects.count() == 6
     assert Program.objects.count() == 1
+    assert DigestRevision.objects.count() == 1  # yesterday's, published once
+    assert Answer.objects.filter(status=Answer.Status.PUBLISHED).count() == 10
     assert demo_password() in out.getvalue()
     assert "demo-visit-coordinator" in out.getvalue()
 
 
+@pytest.fixture
+def lexical(settings):
+    """The demo with the merge engine's lexical stages only: the same data
+    in a few seconds (the test above loads it with the models)."""
+    from headon.desk.services import merging
+
+    settings.HEADON_EMBEDDER = ["none"]
+    merging._embedder_state.clear()
+    yield
+    merging._embedder_state.clear()
+
+
 @pytest.mark.django_db
-def test_a_demo_account_signs_in_and_sees_its_half() -> None:
+def test_a_demo_account_signs_in_and_sees_its_half(lexical) -> None:
     call_command("demo", no_serve=True, stdout=io.StringIO())
     client = Client()
     response = client.post(
@@ -37,7 +51,7 @@ def test_a_demo_account_signs_in_and_sees_its_half() -> None:
 
 
 @pytest.mark.django_db
-def test_the_demo_program_reads_in_both_languages() -> None:
+def test_the_demo_program_reads_in_both_languages(lexical) -> None:
     call_command("demo", no_serve=True, stdout=io.StringIO())
     client = Client()
     assert "Open Factory Days 2027" in client.get("/visits/").content.decode()

@@ -1,3 +1,7 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from headon.visits.views import feedback
+
+urlpatterns = [
+    path("<int:ticket_id>/<str:token>/", feedback.feedback, name="feedback"),
+]

@@ -3,15 +3,20 @@ service; each can run twice and do its effect once (or harmlessly again)."""
 
 from __future__ import annotations
 
+from itertools import groupby
+
+from django.db import transaction
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django_tasks import task
 
+from headon.accounts.models import AuditEvent
+from headon.accounts.services import audit_record
 from headon.desk.formats import absolute
 from headon.mail import send_email
 from headon.sms import send_sms
-from headon.visits.models import Application, Offer, Program
+from headon.visits.models import Application, Offer, Program, Ticket
 from headon.visits.services import offers
 
 
@@ -76,3 +81,57 @@ def promote_program(program_id: int) -> int:
 @task()
 def lapse_offers() -> int:
     return offers.offers_lapse()
+
+
+FEEDBACK_INVITED = "visit_feedback_invite"
+
+
+def _invite_message(application: Application, tickets: list[Ticket]) -> tuple[str, str]:
+    from headon.visits.services.feedback import feedback_url
+
+    language = "zh-hans" if application.language.startswith("zh") else "en"
+    with translation.override(language):
+        program = application.program.title
+        subject = _("%(program)s: how was your visit?") % {"program": program}
+        lines = [
+            _("%(program)s: thank you for coming. Tell us how it went, one link per visitor:")
+            % {"program": program}
+        ]
+        lines += [f"{ticket.member.name}: {feedback_url(ticket)}" for ticket in tickets]
+    return subject, "\n".join(lines)
+
+
+@task()
+def invite_feedback(session_id: int) -> int:
+    """After a session: one message per party that came, with each checked-in
+    visitor's feedback link. An audit row per application marks it invited,
+    written in the transaction that sends, so a rerun skips the party (an SMS
+    gateway that fails after sending is the one case that sends twice)."""
+    tickets = (
+        Ticket.objects.filter(
+            session_id=session_id, checked_in_at__isnull=False, void_at__isnull=True
+        )
+        .select_related("offer__application__program", "member")
+        .order_by("offer__application_id", "member__position")
+    )
+    sent = 0
+    for application_id, group in groupby(tickets, key=lambda t: t.offer.application_id):
+        party = list(group)
+        application = party[0].offer.application
+        with transaction.atomic():
+            # The row lock makes a second worker wait, then see the audit row.
+            Application.objects.select_for_update().filter(pk=application_id).get()
+            if AuditEvent.objects.filter(
+                action=FEEDBACK_INVITED,
+                target_type=Application._meta.label_lower,
+                target_id=str(application_id),
+            ).exists():
+                continue
+            audit_record(
+                action=FEEDBACK_INVITED,
+                target=application,
+                data={"session": session_id, "tickets": [t.pk for t in party]},
+            )
+            _send(application, *_invite_message(application, party))
+        sent += 1
+    return sent

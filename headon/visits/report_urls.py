@@ -1,3 +1,8 @@
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from headon.visits.views import reports
+
+urlpatterns = [
+    path("", reports.report, name="report"),
+    path("report.csv", reports.report_csv_download, name="report_csv"),
+]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from headon.visits.models import Program, Session
+from headon.visits.models import Offer, Program, Session
 
 
 def _escape(text: str) -> str:
@@ -72,4 +72,29 @@ def program_calendar(
             "END:VEVENT",
         ]
     lines.append("END:VCALENDAR")
+    return "\r\n".join(_fold(line) for line in lines) + "\r\n"
+
+
+def ticket_calendar(program: Program, offer: Offer, *, host: str, now: dt.datetime) -> str:
+    """One event: the party's confirmed visit, for their own calendar."""
+    session = offer.session
+    summary = f"{program.title_en} · {program.title_zh}"
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//headon//visits//EN",
+        "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
+        "BEGIN:VEVENT",
+        f"UID:offer-{offer.pk}@{host}",
+        f"DTSTAMP:{_utc(now)}",
+        f"DTSTART:{_utc(session.starts_at)}",
+        f"DTEND:{_utc(session.ends_at)}",
+        f"SUMMARY:{_escape(summary)}",
+        f"LOCATION:{_escape(program.venue)}",
+        f"DESCRIPTION:{_escape(f'{offer.seats} visitors · {offer.seats} 位访客')}",
+        "STATUS:CONFIRMED",
+        "END:VEVENT",
+        "END:VCALENDAR",
+    ]
     return "\r\n".join(_fold(line) for line in lines) + "\r\n"

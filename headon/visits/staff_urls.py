@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from headon.visits.views import staff
+from headon.visits.views import draw, staff
 
 app_name = "visits_staff"
 urlpatterns = [
@@ -15,4 +15,5 @@ urlpatterns = [
     path("<slug:slug>/rules/<int:rule_id>/delete/", staff.rule_delete, name="rule_delete"),
     path("<slug:slug>/sessions/<int:session_id>/", staff.session_edit, name="session_edit"),
     path("<slug:slug>/report/", include("headon.visits.report_urls")),
+    path("<slug:slug>/draw/", draw.draw_staff, name="draw"),
 ]

@@ -1,13 +1,17 @@
 from django.urls import include, path
 
-from headon.visits.views import public
+from headon.visits.views import draw, public
 
 app_name = "visits"
 urlpatterns = [
     path("", public.programs_index, name="programs"),
     path("feedback/", include("headon.visits.feedback_urls")),
+    path("draw/verify_draw.py", draw.verifier_script, name="verifier"),
+    path("tickets/key.pem", draw.ticket_public_key, name="ticket_key"),
     path("<slug:slug>/", public.program_detail, name="program"),
     path("<slug:slug>/sessions.ics", public.program_calendar_feed, name="calendar"),
+    path("<slug:slug>/draw/", draw.draw_page, name="draw"),
+    path("<slug:slug>/draw/record.json", draw.draw_record, name="draw_record"),
     path("<slug:slug>/apply/", public.apply_contact, name="apply"),
     path("<slug:slug>/apply/code/", public.apply_verify, name="apply_verify"),
     path("<slug:slug>/apply/details/", public.apply_form, name="apply_form"),
@@ -23,5 +27,20 @@ urlpatterns = [
         "<slug:slug>/a/<str:reference>/<str:token>/withdraw/",
         public.application_withdraw,
         name="application_withdraw",
+    ),
+    path(
+        "<slug:slug>/a/<str:reference>/<str:token>/offer/",
+        draw.offer_respond,
+        name="offer_respond",
+    ),
+    path(
+        "<slug:slug>/a/<str:reference>/<str:token>/tickets/",
+        draw.application_tickets,
+        name="tickets",
+    ),
+    path(
+        "<slug:slug>/a/<str:reference>/<str:token>/tickets.ics",
+        draw.application_tickets_ics,
+        name="tickets_ics",
     ),
 ]

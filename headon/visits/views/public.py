@@ -18,7 +18,7 @@ from headon.visits import guards
 from headon.visits.errors import VisitError
 from headon.visits.forms import ApplicationForm, CodeForm, ContactForm
 from headon.visits.ical import program_calendar
-from headon.visits.models import Application, Program
+from headon.visits.models import Application, Offer, Program, WaitlistEntry
 from headon.visits.selectors import open_sessions, public_program, published_programs
 from headon.visits.services import applications as apps
 from headon.visits.services import verification
@@ -191,6 +191,12 @@ def application_detail(request: HttpRequest, slug: str, reference: str, token: s
             "choices": application.choices.select_related("session"),
             "can_change": application.is_active and application.program.is_accepting(),
             "token": token,
+            "offer": Offer.objects.filter(application=application)
+            .select_related("session")
+            .first(),
+            "waitlist": WaitlistEntry.objects.filter(
+                application=application, status=WaitlistEntry.Status.WAITING
+            ).first(),
         },
     )
 

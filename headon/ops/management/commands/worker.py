@@ -11,17 +11,45 @@ logger = logging.getLogger(__name__)
 CLOCK_SECONDS = 60.0
 
 
+_invited: set[int] = set()
+
+
 def clock_tick() -> bool:
     """Enqueue what is due by the clock: the night's digest after its
-    cut-off. Several workers may enqueue it; the job publishes once."""
+    cut-off, lapsing offers past their deadline, feedback invitations after
+    a visit. Several workers may enqueue the same; each job does it once."""
+    import datetime as dt
+
+    from django.utils import timezone
+
     from headon.desk import jobs
     from headon.desk.services.digest import digest_due
     from headon.jobs import enqueue
+    from headon.visits import jobs as visit_jobs
+    from headon.visits.models import Offer, Session
 
-    if digest_due() is None:
-        return False
-    enqueue(jobs.publish_due_digest)
-    return True
+    now = timezone.now()
+    enqueued = False
+    if digest_due() is not None:
+        enqueue(jobs.publish_due_digest)
+        enqueued = True
+    if Offer.objects.filter(status=Offer.Status.OFFERED, deadline__lt=now).exists():
+        enqueue(visit_jobs.lapse_offers)
+        enqueued = True
+    for session_id in (
+        Session.objects.filter(
+            ends_at__lte=now,
+            ends_at__gt=now - dt.timedelta(days=1),
+            tickets__checked_in_at__isnull=False,
+        )
+        .values_list("pk", flat=True)
+        .distinct()
+    ):
+        if session_id not in _invited:
+            _invited.add(session_id)
+            enqueue(visit_jobs.invite_feedback, session_id)
+            enqueued = True
+    return enqueued
 
 
 def _clock(stop: threading.Event) -> None:

@@ -1,0 +1,229 @@
+"""The draw's pages: the public commitment and record with the verifier,
+the coordinator's commit/seal/run page, and the applicant's offer and
+tickets behind their private link."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST, require_safe
+
+from headon.visits import tickets as ticket_core
+from headon.visits.ical import ticket_calendar
+from headon.visits.models import Draw, Offer, Program, WaitlistEntry
+from headon.visits.services import draws, offers
+from headon.visits.ticketing import public_key
+from headon.visits.views.public import _application_or_404
+from headon.visits.views.staff import _actor, _get_program_for_staff
+
+coordinator_required = permission_required("visits.coordinate_visits", raise_exception=True)
+VERIFIER = Path(__file__).resolve().parent.parent / "verify_draw.py"
+
+
+def _public_program(slug: str) -> Program:
+    return get_object_or_404(
+        Program.objects.exclude(status=Program.Status.DRAFT).select_related("draw"), slug=slug
+    )
+
+
+@require_safe
+def draw_page(request: HttpRequest, slug: str) -> HttpResponse:
+    """What anyone can check: the commitment before close, the list hash
+    at close, the seed source and the record after the draw."""
+    program = _public_program(slug)
+    draw = getattr(program, "draw", None)
+    return render(
+        request,
+        "visits/draw.html",
+        {
+            "program": program,
+            "draw": draw,
+            "offered": (
+                sum(1 for s in (draw.record or {}).get("outcome", {}).values() if s)
+                if draw and draw.record
+                else 0
+            ),
+        },
+    )
+
+
+@require_safe
+def draw_record(request: HttpRequest, slug: str) -> JsonResponse:
+    program = _public_program(slug)
+    draw = getattr(program, "draw", None)
+    if draw is None or draw.stage != Draw.Stage.DONE:
+        raise Http404
+    response = JsonResponse(draw.record, json_dumps_params={"separators": (",", ":")})
+    response["Content-Disposition"] = f'attachment; filename="{program.slug}-draw-record.json"'
+    return response
+
+
+@require_safe
+def verifier_script(request: HttpRequest) -> HttpResponse:
+    response = HttpResponse(VERIFIER.read_bytes(), content_type="text/x-python; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="verify_draw.py"'
+    return response
+
+
+@require_safe
+def ticket_public_key(request: HttpRequest) -> HttpResponse:
+    """The key that checks every ticket offline."""
+    return HttpResponse(
+        ticket_core.public_key_pem(public_key()), content_type="application/x-pem-file"
+    )
+
+
+class CommitForm(forms.Form):
+    source = forms.ChoiceField(label=gettext_lazy("Seed source"), choices=Draw.Source.choices)
+    beacon = forms.CharField(
+        label=gettext_lazy("Beacon value to use (for a beacon)"),
+        max_length=200,
+        required=False,
+        help_text=gettext_lazy("e.g. drand quicknet round 12345678, after applications close"),
+    )
+    mechanism = forms.ChoiceField(label=gettext_lazy("Mechanism"), choices=Draw.Mechanism.choices)
+    tiers = forms.BooleanField(label=gettext_lazy("Priority tiers"), required=False)
+
+
+@login_required
+@coordinator_required
+def draw_staff(request: HttpRequest, slug: str) -> HttpResponse:
+    program = _get_program_for_staff(request, slug)
+    draw = Draw.objects.filter(program=program).first()
+    form = CommitForm(request.POST or None)
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "commit":
+                if not form.is_valid():
+                    raise draws.DrawStepError(_("Choose a seed source and a mechanism."))
+                draws.draw_commit(
+                    program=program,
+                    source=form.cleaned_data["source"],
+                    beacon=form.cleaned_data["beacon"],
+                    mechanism=form.cleaned_data["mechanism"],
+                    tiers=form.cleaned_data["tiers"],
+                    actor=_actor(request),
+                )
+                messages.success(request, _("Committed. The commitment is public now."))
+            elif action == "close":
+                draws.draw_close(program=program, actor=_actor(request))
+                messages.success(request, _("The application list is sealed and its hash public."))
+            elif action == "run":
+                draws.draw_run(
+                    program=program,
+                    actor=_actor(request),
+                    beacon_value=request.POST.get("beacon_value", ""),
+                )
+                messages.success(request, _("Drawn. Offers are on their way."))
+            else:
+                raise Http404
+        except draws.DrawStepError as exc:
+            messages.error(request, str(exc))
+        return redirect("visits_staff:draw", slug=program.slug)
+    return render(
+        request,
+        "visits/draw_staff.html",
+        {
+            "program": program,
+            "draw": draw,
+            "form": form,
+            "closed": bool(
+                program.applications_close_at and timezone.now() >= program.applications_close_at
+            ),
+            "offers": Offer.objects.filter(session__program=program).count(),
+            "waiting": WaitlistEntry.objects.filter(
+                program=program, status=WaitlistEntry.Status.WAITING
+            ).count(),
+        },
+    )
+
+
+@never_cache
+@require_POST
+def offer_respond(request: HttpRequest, slug: str, reference: str, token: str) -> HttpResponse:
+    """The applicant confirms or declines their place."""
+    application = _application_or_404(slug, reference, token)
+    offer = Offer.objects.filter(application=application).select_related("session").first()
+    if offer is None:
+        raise Http404
+    try:
+        if request.POST.get("answer") == "confirm":
+            offers.offer_confirm(offer)
+            messages.success(request, _("Confirmed. Your tickets are below."))
+        elif request.POST.get("answer") == "decline":
+            offers.offer_decline(offer)
+            messages.success(request, _("Declined. The place goes to the next party waiting."))
+        else:
+            raise Http404
+    except offers.OfferError as exc:
+        messages.error(
+            request,
+            {
+                "offer_closed": _("This offer is no longer open."),
+                "offer_lapsed": _("The time to confirm has passed."),
+                "session_started": _("The visit has started; it can no longer be declined."),
+            }.get(exc.code, _("This cannot be done now.")),
+        )
+    return redirect("visits:application", slug=slug, reference=reference, token=token)
+
+
+@never_cache
+@require_safe
+def application_tickets(
+    request: HttpRequest, slug: str, reference: str, token: str
+) -> HttpResponse:
+    """Each visitor's ticket: the QR code to show at the gate, and the code."""
+    application = _application_or_404(slug, reference, token)
+    offer = Offer.objects.filter(application=application, status=Offer.Status.CONFIRMED).first()
+    if offer is None:
+        raise Http404
+    rows = [
+        {
+            "ticket": ticket,
+            "qr": ticket_core.qr_svg(ticket.code, label=_("Ticket QR code")),
+            "typed": ticket_core.format_code(ticket.code),
+        }
+        for ticket in offer.tickets.filter(void_at__isnull=True)
+        .select_related("member", "session")
+        .order_by("member__position")
+    ]
+    return render(
+        request,
+        "visits/tickets.html",
+        {
+            "program": application.program,
+            "application": application,
+            "offer": offer,
+            "rows": rows,
+            "token": token,
+        },
+    )
+
+
+@never_cache
+@require_safe
+def application_tickets_ics(
+    request: HttpRequest, slug: str, reference: str, token: str
+) -> HttpResponse:
+    application = _application_or_404(slug, reference, token)
+    offer = (
+        Offer.objects.filter(application=application, status=Offer.Status.CONFIRMED)
+        .select_related("session")
+        .first()
+    )
+    if offer is None:
+        raise Http404
+    body = ticket_calendar(application.program, offer, host=request.get_host(), now=timezone.now())
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{application.reference}.ics"'
+    return response

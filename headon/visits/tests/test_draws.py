@@ -278,3 +278,18 @@ class DrawRaceTests(TransactionTestCase):
         placed = Offer.objects.count()
         self.assertEqual(placed + WaitlistEntry.objects.count(), 10)
         self.assertEqual(Offer.objects.values("application").distinct().count(), placed)
+
+
+class SimulateCommandTests(TestCase):
+    def test_the_report_is_written_with_its_chart(self) -> None:
+        import xml.etree.ElementTree as ET
+
+        with tempfile.TemporaryDirectory() as tmp:
+            out = io.StringIO()
+            call_command(
+                "draw", "simulate", "--applicants", "600", "--runs", "2", "--out", tmp, stdout=out
+            )
+            text = (Path(tmp) / "draw-simulation.md").read_text()
+            self.assertIn("party of 4", text)
+            self.assertIn("group lottery, no leapfrogging", text)
+            ET.parse(Path(tmp) / "draw-simulation.svg")

@@ -39,6 +39,15 @@ class Command(BaseCommand):
         verify.add_argument("--beacon", help="the beacon value, hex")
         record = sub.add_parser("record", help="print the published record as JSON")
         record.add_argument("program")
+        simulate = sub.add_parser(
+            "simulate", help="compare the mechanisms on the reference program; write a report"
+        )
+        simulate.add_argument("--applicants", type=int, default=30_000)
+        simulate.add_argument("--runs", type=int, default=20)
+        simulate.add_argument("--seed", type=int, default=1)
+        simulate.add_argument(
+            "--out", default="", help="a directory for draw-simulation.md and its chart"
+        )
 
     def _program(self, slug: str) -> Program:
         try:
@@ -78,6 +87,14 @@ class Command(BaseCommand):
             f"Drawn: seed {draw.seed}, {offers} parties offered a place, "
             f"{len(record.get('waitlist', []))} on the waitlist."
         )
+
+    def _simulate(self, applicants: int, runs: int, seed: int, out: str, **_: Any) -> None:
+        from headon.visits.simulation_report import write_report
+
+        text = write_report(
+            applicants=applicants, runs=runs, seed=seed, out=Path(out) if out else None
+        )
+        self.stdout.write(text)
 
     def _record(self, program: str, **_: Any) -> None:
         draw = Draw.objects.filter(program=self._program(program), stage=Draw.Stage.DONE).first()

@@ -21,7 +21,11 @@ __all__ = ["MAX_TERM", "terms"]
 
 MAX_TERM = 40
 
-_CHUNK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[^\W_]+", re.UNICODE)
+_HAN_RANGES = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# A Chinese run, or a run of other letters and digits: "2024年春节" is 2024 + 年春节.
+_CHUNK = re.compile(rf"[{_HAN_RANGES}]+|[^\W_{_HAN_RANGES}]+", re.UNICODE)
+# "what's", "don't": the clitic goes, the word stays.
+_CLITIC = re.compile(r"['’](?:s|t|re|ve|ll|d|m)\b", re.IGNORECASE)
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 # The commonest English function words: they match everything and say nothing.
@@ -100,12 +104,12 @@ def _stem(word: str) -> str:
 def terms(text: str) -> Counter[str]:
     """The terms of `text` with how often each occurs."""
     found: Counter[str] = Counter()
-    for chunk in _CHUNK.findall(match_key(text)):
+    for chunk in _CHUNK.findall(match_key(_CLITIC.sub("", text))):
         if _HAN.match(chunk):
             chars = [c for c in chunk if c not in _HAN_STOP]
             if len(chars) == 1:
                 found[chars[0]] += 1
             found.update(a + b for a, b in pairwise(chars))
-        elif chunk not in _STOP:
+        elif chunk not in _STOP and (len(chunk) > 1 or chunk.isdigit()):
             found[_stem(chunk)[:MAX_TERM]] += 1
     return found

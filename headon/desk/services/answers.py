@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -353,33 +353,54 @@ def question_unlink(*, question: Question, actor: User | None) -> Question:
 # Search ------------------------------------------------------------------
 
 
-def search(query: str, *, limit: int = 10, exclude: Iterable[int] = ()) -> list[tuple[int, float]]:
-    """Public answers best matching `query`: [(answer id, score 0..1)].
+K1, B = 1.2, 0.5  # BM25's term-frequency saturation and length normalisation
 
-    Score: the share of the query's term weight (idf-weighted) the answer
-    holds, so 1.0 means every term of the query is there."""
-    wanted = terms(query[:2000])
+
+def search(query: str, *, limit: int = 10, exclude: Iterable[int] = ()) -> list[tuple[int, float]]:
+    """Public answers best matching `query`: [(answer id, score)], best first.
+
+    BM25 over the index's terms (a term's weight is how often it occurs,
+    the question's words counting three times), scaled so that 1.0 is
+    every query term found once in an answer of average length; a score
+    is capped at 1.0. Ties go to the newer answer."""
+    wanted = list(terms(query[:2000]))[:200]
     if not wanted:
         return []
     rows = list(
-        AnswerTerm.objects.filter(term__in=list(wanted)[:200])
+        AnswerTerm.objects.filter(term__in=wanted)
         .exclude(answer__in=list(exclude))
-        .values_list("answer", "term")
+        .values_list("answer", "term", "weight")
     )
     if not rows:
         return []
     total = max(Answer.objects.filter(published__isnull=False).count(), 1)
     df: dict[str, int] = {}
-    for _answer, term in rows:
+    for _answer, term, _weight in rows:
         df[term] = df.get(term, 0) + 1
-
-    idf = {term: math.log(1 + total / n) for term, n in df.items()}
-    possible = sum(math.log(1 + total) for _ in wanted)
+    idf = {term: math.log(1 + (total - n + 0.5) / (n + 0.5)) for term, n in df.items()}
+    rough: dict[int, float] = {}
+    for answer_id, term, _weight in rows:
+        rough[answer_id] = rough.get(answer_id, 0.0) + idf[term]
+    candidates = sorted(rough, key=lambda pk: (-rough[pk], -pk))[: max(limit * 10, 100)]
+    lengths = dict(
+        AnswerTerm.objects.filter(answer__in=candidates)
+        .values("answer")
+        .annotate(n=Sum("weight"))
+        .values_list("answer", "n")
+    )
+    average = sum(lengths.values()) / max(len(lengths), 1)
+    chosen = set(candidates)
     scores: dict[int, float] = {}
-    for answer_id, term in rows:
-        scores[answer_id] = scores.get(answer_id, 0.0) + idf[term]
-    ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:limit]
-    return [(pk, round(score / possible, 4)) for pk, score in ranked]
+    for answer_id, term, weight in rows:
+        if answer_id not in chosen:
+            continue
+        norm = K1 * (1 - B + B * lengths.get(answer_id, average) / max(average, 1))
+        scores[answer_id] = scores.get(answer_id, 0.0) + idf[term] * (
+            weight * (K1 + 1) / (weight + norm)
+        )
+    possible = sum(math.log(1 + (total + 0.5) / 1.5) for _ in wanted)
+    ranked = sorted(scores.items(), key=lambda item: (-item[1], -item[0]))[:limit]
+    return [(pk, round(min(score / possible, 1.0), 4)) for pk, score in ranked]
 
 
 def published_matches(

@@ -1,14 +1,27 @@
 """The visit program's part of the demo: the reference program, built from
-its rules, open for applications."""
+its rules, open for applications, with a rush of applications already in
+and its draw committed (a coordinator can close, seal and draw at once)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import random
 
 from django.utils import timezone
 
 from headon.visits import schedule
-from headon.visits.models import Program, ScheduleExclusion, ScheduleRule
+from headon.visits.models import (
+    Application,
+    ApplicationChoice,
+    Draw,
+    PartyMember,
+    Program,
+    ScheduleExclusion,
+    ScheduleRule,
+    Session,
+)
+from headon.visits.people import mask_phone_number
+from headon.visits.services import draws
 from headon.visits.services.programs import sessions_apply_rules
 
 LABELS = {
@@ -66,4 +79,65 @@ def load() -> Program:
                 reason=LABELS.get(exclusion.reason, exclusion.reason),
             )
         sessions_apply_rules(program=program)
+        load_applications(program)
+        draws.draw_commit(program=program, source=Draw.Source.SECRET, actor=None)
     return program
+
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
+GIVEN = ["伟", "芳", "娜", "敏", "静", "磊", "洋", "勇", "艳", "杰", "Emma", "Liam", "Olivia"]
+
+
+def load_applications(program: Program, parties: int = 1100, seed: int = 2027) -> int:
+    """A realistic rush: about 2,400 people in 1,100 parties for 960 seats,
+    the Lunar New Year and Saturday sessions wanted most. Written directly
+    (the demo's people have phone numbers only, masked)."""
+    rng = random.Random(seed)  # noqa: S311 (demo data, not secrets)
+    sessions = list(program.sessions.order_by("starts_at"))
+    weights = [
+        3.0
+        if "春节" in s.label_zh or "Lunar" in s.label_en
+        else 2.0
+        if s.starts_at.weekday() == 5
+        else 1.0
+        for s in sessions
+    ]
+    now = timezone.now()
+    applications = []
+    for n in range(parties):
+        applications.append(
+            Application(
+                program=program,
+                reference=f"D{n:06d}"[:12],
+                contact_kind=Application.ContactKind.PHONE,
+                contact=f"+86139{n:08d}",
+                language="zh-hans" if rng.random() < 0.8 else "en",
+                party_size=rng.choices([1, 2, 3, 4], weights=[35, 35, 15, 15])[0],
+                consented_at=now,
+            )
+        )
+    Application.objects.bulk_create(applications, batch_size=500)
+    members, choices = [], []
+    for application in Application.objects.filter(program=program):
+        for position in range(application.party_size):
+            phone = f"+86137{application.pk:05d}{position:03d}"
+            members.append(
+                PartyMember(
+                    application=application,
+                    position=position,
+                    name=rng.choice(SURNAMES) + rng.choice(GIVEN),
+                    phone_masked=mask_phone_number(phone) if position == 0 else "",
+                )
+            )
+        wanted: list[Session] = []
+        for _ in range(rng.randint(1, program.choices_max)):
+            pick = rng.choices(sessions, weights=weights)[0]
+            if pick not in wanted:
+                wanted.append(pick)
+        choices += [
+            ApplicationChoice(application=application, session=session, rank=rank)
+            for rank, session in enumerate(wanted, start=1)
+        ]
+    PartyMember.objects.bulk_create(members, batch_size=1000)
+    ApplicationChoice.objects.bulk_create(choices, batch_size=1000)
+    return len(applications)

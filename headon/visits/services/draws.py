@@ -116,6 +116,20 @@ def draw_commit(
 
 
 @transaction.atomic
+def applications_close_now(*, program: Program, actor: User | None) -> Program:
+    """End the application window early (the draw must be committed first,
+    so the commitment still predates the close)."""
+    if not Draw.objects.filter(program=program).exists():
+        raise DrawStepError("Commit the draw before closing applications.")
+    now = timezone.now()
+    if program.applications_close_at is None or program.applications_close_at > now:
+        program.applications_close_at = now
+        program.save(update_fields=["applications_close_at"])
+        audit_record(action="applications_close", actor=actor, target=program, data={})
+    return program
+
+
+@transaction.atomic
 def draw_close(*, program: Program, actor: User | None, force: bool = False) -> Draw:
     """Seal the application list: its hash is published and the draw will
     refuse to run on any other list."""

@@ -115,6 +115,9 @@ def draw_staff(request: HttpRequest, slug: str) -> HttpResponse:
                     actor=_actor(request),
                 )
                 messages.success(request, _("Committed. The commitment is public now."))
+            elif action == "close_now":
+                draws.applications_close_now(program=program, actor=_actor(request))
+                messages.success(request, _("Applications are closed."))
             elif action == "close":
                 draws.draw_close(program=program, actor=_actor(request))
                 messages.success(request, _("The application list is sealed and its hash public."))

@@ -16,6 +16,7 @@ from headon.accounts.services import audit_record
 from headon.desk.formats import absolute
 from headon.mail import send_email
 from headon.sms import send_sms
+from headon.timezones import organiser_tz
 from headon.visits.models import Application, Offer, Program, Ticket
 from headon.visits.services import offers
 
@@ -54,7 +55,7 @@ def notify_offer(offer_id: int) -> bool:
             "program": application.program.title,
             "n": offer.seats,
             "when": offer.session.label,
-            "deadline": offer.deadline.strftime("%Y-%m-%d %H:%M UTC"),
+            "deadline": offer.deadline.astimezone(organiser_tz()).strftime("%Y-%m-%d %H:%M"),
             "url": private_url(application),
         }
     _send(application, subject, body)

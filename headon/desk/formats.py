@@ -219,6 +219,7 @@ def digest_png(revision: DigestRevision, lang: str) -> bytes:
 
 
 IMAGE_EXCERPT = 160
+IMAGE_OPEN = 10
 
 
 def image_snapshot(snapshot: dict[str, Any], lang: str) -> dict[str, Any]:
@@ -239,6 +240,7 @@ def image_snapshot(snapshot: dict[str, Any], lang: str) -> dict[str, Any]:
     page = absolute(reverse("desk:digest", args=[snapshot["date"]]))
     return snapshot | {
         "answers": shown,
+        "open": snapshot["open"][:IMAGE_OPEN],
         "answers_not_shown": len(snapshot["answers"]) - len(shown),
         "site": snapshot["site"] | {"url": page},
     }

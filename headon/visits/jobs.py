@@ -63,6 +63,35 @@ def notify_offer(offer_id: int) -> bool:
 
 
 @task()
+def notify_tickets(offer_id: int) -> bool:
+    """After confirming: the link to the party's tickets (QR codes) and
+    calendar file, so they are in the message as well as on the page."""
+    from headon.visits.services.applications import access_token
+
+    offer = Offer.objects.select_related("application__program", "session").get(pk=offer_id)
+    if offer.status != Offer.Status.CONFIRMED:
+        return False
+    application = offer.application
+    language = "zh-hans" if application.language.startswith("zh") else "en"
+    link = absolute(
+        reverse(
+            "visits:tickets",
+            args=[application.program.slug, application.reference, access_token(application)],
+        )
+    )
+    with translation.override(language):
+        subject = _("%(program)s: your tickets") % {"program": application.program.title}
+        body = _("%(program)s on %(when)s: your %(n)s tickets (show them at the gate): %(url)s") % {
+            "program": application.program.title,
+            "when": offer.session.label,
+            "n": offer.seats,
+            "url": link,
+        }
+    _send(application, subject, body)
+    return True
+
+
+@task()
 def notify_offers(program_id: int) -> int:
     """After the draw: one message per offer (the waitlisted hear it too)."""
     sent = 0

@@ -207,6 +207,10 @@ class Application(models.Model):
     contact = models.CharField(_("contact"), max_length=254)
     language = models.CharField(_("language"), max_length=10, default="en")
     party_size = models.PositiveSmallIntegerField(_("party size"))
+    # Drawn first when the draw runs with priority tiers (lower first; e.g.
+    # 0 for owners, 1 for everyone else). Set by a coordinator; ignored
+    # unless the draw was committed with tiers.
+    priority_tier = models.PositiveSmallIntegerField(_("priority tier"), default=0)
     # The private link's token is derived from the reference and this
     # version (see services.applications.access_token); bumping the version
     # revokes every link sent so far.

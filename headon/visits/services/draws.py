@@ -49,14 +49,16 @@ def session_id(pk: int) -> str:
     return f"s{pk}"
 
 
-def parties_for(program: Program) -> list[core.Party]:
-    """The application list as the draw sees it: reference, seats, choices."""
+def parties_for(program: Program, *, tiers: bool = False) -> list[core.Party]:
+    """The application list as the draw sees it: reference, seats, choices
+    (and the priority tier, when the draw uses tiers)."""
     choices = Prefetch("choices", queryset=ApplicationChoice.objects.order_by("rank"))
     return [
         core.Party(
             ref=application.reference,
             size=application.party_size,
             choices=tuple(session_id(c.session_id) for c in application.choices.all()),
+            tier=application.priority_tier if tiers else 0,
         )
         for application in Application.objects.filter(
             program=program, status=Application.Status.SUBMITTED
@@ -142,7 +144,7 @@ def draw_close(*, program: Program, actor: User | None, force: bool = False) -> 
         and timezone.now() < program.applications_close_at
     ):
         raise DrawStepError("Applications are still open.")
-    parties = parties_for(program)
+    parties = parties_for(program, tiers=draw.tiers)
     if not parties:
         raise DrawStepError("There are no applications to draw.")
     draw.list_hash = core.list_hash(parties)
@@ -176,7 +178,7 @@ def draw_run(*, program: Program, actor: User | None, beacon_value: str = "") ->
         return draw
     if draw.stage != Draw.Stage.CLOSED:
         raise DrawStepError("Seal the application list first.")
-    parties = parties_for(program)
+    parties = parties_for(program, tiers=draw.tiers)
     if core.list_hash(parties) != draw.list_hash:
         raise DrawStepError(
             "The application list changed after it was sealed; the draw will not run on it."

@@ -61,6 +61,10 @@ def offer_confirm(offer: Offer) -> Offer:
     offer.save(update_fields=["status", "responded_at"])
     issue_tickets(offer)
     audit_record(action="offer_confirm", actor=None, target=offer, data={})
+    from headon.jobs import enqueue
+    from headon.visits import jobs
+
+    enqueue(jobs.notify_tickets, offer.pk)
     return offer
 
 

@@ -293,3 +293,36 @@ class SimulateCommandTests(TestCase):
             self.assertIn("party of 4", text)
             self.assertIn("group lottery, no leapfrogging", text)
             ET.parse(Path(tmp) / "draw-simulation.svg")
+
+
+class TierTests(TestCase):
+    def test_with_tiers_the_first_tier_is_drawn_first(self) -> None:
+        program = make_program(sessions=1, capacity=3)
+        session = program.sessions.get()
+        owners = [make_application(program, n, 1, [session], priority_tier=0) for n in range(3)]
+        for n in range(3, 20):
+            make_application(program, n, 1, [session], priority_tier=1)
+        drawn(program, tiers=True)
+        self.assertEqual(
+            set(Offer.objects.values_list("application", flat=True)), {a.pk for a in owners}
+        )
+
+
+class NotificationTests(TestCase):
+    def test_offers_and_tickets_reach_the_party_by_sms(self) -> None:
+        from headon.sms import outbox
+        from headon.visits import jobs
+
+        program = make_program(sessions=1, capacity=4)
+        session = program.sessions.get()
+        make_application(program, 1, 2, [session], language="zh-hans")
+        drawn(program)
+        offer = Offer.objects.get()
+        outbox.clear()
+        self.assertTrue(jobs.notify_offer.call(offer.pk))
+        self.assertIn("/a/T00001/", outbox[-1][1])
+        self.assertIn("确认", outbox[-1][1])
+        offers.offer_confirm(offer)
+        self.assertTrue(jobs.notify_tickets.call(offer.pk))
+        self.assertIn("/tickets/", outbox[-1][1])
+        self.assertFalse(jobs.notify_offer.call(offer.pk))  # confirmed: no reminder

@@ -1,0 +1,172 @@
+"""Open factory days end to end in a real browser: the coordinator closes,
+seals and draws; anyone verifies the record with the downloaded verifier;
+parties confirm and decline; the waitlist moves up; gate staff check a
+visitor in; the visitor gives feedback; the coordinator reads the report."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import time_machine
+from django.core.management import call_command
+
+from headon.desk.models import Ask
+from headon.testing import PASSWORD, make_staff
+from headon.visits.models import Draw, Offer, Ticket, WaitlistEntry
+from headon.visits.services.applications import access_token
+from headon.visits.services.feedback import feedback_token
+from headon.visits.tests.factories import make_program
+from headon.visits.tests.test_draws import make_application
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def contexts(browser: Any) -> Iterator[Any]:
+    opened: list[Any] = []
+    problems: list[str] = []
+
+    def new(locale: str = "en-GB") -> Any:
+        context = browser.new_context(locale=locale, viewport={"width": 390, "height": 844})
+        opened.append(context)
+        page = context.new_page()
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda exc: problems.append(str(exc)))
+        return page
+
+    yield new
+    for context in opened:
+        context.close()
+    assert problems == []
+
+
+def sign_in(page: Any, base: str, username: str) -> None:
+    page.goto(base + "/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    with page.expect_navigation():
+        page.click("button:has-text('Sign in')")
+
+
+def run_jobs() -> None:
+    """What the worker would do next: every queued job, once."""
+    call_command("worker", batch=True, no_startup_delay=True, interval=0)
+
+
+def private_link(base: str, application: Any) -> str:
+    return f"{base}/visits/{application.program.slug}/a/{application.reference}/{access_token(application)}/"
+
+
+def test_a_program_from_the_draw_to_the_report(contexts: Any, live_server: Any) -> None:
+    make_staff("erin", "visit_coordinator")
+    make_staff("gus", "gate_staff")
+    program = make_program(sessions=1, capacity=4)
+    session = program.sessions.get()
+    for n in range(6):
+        make_application(program, n, 2, [session])  # three parties fit, three wait
+    base = live_server.url
+
+    # The coordinator commits, closes applications, seals the list and draws.
+    coordinator = contexts()
+    sign_in(coordinator, base, "erin")
+    coordinator.goto(f"{base}/staff/visits/{program.slug}/draw/")
+    with coordinator.expect_navigation():
+        coordinator.click("button:has-text('Commit')")
+    with coordinator.expect_navigation():
+        coordinator.click("button:has-text('Close applications now')")
+    with coordinator.expect_navigation():
+        coordinator.click("button:has-text('Seal the application list')")
+    with coordinator.expect_navigation():
+        coordinator.click("button:has-text('Run the draw')")
+    assert "Drawn. Offers are on their way." in coordinator.inner_text(".messages")
+    draw = Draw.objects.get()
+    assert draw.stage == Draw.Stage.DONE
+
+    # Anyone checks the draw with the published record and verifier.
+    public = contexts("zh-CN")
+    public.goto(f"{base}/visits/{program.slug}/draw/")
+    assert draw.seed in public.inner_text("main")
+    assert public.locator("h1").inner_text() == "抽签"
+    record = public.request.get(f"{base}/visits/{program.slug}/draw/record.json").body()
+    verifier = public.request.get(f"{base}/visits/draw/verify_draw.py").body()
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "record.json").write_bytes(record)
+        (Path(tmp) / "verify_draw.py").write_bytes(verifier)
+        result = subprocess.run(
+            [sys.executable, "verify_draw.py", "record.json", "--secret", draw.revealed],
+            cwd=tmp,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    assert result.returncode == 0, result.stdout
+    assert "MATCH" in result.stdout
+
+    # One party confirms and sees its tickets; another cannot come.
+    offers = list(Offer.objects.select_related("application__program").order_by("pk"))
+    assert len(offers) == 2
+    coming, not_coming = offers[0].application, offers[1].application
+    visitor = contexts()
+    visitor.goto(private_link(base, coming))
+    with visitor.expect_navigation():
+        visitor.click("button:has-text('Confirm our visit')")
+    with visitor.expect_navigation():
+        visitor.click("text=Show our tickets")
+    assert visitor.locator(".ticket svg").count() == 2
+    declining = contexts()
+    declining.goto(private_link(base, not_coming))
+    with declining.expect_navigation():
+        declining.click("button:has-text('We cannot come')")
+    assert "Declined" in declining.inner_text(".messages")
+
+    # The worker moves the first waiting party up.
+    run_jobs()
+    first = WaitlistEntry.objects.order_by("position").first()
+    assert first is not None
+    first.refresh_from_db()
+    assert first.status == WaitlistEntry.Status.OFFERED
+    waiting = contexts()
+    waiting.goto(private_link(base, first.application))
+    assert "You have a place" in waiting.inner_text("main")
+
+    # Gate staff check the first visitor in by typing the code; twice is refused.
+    ticket = Ticket.objects.filter(offer__application=coming).order_by("member__position").first()
+    assert ticket is not None
+    gate = contexts()
+    # The visit's morning (signed in then: a sign-in lasts two weeks).
+    with time_machine.travel(session.starts_at - dt.timedelta(minutes=10), tick=True):
+        sign_in(gate, base, "gus")
+        gate.goto(f"{base}/staff/visits/gate/{session.pk}/")
+        gate.fill("input[name=code]", ticket.code.lower())
+        gate.click("form button[type=submit]")
+        gate.wait_for_selector("[data-gate-result=checked_in]")
+        assert "✓" in gate.inner_text("[data-gate-result]")
+        gate.fill("input[name=code]", ticket.code)
+        gate.click("form button[type=submit]")
+        gate.wait_for_selector("[data-gate-result=already]")
+        assert "✕" in gate.inner_text("[data-gate-result]")
+    ticket.refresh_from_db()
+    assert ticket.checked_in_at is not None
+
+    # The visitor gives feedback; the question becomes an ask.
+    visitor.goto(f"{base}/visits/feedback/{ticket.pk}/{feedback_token(ticket)}/")
+    visitor.check("input[name=rating][value='5']")
+    visitor.fill("textarea[name=question]", "Can we visit the paint shop next time?")
+    with visitor.expect_navigation():
+        visitor.click("button:has-text('Send my feedback')")
+    assert Ask.objects.filter(text="Can we visit the paint shop next time?").count() == 1
+
+    # The coordinator reads the report.
+    coordinator.goto(f"{base}/staff/visits/{program.slug}/report/")
+    report = coordinator.inner_text("main")
+    assert "5.0" in report
+    csv = coordinator.request.get(f"{base}/staff/visits/{program.slug}/report/report.csv")
+    assert csv.status == 200
+    assert csv.body().startswith(b"\xef\xbb\xbf")

@@ -41,3 +41,35 @@ def browser() -> Iterator[Any]:
         yield instance
         instance.close()
     del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+
+
+@pytest.fixture
+def contexts(browser: Any) -> Iterator[Any]:
+    """Open phone-sized browser pages, each in its own context (one person
+    each); at the end, any console error or CSP violation fails the test."""
+    opened: list[Any] = []
+    problems: list[str] = []
+
+    def new(locale: str = "en-GB") -> Any:
+        context = browser.new_context(locale=locale, viewport={"width": 390, "height": 844})
+        opened.append(context)
+        page = context.new_page()
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda exc: problems.append(str(exc)))
+        return page
+
+    yield new
+    for context in opened:
+        context.close()
+    assert problems == []
+
+
+def sign_in(page: Any, base: str, username: str) -> None:
+    """Sign a staff member in through the login page (headon.testing.PASSWORD)."""
+    from headon.testing import PASSWORD
+
+    page.goto(base + "/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    with page.expect_navigation():
+        page.click("button:has-text('Sign in')")

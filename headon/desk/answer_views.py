@@ -16,24 +16,18 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST, require_safe
 
-from headon.accounts.models import User
 from headon.desk.markup import render_markdown
 from headon.desk.merging.terms import _HAN
 from headon.desk.models import Answer, Question, Tag
 from headon.desk.services import answers as answering
 from headon.desk.services import digest as digests
+from headon.desk.views import _actor, _day
 from headon.timezones import organiser_today
 
 desk_required = permission_required("desk.view_desk", raise_exception=True)
 draft_required = permission_required("desk.draft_answers", raise_exception=True)
 approve_required = permission_required("desk.approve_answers", raise_exception=True)
 publish_required = permission_required("desk.publish_digest", raise_exception=True)
-
-
-def _actor(request: HttpRequest) -> User:
-    if not isinstance(request.user, User):
-        raise PermissionDenied
-    return request.user
 
 
 class AnswerForm(forms.Form):
@@ -274,15 +268,6 @@ def answers_queue(request: HttpRequest) -> HttpResponse:
             "recent": recent,
         },
     )
-
-
-def _day(value: str | None) -> dt.date:
-    if not value:
-        return organiser_today()
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise Http404 from None
 
 
 @login_required

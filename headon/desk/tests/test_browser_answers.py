@@ -6,48 +6,21 @@ asks, questions and answers stays inert on every page."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import feedparser
 import pytest
 from django.test import override_settings
 
+from headon.conftest import sign_in
 from headon.desk.merging.normalise import exact_key
 from headon.desk.models import Answer, Ask, Channel, Question
-from headon.testing import PASSWORD, make_staff
+from headon.testing import make_staff
 from headon.timezones import organiser_now
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
-
-
-@pytest.fixture
-def contexts(browser: Any) -> Iterator[Any]:
-    opened: list[Any] = []
-    problems: list[str] = []
-
-    def new(locale: str = "en-GB") -> Any:
-        context = browser.new_context(locale=locale, viewport={"width": 390, "height": 844})
-        opened.append(context)
-        page = context.new_page()
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda exc: problems.append(str(exc)))
-        return page
-
-    yield new
-    for context in opened:
-        context.close()
-    assert problems == []
-
-
-def sign_in(page: Any, base: str, username: str) -> None:
-    page.goto(base + "/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    with page.expect_navigation():
-        page.click("button:has-text('Sign in')")
 
 
 def no_xss(page: Any) -> None:

@@ -9,7 +9,6 @@ import datetime as dt
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +16,9 @@ import pytest
 import time_machine
 from django.core.management import call_command
 
+from headon.conftest import sign_in
 from headon.desk.models import Ask
-from headon.testing import PASSWORD, make_staff
+from headon.testing import make_staff
 from headon.visits.models import Draw, Offer, Ticket, WaitlistEntry
 from headon.visits.services.applications import access_token
 from headon.visits.services.feedback import feedback_token
@@ -26,33 +26,6 @@ from headon.visits.tests.factories import make_program
 from headon.visits.tests.test_draws import make_application
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def contexts(browser: Any) -> Iterator[Any]:
-    opened: list[Any] = []
-    problems: list[str] = []
-
-    def new(locale: str = "en-GB") -> Any:
-        context = browser.new_context(locale=locale, viewport={"width": 390, "height": 844})
-        opened.append(context)
-        page = context.new_page()
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda exc: problems.append(str(exc)))
-        return page
-
-    yield new
-    for context in opened:
-        context.close()
-    assert problems == []
-
-
-def sign_in(page: Any, base: str, username: str) -> None:
-    page.goto(base + "/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    with page.expect_navigation():
-        page.click("button:has-text('Sign in')")
 
 
 def run_jobs() -> None:

@@ -14,7 +14,6 @@ from typing import Any
 from unittest import mock
 
 import time_machine
-from django.db import connections
 from django.test import TransactionTestCase
 from django.urls import reverse
 from django.utils import timezone
@@ -24,6 +23,7 @@ from headon.testing import PersonasTestCase, make_staff
 from headon.visits.models import Application, Offer, PartyMember, Program, Session, Ticket
 from headon.visits.services import gate
 from headon.visits.tests.factories import make_program
+from headon.visits.tests.test_races import race
 from headon.visits.ticketing import issue_tickets
 
 # The first session of make_program runs 01:30-03:30 UTC on 15 February
@@ -316,26 +316,6 @@ class GatePageTests(PersonasTestCase):
         self.assertIsNone(ticket.checked_in_at)
         self.client.force_login(self.oscar)
         self.assertEqual(self.client.post(url).status_code, 403)
-
-
-def race(*calls: Callable[[], Any]) -> list[Any]:
-    """Run the calls at once, each in its own thread and connection."""
-    results: list[Any] = [None] * len(calls)
-
-    def run(n: int) -> None:
-        try:
-            results[n] = calls[n]()
-        except Exception as exc:  # the race reports, the test asserts
-            results[n] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
 
 
 @time_machine.travel(NOW, tick=False)

@@ -12,6 +12,7 @@ import hashlib
 import re
 import unicodedata
 from functools import cache
+from pathlib import Path
 
 import opencc  # type: ignore[import-untyped]
 
@@ -38,17 +39,27 @@ _SPACE = re.compile(r"\s+")
 
 
 @cache
-def _converter() -> opencc.OpenCC:
-    # Loaded once: the dictionaries take a few milliseconds to parse.
-    return opencc.OpenCC("t2s")
+def _t2s_table() -> dict[int, str]:
+    """OpenCC's traditional-to-simplified character table, as a
+    str.translate table: one lookup per character, no phrase segmentation.
+    The phrase table only chooses between simplified forms of a few
+    ambiguous characters, which matching does not need; translating
+    character by character is some twenty times faster, and imports run
+    every ask through it."""
+    path = Path(opencc.__file__).parent / "dictionary" / "TSCharacters.txt"
+    table: dict[int, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        source, _, targets = line.partition("\t")
+        if len(source) == 1 and targets:
+            table[ord(source)] = targets.split()[0]
+    return table
 
 
 def to_simplified(text: str) -> str:
-    """Convert traditional Chinese characters and phrases to simplified ones."""
+    """Convert traditional Chinese characters to simplified ones."""
     if text.isascii():
         return text
-    converted: str = _converter().convert(text)
-    return converted
+    return text.translate(_t2s_table())
 
 
 def _strip_symbols(text: str) -> str:

@@ -126,13 +126,16 @@ class Ask(models.Model):
     # comparing handles in clear.
     author_key = models.CharField(max_length=64, blank=True)
     posted_at = models.DateTimeField(_("posted at"), db_index=True)
-    # The organiser's calendar date of posted_at: the desk works day by day.
-    day = models.DateField(_("day"), db_index=True)
+    # The organiser's calendar date of posted_at: the desk works day by day
+    # (indexed with the question, see Meta: that index serves both).
+    day = models.DateField(_("day"))
     likes = models.PositiveIntegerField(default=0)
     replies = models.PositiveIntegerField(default=0)
     shares = models.PositiveIntegerField(default=0)
     url = models.URLField(max_length=500, blank=True)
-    match_key = models.CharField(max_length=64, db_index=True)
+    # Matched in the merge engine's memory, never looked up in the database,
+    # so not indexed: a million-ask import pays for every index it updates.
+    match_key = models.CharField(max_length=64)
     question = models.ForeignKey(
         Question, null=True, blank=True, on_delete=models.SET_NULL, related_name="asks"
     )

@@ -289,6 +289,9 @@ HEADON_RANK_WEIGHTS = {
 # Open factory days: hours an offer waits for confirmation; minutes before a
 # session starts that the gate lets its visitors in, and after it ends.
 HEADON_OFFER_HOURS = int(os.environ.get("HEADON_OFFER_HOURS", "72"))
+# Days after a program's last session when applicants' names, phone numbers,
+# e-mail addresses and ID numbers are erased (the figures stay).
+HEADON_RETENTION_DAYS = int(os.environ.get("HEADON_RETENTION_DAYS", "90"))
 HEADON_GATE_OPENS_MINUTES = int(os.environ.get("HEADON_GATE_OPENS_MINUTES", "60"))
 HEADON_GATE_CLOSES_MINUTES = int(os.environ.get("HEADON_GATE_CLOSES_MINUTES", "30"))
 

@@ -165,3 +165,11 @@ def invite_feedback(session_id: int) -> int:
             _send(application, *_invite_message(application, party))
         sent += 1
     return sent
+
+
+@task()
+def erase_personal_data() -> int:
+    """The retention job: erase applicants' data of programs past retention."""
+    from headon.visits.services.retention import erase_due
+
+    return sum(erased.people for erased in erase_due())

@@ -39,6 +39,9 @@ class Program(models.Model):
     choices_max = models.PositiveSmallIntegerField(_("ranked choices allowed"), default=3)
     privacy_notice_en = models.TextField(_("privacy notice (English)"), blank=True)
     privacy_notice_zh = models.TextField(_("privacy notice (Chinese)"), blank=True)
+    # When the retention job erased the applicants' personal data
+    # (HEADON_RETENTION_DAYS after the last session); figures stay.
+    personal_data_erased_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:

@@ -49,6 +49,11 @@ def clock_tick() -> bool:
             _invited.add(session_id)
             enqueue(visit_jobs.invite_feedback, session_id)
             enqueued = True
+    from headon.visits.services.retention import programs_due
+
+    if programs_due(now):
+        enqueue(visit_jobs.erase_personal_data)
+        enqueued = True
     return enqueued
 
 

@@ -7,6 +7,8 @@ from headon import views
 from headon.antibot.views import challenge as pow_challenge
 from headon.api import api
 
+handler500 = "headon.views.server_error"
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),

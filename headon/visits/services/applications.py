@@ -24,6 +24,7 @@ from headon.visits.errors import VisitError
 from headon.visits.models import (
     Application,
     ApplicationChoice,
+    Draw,
     PartyMember,
     PersonKey,
     Program,
@@ -81,6 +82,10 @@ def check_window(program: Program) -> None:
     if state == "not_open":
         raise VisitError("window_not_open")
     if state == "closed":
+        raise VisitError("window_closed")
+    # Once the list is sealed for the draw, it is closed whatever the dates
+    # say (a coordinator may seal early): a change now would void the draw.
+    if Draw.objects.filter(program=program).exclude(stage=Draw.Stage.COMMITTED).exists():
         raise VisitError("window_closed")
 
 

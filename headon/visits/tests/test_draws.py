@@ -326,3 +326,17 @@ class NotificationTests(TestCase):
         self.assertTrue(jobs.notify_tickets.call(offer.pk))
         self.assertIn("/tickets/", outbox[-1][1])
         self.assertFalse(jobs.notify_offer.call(offer.pk))  # confirmed: no reminder
+
+
+class SealedListTests(TestCase):
+    def test_a_sealed_list_takes_no_change_or_withdrawal(self) -> None:
+        from headon.visits.errors import VisitError
+        from headon.visits.services.applications import application_withdraw
+
+        program = make_program(sessions=1)
+        application = make_application(program, 1, 1, list(program.sessions.all()))
+        draws.draw_commit(program=program, source="secret", actor=None)
+        draws.draw_close(program=program, actor=None, force=True)  # dates still open
+        with self.assertRaises(VisitError) as caught:
+            application_withdraw(application=application)
+        self.assertEqual(caught.exception.code, "window_closed")

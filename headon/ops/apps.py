@@ -3,7 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 
 class OpsConfig(AppConfig):
-    """Operator commands: demo, serve, worker."""
+    """Operator commands: demo, serve, worker, backup, restore."""
 
     name = "headon.ops"
     label = "ops"

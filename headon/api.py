@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema
+from ninja.errors import ValidationError
 
 import headon
 from headon.desk.api import router as desk_router
@@ -18,6 +19,19 @@ api = NinjaAPI(
 class Health(Schema):
     status: str
     version: str
+
+
+@api.exception_handler(ValidationError)
+def invalid_request(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    """422 with `detail` a sentence, as every other error here, and the
+    field-by-field `errors` beside it (ninja's default puts the list in
+    `detail`, which the documented error schema does not allow)."""
+    problems = []
+    for error in exc.errors:
+        where = ".".join(str(part) for part in error.get("loc", ()))
+        problems.append(f"{where}: {error.get('msg', 'invalid')}")
+    detail = "Invalid request: " + "; ".join(problems[:5]) if problems else "Invalid request."
+    return api.create_response(request, {"detail": detail, "errors": exc.errors}, status=422)
 
 
 api.add_router("/", visits_router)

@@ -184,7 +184,11 @@ class PersonIn(Schema):
 class PartyIn(Schema):
     lead: PersonIn
     companions: list[PersonIn] = Field(default_factory=list, max_length=19)
-    choices: list[int] = Field(..., max_length=10, description="Session ids, first choice first.")
+    # Bounded: an id past 64 bits used to reach the database and fail there
+    # (found by tests/test_api_fuzz.py).
+    choices: list[Annotated[int, Field(ge=1, lt=2**31)]] = Field(
+        ..., max_length=10, description="Session ids, first choice first."
+    )
 
 
 class ApplicationIn(PartyIn):

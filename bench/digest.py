@@ -25,12 +25,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -39,7 +36,7 @@ import aiohttp
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-from bench.rush import headon, pg_database, start_server, stop_server  # noqa: E402
+from bench.rush import headon, isolated_headon, start_server, stop_server  # noqa: E402
 
 SETUP = r"""
 import datetime as dt, json, random, time
@@ -167,41 +164,34 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     args = parser.parse_args()
-    data_dir = Path(tempfile.mkdtemp(prefix="headon-bench-digest-"))
-    pg_name = f"headon_bench_digest_{os.getpid()}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HEADON_", "DATABASE_URL"))}
-    env.update(HEADON_DATA_DIR=str(data_dir), HEADON_EMBEDDER="none", PYTHONPATH=str(PROJECT_DIR))
-    if args.db == "postgres":
-        pg_database(pg_name, create=True)
-        env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{pg_name}"
-    server = None
-    try:
-        headon(env, "migrate", "--verbosity", "0")
-        script = SETUP.format(asks=args.asks, questions=args.questions, answered=args.answered)
-        built = json.loads(headon(env, "shell", "-c", script, timeout=1800))
-        total = built["publish_s"] + built["text_s"] + built["json_s"] + built["feed_s"]
-        total += built["png_s"]
-        server = start_server(args, env, data_dir)
-        paths = [f"/answers/q/{pk}/" for pk in built["answer_ids"]]
-        asyncio.run(readers(server.base, paths[:20], 4, 2))  # warm the workers
-        runs = {
-            "healthz": asyncio.run(
-                readers(server.base, ["/healthz"], args.readers, args.seconds, args.think_ms)
-            ),
-            "page": asyncio.run(
-                readers(server.base, paths, args.readers, args.seconds, args.think_ms)
-            ),
-            "healthz_saturated": asyncio.run(
-                readers(server.base, ["/healthz"], args.readers, args.seconds)
-            ),
-            "page_saturated": asyncio.run(readers(server.base, paths, args.readers, args.seconds)),
-        }
-    finally:
-        if server is not None:
-            stop_server(server)
-        shutil.rmtree(data_dir, ignore_errors=True)
-        if args.db == "postgres":
-            pg_database(pg_name, create=False)
+    with isolated_headon(args.db, "digest") as (data_dir, env):
+        server = None
+        try:
+            headon(env, "migrate", "--verbosity", "0")
+            script = SETUP.format(asks=args.asks, questions=args.questions, answered=args.answered)
+            built = json.loads(headon(env, "shell", "-c", script, timeout=1800))
+            total = built["publish_s"] + built["text_s"] + built["json_s"] + built["feed_s"]
+            total += built["png_s"]
+            server = start_server(args, env, data_dir)
+            paths = [f"/answers/q/{pk}/" for pk in built["answer_ids"]]
+            asyncio.run(readers(server.base, paths[:20], 4, 2))  # warm the workers
+            runs = {
+                "healthz": asyncio.run(
+                    readers(server.base, ["/healthz"], args.readers, args.seconds, args.think_ms)
+                ),
+                "page": asyncio.run(
+                    readers(server.base, paths, args.readers, args.seconds, args.think_ms)
+                ),
+                "healthz_saturated": asyncio.run(
+                    readers(server.base, ["/healthz"], args.readers, args.seconds)
+                ),
+                "page_saturated": asyncio.run(
+                    readers(server.base, paths, args.readers, args.seconds)
+                ),
+            }
+        finally:
+            if server is not None:
+                stop_server(server)
 
     print(f"Digest of {args.asks:,} asks, {built['answers']} answers ({args.db}):")
     print(f"  {'stage':<34}{'seconds':>10}")

@@ -26,11 +26,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import re
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -40,7 +37,7 @@ import aiohttp
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-from bench.rush import headon, pg_database, start_server, stop_server  # noqa: E402
+from bench.rush import headon, isolated_headon, start_server, stop_server  # noqa: E402
 
 TARGET_P99_MS = 20
 SERVER_TIMING = re.compile(r"app;dur=([0-9.]+)")
@@ -161,44 +158,35 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     args = parser.parse_args()
-    data_dir = Path(tempfile.mkdtemp(prefix="headon-bench-gate-"))
-    pg_name = f"headon_bench_gate_{os.getpid()}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HEADON_", "DATABASE_URL"))}
-    env.update(HEADON_DATA_DIR=str(data_dir), HEADON_EMBEDDER="none", PYTHONPATH=str(PROJECT_DIR))
-    if args.db == "postgres":
-        pg_database(pg_name, create=True)
-        env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{pg_name}"
-    server = None
-    codes_path = data_dir / "codes.json"
-    try:
-        headon(env, "migrate", "--verbosity", "0")
-        script = SETUP.format(tickets=args.tickets, codes_path=str(codes_path))
-        built = json.loads(headon(env, "shell", "-c", script, timeout=1800))
-        codes: list[str] = json.loads(codes_path.read_text())
-        server = start_server(args, env, data_dir)
-        path = f"/staff/visits/gate/{built['session_id']}/"
-        headers = {
-            "Cookie": f"{built['cookie']}={built['sessionid']}; csrftoken={built['csrf']}",
-            "X-CSRFToken": built["csrf"],
-            "HX-Request": "true",
-        }
-        # Warm the workers on the page itself (GETs check nothing in).
-        asyncio.run(scanners(server.base, path, [None] * 40, 4, headers))
-        healthz = asyncio.run(
-            scanners(server.base, "/healthz", [None] * len(codes), args.scanners, headers)
-        )
-        bodies: list[dict[str, str] | None] = [{"code": c, "gate": "bench"} for c in codes]
-        check_ins = asyncio.run(scanners(server.base, path, bodies, args.scanners, headers))
-        again = asyncio.run(scanners(server.base, path, bodies[:500], args.scanners, headers))
-        counted = json.loads(
-            headon(env, "shell", "-c", COUNT.format(session_id=built["session_id"]))
-        )["checked_in"]
-    finally:
-        if server is not None:
-            stop_server(server)
-        shutil.rmtree(data_dir, ignore_errors=True)
-        if args.db == "postgres":
-            pg_database(pg_name, create=False)
+    with isolated_headon(args.db, "gate") as (data_dir, env):
+        server = None
+        codes_path = data_dir / "codes.json"
+        try:
+            headon(env, "migrate", "--verbosity", "0")
+            script = SETUP.format(tickets=args.tickets, codes_path=str(codes_path))
+            built = json.loads(headon(env, "shell", "-c", script, timeout=1800))
+            codes: list[str] = json.loads(codes_path.read_text())
+            server = start_server(args, env, data_dir)
+            path = f"/staff/visits/gate/{built['session_id']}/"
+            headers = {
+                "Cookie": f"{built['cookie']}={built['sessionid']}; csrftoken={built['csrf']}",
+                "X-CSRFToken": built["csrf"],
+                "HX-Request": "true",
+            }
+            # Warm the workers on the page itself (GETs check nothing in).
+            asyncio.run(scanners(server.base, path, [None] * 40, 4, headers))
+            healthz = asyncio.run(
+                scanners(server.base, "/healthz", [None] * len(codes), args.scanners, headers)
+            )
+            bodies: list[dict[str, str] | None] = [{"code": c, "gate": "bench"} for c in codes]
+            check_ins = asyncio.run(scanners(server.base, path, bodies, args.scanners, headers))
+            again = asyncio.run(scanners(server.base, path, bodies[:500], args.scanners, headers))
+            counted = json.loads(
+                headon(env, "shell", "-c", COUNT.format(session_id=built["session_id"]))
+            )["checked_in"]
+        finally:
+            if server is not None:
+                stop_server(server)
 
     print(
         f"Gate check-in, {len(codes):,} tickets, {args.scanners} scanners ({args.db}), "

@@ -163,6 +163,25 @@ print(json.dumps(out))
 """
 
 
+@contextlib.contextmanager
+def isolated_headon(db: str, name: str) -> Iterator[tuple[Path, dict[str, str]]]:
+    """A throwaway data directory (and PostgreSQL database, for db="postgres")
+    and the environment that points headon at them; both gone afterwards."""
+    data_dir = Path(tempfile.mkdtemp(prefix=f"headon-bench-{name}-"))
+    pg_name = f"headon_bench_{name}_{os.getpid()}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HEADON_", "DATABASE_URL"))}
+    env.update(HEADON_DATA_DIR=str(data_dir), HEADON_EMBEDDER="none", PYTHONPATH=str(PROJECT_DIR))
+    if db == "postgres":
+        pg_database(pg_name, create=True)
+        env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{pg_name}"
+    try:
+        yield data_dir, env
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+        if db == "postgres":
+            pg_database(pg_name, create=False)
+
+
 def server_env(args: argparse.Namespace, data_dir: Path, pg_name: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HEADON_", "DATABASE_URL"))}
     env.update(

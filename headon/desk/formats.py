@@ -19,7 +19,7 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from headon.desk.markup import markdown_text
-from headon.desk.models import DigestImage, DigestRevision
+from headon.desk.models import Answer, DigestImage, DigestRevision
 
 LANGUAGES = ("en", "zh")
 DJANGO_LANGUAGE = {"en": "en", "zh": "zh-hans"}
@@ -109,8 +109,6 @@ def digest_text(snapshot: dict[str, Any], lang: str, limit: int | None = None) -
 
 
 def verdict_label(verdict: str) -> str:
-    from headon.desk.models import Answer
-
     try:
         return str(Answer.Verdict(verdict).label)
     except ValueError:

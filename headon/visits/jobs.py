@@ -21,13 +21,13 @@ from headon.visits.models import Application, Offer, Program, Ticket
 from headon.visits.services import offers
 
 
-def private_url(application: Application) -> str:
+def private_url(application: Application, page: str = "visits:application") -> str:
+    """An absolute link to one of the party's private pages."""
     from headon.visits.services.applications import access_token
 
     return absolute(
         reverse(
-            "visits:application",
-            args=[application.program.slug, application.reference, access_token(application)],
+            page, args=[application.program.slug, application.reference, access_token(application)]
         )
     )
 
@@ -66,19 +66,12 @@ def notify_offer(offer_id: int) -> bool:
 def notify_tickets(offer_id: int) -> bool:
     """After confirming: the link to the party's tickets (QR codes) and
     calendar file, so they are in the message as well as on the page."""
-    from headon.visits.services.applications import access_token
-
     offer = Offer.objects.select_related("application__program", "session").get(pk=offer_id)
     if offer.status != Offer.Status.CONFIRMED:
         return False
     application = offer.application
     language = "zh-hans" if application.language.startswith("zh") else "en"
-    link = absolute(
-        reverse(
-            "visits:tickets",
-            args=[application.program.slug, application.reference, access_token(application)],
-        )
-    )
+    link = private_url(application, "visits:tickets")
     with translation.override(language):
         subject = _("%(program)s: your tickets") % {"program": application.program.title}
         body = _("%(program)s on %(when)s: your %(n)s tickets (show them at the gate): %(url)s") % {

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -445,12 +445,8 @@ def suggestions_for(question: Question, limit: int = 5) -> list[tuple[Answer, fl
     return [(answers[pk], score) for pk, score in found if pk in answers and score >= 0.15]
 
 
-def _pairs(text: str) -> set[str]:
-    return set(terms(text))
-
-
 def _similarity(a: str, b: str) -> float:
-    left, right = _pairs(a), _pairs(b)
+    left, right = set(terms(a)), set(terms(b))
     if not left or not right:
         return 0.0
     return len(left & right) / len(left | right)
@@ -499,11 +495,3 @@ def warnings_for(answer: Answer) -> list[dict[str, Any]]:
             }
         )
     return result
-
-
-def approved_for_questions(questions: Iterable[int]) -> list[Answer]:
-    return list(
-        Answer.objects.filter(status=Answer.Status.APPROVED, questions__in=list(questions))
-        .distinct()
-        .order_by(F("id"))
-    )

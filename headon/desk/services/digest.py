@@ -115,6 +115,7 @@ def _bilingual(copy: dict[str, Any], name: str) -> dict[str, str]:
 def build_snapshot(day: dt.date, *, now: dt.datetime | None = None) -> dict[str, Any]:
     """The digest of `day` from the rows as they are now."""
     at = now or timezone.now()
+    cutoff = cutoff_for(day)
     ranked = _ranked_questions(day)
     questions = Question.objects.only("id", "text", "answer", "covered_at").in_bulk(
         [pk for pk, _figures in ranked]
@@ -153,7 +154,7 @@ def build_snapshot(day: dt.date, *, now: dt.datetime | None = None) -> dict[str,
                 ),
                 "first_published_at": copy.get("first_published_at", ""),
                 "corrections": copy.get("corrections", []),
-                "late": question.covered_at > cutoff_for(day),
+                "late": question.covered_at > cutoff,
             }
         else:
             entry["asked_by"] += figures.people
@@ -181,7 +182,7 @@ def build_snapshot(day: dt.date, *, now: dt.datetime | None = None) -> dict[str,
     return {
         "format": FORMAT,
         "date": day.isoformat(),
-        "cutoff": cutoff_for(day).astimezone(organiser_tz()).isoformat(),
+        "cutoff": cutoff.astimezone(organiser_tz()).isoformat(),
         "site": {
             "name": {"en": settings.SITE_NAME, "zh": settings.HEADON_SITE_NAME_ZH},
             "url": settings.HEADON_SITE_URL,

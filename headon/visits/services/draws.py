@@ -15,9 +15,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
-from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -233,25 +231,3 @@ def draw_run(*, program: Program, actor: User | None, beacon_value: str = "") ->
 
     enqueue(jobs.notify_offers, program.pk)
     return draw
-
-
-def commitment_text(draw: Draw) -> dict[str, Any]:
-    """What the public page shows of the draw, at every stage."""
-    return {
-        "algorithm": draw.algorithm,
-        "mechanism": draw.mechanism,
-        "source": draw.source,
-        "commitment": draw.commitment,
-        "beacon": draw.beacon,
-        "list_hash": draw.list_hash,
-        "parties": draw.parties,
-        "revealed": draw.revealed if draw.stage == Draw.Stage.DONE else "",
-        "seed": draw.seed,
-    }
-
-
-def record_digest(draw: Draw) -> str:
-    import json
-
-    body = json.dumps(draw.record, sort_keys=True, separators=(",", ":")).encode()
-    return hashlib.sha256(body).hexdigest()

@@ -87,7 +87,9 @@ def ask_create(
     ] = None,
 ) -> Status[Schema]:
     channel: Channel = request.auth  # type: ignore[attr-defined]
-    external_id = body.external_id or (
+    # Whitespace is no id (it used to reach the database's check and fail
+    # there; found by tests/test_api_fuzz.py).
+    external_id = body.external_id.strip() or (
         f"idem:{idempotency_key}" if idempotency_key else f"api:{uuid.uuid4().hex}"
     )
     posted_at = body.posted_at

@@ -75,6 +75,8 @@ def ask_receive(
     if "\x00" in text:
         raise IntakeError("The ask holds a NUL character.")
     external_id = external_id.strip()[:200]
+    if not external_id:
+        raise IntakeError("The ask has no external id.")
     now = timezone.now()
     posted_at = min(posted_at or now, now)  # a clock ahead of ours does not post from the future
     existing = Ask.objects.filter(channel=channel, external_id=external_id).first()

@@ -67,6 +67,12 @@ class WebhookTests(TestCase):
             self.assertEqual(self.post(body).status_code, 422, body)
         self.assertEqual(self.post({"text": "bad\x00text"}).status_code, 422)
 
+    def test_a_blank_external_id_counts_as_none(self) -> None:
+        first = self.post({"text": "when?", "external_id": "\n "}, **{"Idempotency-Key": "k1"})
+        again = self.post({"text": "when?", "external_id": " "}, **{"Idempotency-Key": "k1"})
+        self.assertEqual((first.status_code, again.status_code), (201, 200))
+        self.assertEqual(first.json()["external_id"], "idem:k1")
+
     def test_a_new_token_retires_the_old_one(self) -> None:
         out = io.StringIO()
         call_command("channel_token", "dealers", stdout=out)

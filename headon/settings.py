@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "axes",
     "ninja",  # its Swagger UI from local static files, not a CDN
     "headon.ops",
+    "headon.antibot",
     "headon.desk",
     "headon.visits",
     # Last: its post_migrate handler builds the role groups from the

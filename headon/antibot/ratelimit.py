@@ -1,17 +1,13 @@
-"""Fixed-window rate limits in Django's shared cache.
+"""Fixed-window rate limits in the shared store (store.py).
 
-A window of `limit` hits is `limit` slots; a hit takes the first free slot
-with `cache.add`, which is atomic on every backend that can be shared
-between processes: Redis (SET NX), Memcached (add), the database cache (the
-primary key; a second INSERT fails) and, within one process, local memory.
-`cache.add` + `cache.incr` is the usual recipe, but `incr` is a plain get
-then set on the database and file caches, so two processes can both read 3
-and both write 4, and the limit leaks (tests/test_ratelimit.py shows it).
-One `get_many` finds the free slots first, so an allowed hit costs two
-round trips and a refused one costs one, whatever the limit.
+A hit adds one to the counter of its key's current window, atomically, and
+is allowed while the total is within the limit. The usual recipe, a cache's
+`add` then `incr`, leaks on the database cache, where `incr` is a read and a
+write that two processes can interleave (tests/test_ratelimit.py shows it);
+the store's count is one atomic statement or Redis command instead.
 
 Keys are keyed hashes: a phone number or an address never appears in the
-cache, and a plain SHA-256 of a phone number is reversed by trying them all.
+store, and a plain SHA-256 of a phone number is reversed by trying them all.
 A fixed window lets a client make up to 2 x limit hits around a window edge;
 for flood control that is fine, and it costs no sorted sets.
 """
@@ -24,11 +20,12 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import BaseCache, caches
 from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
 
-MAX_LIMIT = 500  # one get_many of this many keys per hit is still cheap
+from headon.antibot import store
+
+MAX_LIMIT = 10_000
 
 
 @dataclass(frozen=True)
@@ -48,26 +45,19 @@ def hit(
     *,
     limit: int,
     window_seconds: int,
-    cache: BaseCache | None = None,
 ) -> RateLimitResult:
     """Count one hit for `key` (a phone number, an address) in `scope` and
     say whether it is within `limit` hits per `window_seconds`."""
     if not 1 <= limit <= MAX_LIMIT or window_seconds < 1:
-        raise ValueError("limit must be in [1, 500] and window_seconds at least 1")
-    cache = cache if cache is not None else caches["default"]
+        raise ValueError("limit must be in [1, 10000] and window_seconds at least 1")
     now = time.time()
     window = int(now // window_seconds)
     window_end = (window + 1) * window_seconds
-    # The slots live to the end of their window (and a second more, for
-    # clocks that differ a little between processes); a new window has new keys.
-    timeout = math.ceil(window_end - now) + 1
-    prefix = f"rl:{scope}:{hashed_key(scope, key)}:{window}:"
-    slots = [f"{prefix}{i}" for i in range(limit)]
-    taken = cache.get_many(slots)
-    free = [slot for slot in slots if slot not in taken]
-    for position, slot in enumerate(free):
-        if cache.add(slot, 1, timeout):
-            return RateLimitResult(True, 0, len(free) - position - 1)
+    # The counter lives to the end of its window (and a second more, for
+    # clocks that differ a little between processes); a new window, a new key.
+    hits = store.count(f"rl:{scope}:{hashed_key(scope, key)}:{window}", expires=window_end + 1)
+    if hits <= limit:
+        return RateLimitResult(True, 0, limit - hits)
     return RateLimitResult(False, max(1, math.ceil(window_end - now)), 0)
 
 

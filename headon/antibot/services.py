@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import math
 import time
 
 from django.conf import settings
-from django.core.cache import caches
 from django.utils.crypto import salted_hmac
 
-from headon.antibot import pow
+from headon.antibot import pow, store
 
 REPLAY_PREFIX = "pow-used:"
 
@@ -27,18 +25,14 @@ def challenge_issue(*, scope: str, max_number: int | None = None) -> pow.Challen
 
 def first_use(challenge: str, expires: int, owner: str = "") -> bool:
     """True the first time a challenge is spent, in every process that shares
-    the cache: `add` is atomic there (see ratelimit.py). The mark outlives the
-    challenge's expiry, after which verify refuses it anyway.
+    the store (store.claim is atomic). The claim outlives the challenge's
+    expiry, after which verify refuses it anyway.
 
     With an `owner` (an idempotency key), the same owner may present the
     solution again: a retried or double-clicked submission is one request,
     and the idempotency key, not this check, keeps it from counting twice."""
-    timeout = max(1, math.ceil(expires - time.time()) + 1)
-    key = f"{REPLAY_PREFIX}{challenge}"
-    cache = caches["default"]
-    if cache.add(key, owner or "-", timeout):
-        return True
-    return bool(owner) and cache.get(key) == owner
+    held = store.claim(f"{REPLAY_PREFIX}{challenge}", owner=owner or "-", expires=expires + 1)
+    return held is None or (bool(owner) and held == owner)
 
 
 def solution_check(*, payload: object, scope: str, owner: str = "") -> pow.Verdict:

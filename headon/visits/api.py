@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
+from django.db.models import Prefetch, prefetch_related_objects
 from django.http import Http404, HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.utils.translation import get_language
@@ -16,7 +17,7 @@ from ninja.params import functions as param
 from headon.antibot.services import solution_check
 from headon.visits import guards
 from headon.visits.errors import VisitError
-from headon.visits.models import Application, Program, Session
+from headon.visits.models import Application, ApplicationChoice, Program, Session
 from headon.visits.selectors import open_sessions, published_programs
 from headon.visits.services import applications as apps
 from headon.visits.services import verification
@@ -223,6 +224,12 @@ class ApplicationOut(Schema):
 
 
 def _application_out(application: Application) -> ApplicationOut:
+    # A new application has its rows already (services/applications.py).
+    prefetch_related_objects(
+        [application],
+        "members",
+        Prefetch("choices", queryset=ApplicationChoice.objects.select_related("session")),
+    )
     return ApplicationOut(
         reference=application.reference,
         status=application.status,
@@ -239,7 +246,7 @@ def _application_out(application: Application) -> ApplicationOut:
         ],
         choices=[
             ChoiceOut(rank=c.rank, session=_session_out(c.session))
-            for c in application.choices.select_related("session")
+            for c in application.choices.all()
         ],
         submitted_at=application.created_at,
         access_token=apps.access_token(application),

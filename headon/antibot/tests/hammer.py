@@ -4,7 +4,7 @@
 
 Configures Django on its own (a cache and nothing else), waits until every
 process is ready, makes HITS hits and prints how many were allowed. MODE is
-"slots" (headon.antibot.ratelimit.hit) or "counter", the usual add + incr
+"limit" (headon.antibot.ratelimit.hit) or "counter", the usual add + incr
 recipe, kept as the control that shows this harness catches a leaking limit.
 Reads are slowed by a few milliseconds in both modes, so that the processes
 really interleave between reading and writing.
@@ -48,6 +48,7 @@ def configure(backend: str, location: str) -> None:
         caches = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": location}
     settings.configure(
         SECRET_KEY="hammer",
+        INSTALLED_APPS=["headon.antibot"],  # the store's tables
         USE_TZ=True,
         DATABASES=databases,
         CACHES={"default": caches},
@@ -93,7 +94,7 @@ def main(
     wait_for_all(Path(barrier), int(n))
     allowed = 0
     for _ in range(int(hits)):
-        if mode == "slots":
+        if mode == "limit":
             allowed += hit("hammer", KEY, limit=int(limit), window_seconds=WINDOW).allowed
         else:
             allowed += counter_hit(cache, int(limit))

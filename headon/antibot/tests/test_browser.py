@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.core.cache import caches
+
+from headon.antibot import store
 
 pytestmark = [
     pytest.mark.browser,
@@ -31,10 +32,10 @@ def _page(browser: Any, problems: list[str], **options: Any) -> Any:
 
 
 @pytest.fixture(autouse=True)
-def _empty_cache() -> Iterator[None]:
-    caches["default"].clear()
+def _empty_store(transactional_db: None) -> Iterator[None]:
+    store.clear()
     yield
-    caches["default"].clear()
+    store.clear()
 
 
 def test_the_form_is_held_until_the_browser_has_solved_the_challenge(browser, live_server):

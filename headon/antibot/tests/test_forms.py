@@ -5,10 +5,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from django import forms
-from django.core.cache import caches
 from django.utils.functional import Promise
 
-from headon.antibot import pow
+from headon.antibot import pow, store
 from headon.antibot.forms import ProofOfWorkField
 from headon.antibot.services import challenge_issue
 
@@ -23,10 +22,10 @@ class ApplyForm(forms.Form):
 
 
 @pytest.fixture(autouse=True)
-def _empty_cache():
-    caches["default"].clear()
+def _empty_store(db):
+    store.clear()
     yield
-    caches["default"].clear()
+    store.clear()
 
 
 def _solution(scope: str = "apply") -> str:

@@ -4,10 +4,9 @@ import time
 
 import pytest
 from django.conf import settings
-from django.core.cache import caches
 from django.test import override_settings
 
-from headon.antibot import pow
+from headon.antibot import pow, store
 from headon.antibot.services import pow_key
 from headon.antibot.views import CHALLENGES_PER_MINUTE
 
@@ -15,10 +14,10 @@ pytestmark = [pytest.mark.urls("headon.antibot.tests.urls"), pytest.mark.django_
 
 
 @pytest.fixture(autouse=True)
-def _empty_cache():
-    caches["default"].clear()
+def _empty_store(db):
+    store.clear()
     yield
-    caches["default"].clear()
+    store.clear()
 
 
 def test_the_challenge_is_signed_json_in_altchas_shape(client):

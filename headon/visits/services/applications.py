@@ -15,6 +15,7 @@ import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -165,8 +166,11 @@ def _raise_if_taken(
 
 
 def _write_party(application: Application, people: list[Person], sessions: list[Session]) -> None:
-    for position, person in enumerate(people):
-        member = PartyMember.objects.create(
+    """Insert the party, its person keys and its choices: three INSERTs
+    whatever the party's size (both databases return the new ids), and the
+    rows stay on `application` so the receipt needs no query."""
+    members = PartyMember.objects.bulk_create(
+        PartyMember(
             application=application,
             position=position,
             name=person.name,
@@ -175,16 +179,30 @@ def _write_party(application: Application, people: list[Person], sessions: list[
             id_number_masked=person.masked_id_number,
             id_number_sealed=seal(person.id_number) if person.id_number else "",
         )
-        PersonKey.objects.bulk_create(
-            PersonKey(
-                program_id=application.program_id, application=application, member=member, key=key
-            )
-            for key in person.identity_keys()
+        for position, person in enumerate(people)
+    )
+    PersonKey.objects.bulk_create(
+        PersonKey(
+            program_id=application.program_id, application=application, member=member, key=key
         )
-    ApplicationChoice.objects.bulk_create(
+        for member, person in zip(members, people, strict=True)
+        for key in person.identity_keys()
+    )
+    choices = ApplicationChoice.objects.bulk_create(
         ApplicationChoice(application=application, session=session, rank=rank)
         for rank, session in enumerate(sessions, start=1)
     )
+    _keep_related(application, "members", members)
+    _keep_related(application, "choices", choices)
+
+
+def _keep_related(instance: Application, name: str, rows: list[Any]) -> None:
+    # What prefetch_related leaves behind: `instance.<name>.all()` then
+    # returns these rows without a query.
+    queryset = getattr(instance, name).get_queryset()
+    queryset._result_cache = rows
+    queryset._prefetch_done = True
+    instance.__dict__.setdefault("_prefetched_objects_cache", {})[name] = queryset
 
 
 def _taken_position(program: Program, people: list[Person]) -> int | None:

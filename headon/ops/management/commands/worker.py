@@ -49,8 +49,10 @@ def clock_tick() -> bool:
             _invited.add(session_id)
             enqueue(visit_jobs.invite_feedback, session_id)
             enqueued = True
+    from headon.antibot import store
     from headon.visits.services.retention import programs_due
 
+    store.purge()  # expired rate-limit counters and spent challenges
     if programs_due(now):
         enqueue(visit_jobs.erase_personal_data)
         enqueued = True

@@ -25,6 +25,12 @@ is C, so one Python process issues thousands of requests a second at a small
 share of one core, which matters when the server has only two cores to share
 with it; the client's own CPU use is printed beside each row.
 
+Past saturation (`--overload 2`, the default) it then offers twice the
+highest rate held (no error, p99 within 250 ms) and, at once after it, the
+held rate again: the server must refuse fast (503 from headon/ops/shedding.py,
+or 429) rather than time out, and recover by itself when the burst ends. The
+table gives the refusals' latency and when the last failure came.
+
 Prints a table and, as its last line, one JSON object with every figure.
 """
 
@@ -305,6 +311,10 @@ class Outcome:
     replay_error: str = ""
     # The submission was sent: if no answer came, it may or may not be stored.
     submitted: bool = False
+    # For a refused step: seconds from sending it to the refusal, and when the
+    # refusal came, from the phase's first scheduled arrival.
+    error_after: float = 0.0
+    error_at: float = 0.0
 
 
 class Identities:
@@ -424,6 +434,8 @@ class Flow:
             raise StepError(f"{step}:{type(exc).__name__}") from None
         outcome.steps[step] = time.perf_counter() - started
         if status not in expect:
+            outcome.error_after = outcome.steps.pop(step)
+            outcome.error_at = time.perf_counter()
             code = ""
             with contextlib.suppress(ValueError, AttributeError):
                 code = ":" + str(json.loads(data).get("code", ""))
@@ -567,6 +579,7 @@ class Phase:
     machine_busy: float = 0.0  # share of all cores
     db_cpu: float = 0.0
     late_starts: int = 0
+    started_at: float = 0.0  # perf_counter of the first scheduled arrival
 
     def summary(self) -> dict[str, Any]:
         ok = [o for o in self.outcomes if o.ok]
@@ -576,8 +589,12 @@ class Phase:
                 "p50_ms": ms(percentile([o.steps[step] for o in ok if step in o.steps], 0.5)),
                 "p99_ms": ms(percentile([o.steps[step] for o in ok if step in o.steps], 0.99)),
             }
-            for step in (STEPS if self.kind == "flow" else ())
+            for step in (STEPS if self.kind != "ceiling" else ())
         }
+        # Fast refusals past saturation (503 from the shedding worker, 429
+        # from a rate limit), against requests that simply took too long.
+        shed = [o for o in self.outcomes if re.search(r":(503|429)\b", o.error)]
+        failed_at = [o.error_at - self.started_at for o in self.outcomes if o.error_at]
         replays = [o.replay_ok for o in self.outcomes if o.replay_ok is not None]
         replay_errors = Counter(o.replay_error for o in self.outcomes if o.replay_error)
         return {
@@ -613,6 +630,14 @@ class Phase:
                 1,
             ),
             "server_cpu_ms_per_ok": round(1000 * self.server_cpu / len(ok), 2) if ok else None,
+            "shed": len(shed),
+            "shed_p50_ms": ms(percentile([o.error_after for o in shed], 0.5)),
+            "shed_p99_ms": ms(percentile([o.error_after for o in shed], 0.99)),
+            "timeouts": sum(
+                1 for o in self.outcomes if o.error.endswith((":timeout", "unfinished"))
+            ),
+            # From the phase's first arrival to its last refusal or failure.
+            "last_failure_s": round(max(failed_at), 2) if failed_at else 0.0,
         }
 
 
@@ -632,6 +657,7 @@ async def run_phase(
     )
     t0 = loop.time() + 0.05
     wall0 = time.perf_counter() + 0.05
+    phase.started_at = wall0
     for i in range(count):
         delay = t0 + i / phase.rate - loop.time()
         if delay > 0:
@@ -642,7 +668,7 @@ async def run_phase(
         outcome = Outcome()
         phase.outcomes.append(outcome)
         coroutine: Coroutine[Any, Any, Outcome]
-        if phase.kind == "flow":
+        if phase.kind != "ceiling":
             coroutine = flow.applicant(outcome, phase.slug, sessions, arrival)
         else:
             coroutine = flow.insert(outcome, arrival)
@@ -701,10 +727,38 @@ async def drive(
                     f"p99 {s['p99_ms']} ms, errors {s['errors_by_kind']}"
                 )
                 await asyncio.sleep(args.pause)
+            if args.overload:
+                phases += await overload(args, flow, server, programs, phases)
         finally:
             stop.set()
             await follower
     return phases
+
+
+async def overload(
+    args: argparse.Namespace,
+    flow: Flow,
+    server: Server,
+    programs: dict[str, list[int]],
+    phases: list[Phase],
+) -> list[Phase]:
+    """Past saturation: `--overload` times the highest rate held (no error,
+    p99 within target), then at once the held rate again, to see the server
+    refuse fast during the burst and recover by itself after it."""
+    flows = [p.summary() for p in phases if p.kind == "flow"]
+    held = [s for s in flows if s["errors"] == 0 and (s["p99_ms"] or 1e9) <= TARGET_P99_MS]
+    rate = max([s["offered_rate"] for s in held] or [min(args.rate)])
+    out = []
+    for kind, offered in (("overload", rate * args.overload), ("after", rate)):
+        phase = Phase(kind, offered, args.seconds, slug=f"rush-{kind}")
+        await run_phase(phase, flow, server, programs[phase.slug], args.drain)
+        s = phase.summary()
+        log(
+            f"{kind} @ {offered:g}/s: {s['ok']}/{s['started']} ok, {s['shed']} shed "
+            f"(p99 {s['shed_p99_ms']} ms), {s['timeouts']} timeouts, errors {s['errors_by_kind']}"
+        )
+        out.append(phase)
+    return out
 
 
 def slug_for(rate: float) -> str:
@@ -716,6 +770,11 @@ def log(message: str) -> None:
 
 
 # --- Report ---------------------------------------------------------------------
+
+
+def label(summary: dict[str, Any]) -> str:
+    rate = f"{summary['offered_rate']:g}"
+    return rate if summary["kind"] == "flow" else f"{summary['kind']} {rate}"
 
 
 def fmt(value: object) -> str:
@@ -733,7 +792,7 @@ def report(
     args: argparse.Namespace, phases: list[Phase], counts: dict[str, Any], env: dict[str, str]
 ) -> dict[str, Any]:
     summaries = [p.summary() for p in phases]
-    flows = [s for s in summaries if s["kind"] == "flow"]
+    flows = [s for s in summaries if s["kind"] in ("flow", "overload", "after")]
     ceilings = [s for s in summaries if s["kind"] == "ceiling"]
     # The ceiling is the most bare inserts a second the server answered; the
     # sustained ceiling, the highest rate it held with no error and p99 <= 250 ms.
@@ -802,7 +861,7 @@ def report(
         for s in flows:
             steps = s["steps"]
             cells = [f"{fmt(steps[k]['p50_ms'])} / {fmt(steps[k]['p99_ms'])}" for k in STEPS]
-            rows.append([f"{s['offered_rate']:g}", *cells, fmt(s["server_cpu_ms_per_ok"])])
+            rows.append([label(s), *cells, fmt(s["server_cpu_ms_per_ok"])])
         print(table(rows))
         print("\ndatabase after the run (acknowledged 201s against rows)")
         rows = [["offered/s", "acked", "rows", "missing", "extra", "dup contact", "dup idem"]]
@@ -811,7 +870,7 @@ def report(
             db = s["db"]
             rows.append(
                 [
-                    f"{s['offered_rate']:g}",
+                    label(s),
                     str(s["ok"]),
                     *(fmt(db.get(k)) for k in ("applications", "missing", "unacknowledged")),
                     *(fmt(db.get(k)) for k in ("duplicate_contacts", "duplicate_idempotency_keys")),
@@ -823,6 +882,23 @@ def report(
                 ]
             )
         print(table(rows))
+    bursts = [s for s in summaries if s["kind"] in ("overload", "after")]
+    if bursts:
+        print("\npast saturation: refusals (503/429) and recovery once the burst ends")
+        rows = [["phase", "offered/s", "ok/s", "p99 ms", "shed", "shed p50 / p99 ms"]]
+        rows[0] += ["timeouts", "other errors", "last failure at s"]
+        for s in bursts:
+            other = s["errors"] - s["shed"] - s["timeouts"]
+            rows.append(
+                [
+                    s["kind"],
+                    f"{s['offered_rate']:g}",
+                    *(fmt(s[k]) for k in ("ok_per_s", "p99_ms", "shed")),
+                    f"{fmt(s['shed_p50_ms'])} / {fmt(s['shed_p99_ms'])}",
+                    *(fmt(v) for v in (s["timeouts"], other, s["last_failure_s"])),
+                ]
+            )
+        print(table(rows))
     acked_inserts = sum(s["ok"] for s in ceilings) + args.warm_inserts
     print(f"bench_ceiling rows: {counts.get('bench_ceiling_rows')} (acknowledged {acked_inserts})")
     print("\nerrors by kind")
@@ -831,7 +907,12 @@ def report(
             print(f"  {s['kind']} @ {s['offered_rate']:g}/s: {s['errors_by_kind']}", end="")
             print(f" double submits: {s['replay_errors']}" if s["replay_errors"] else "")
     target = [
-        s for s in flows if s["ok_per_s"] >= 500 and s["p99_ms"] is not None and s["p99_ms"] <= 250
+        s
+        for s in flows
+        if s["kind"] == "flow"
+        and s["ok_per_s"] >= 500
+        and s["p99_ms"] is not None
+        and s["p99_ms"] <= 250
     ]
     target = [s for s in target if s["errors"] == 0 and (s["share_of_ceiling"] or 0) >= 0.5]
     return {
@@ -881,6 +962,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=1000, help="client connection cap")
     parser.add_argument("--replay", type=float, default=0.02, help="share of double submits")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--overload",
+        type=float,
+        default=2.0,
+        help="then offer this many times the highest rate held, and the held rate after it "
+        "(0: skip)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the data dir and database")
     args = parser.parse_args(argv)
     if args.seconds <= 0 or args.seconds > 600:
@@ -915,6 +1003,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             log(f"data in {data_dir}; migrating")
             headon(env, "migrate", "--verbosity", "0")
             slugs = ["rush-warmup", *(slug_for(r) for r in args.rate)]
+            slugs += ["rush-overload", "rush-after"] if args.overload else []
             programs = json.loads(headon(env, "shell", "-c", SETUP % {"slugs": slugs}))
             server = start_server(args, env, data_dir)
             log(f"server at {server.base} (log {server.log_path})")

@@ -330,6 +330,12 @@ else:
 # at the default (headon/antibot/pow.py has the measurements).
 HEADON_POW_MAX_NUMBER = int(os.environ.get("HEADON_POW_MAX_NUMBER", "50000"))
 
+# Past saturation `headon serve` answers 503 at once to a request that has
+# waited this long for a thread (three times as long for one that finishes
+# an application or a check-in) instead of queueing it: headon/ops/shedding.py.
+# 0 turns shedding off.
+HEADON_SHED_AFTER_MS = float(os.environ.get("HEADON_SHED_AFTER_MS", "200"))
+
 EMAIL_BACKEND = os.environ.get(
     "HEADON_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
 )

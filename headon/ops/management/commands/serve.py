@@ -59,6 +59,8 @@ class Command(BaseCommand):
                     "bind": bind,
                     "workers": workers,
                     "threads": threads,
+                    # Answers 503 at once past saturation (headon/ops/shedding.py).
+                    "worker_class": "headon.ops.shedding.SheddingWorker",
                     "accesslog": "-",
                     "errorlog": "-",
                     "graceful_timeout": 10,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import statistics
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import Count, Min
@@ -32,6 +33,18 @@ def _count(value: float) -> str:
 
 def _safe(svg: str) -> SafeString:
     return mark_safe(svg)  # noqa: S308 - charts escapes every label it draws
+
+
+def trend_sparkline(question_pk: int, hourly: Sequence[int]) -> SafeString:
+    """A question's asks per hour through the day, as a small inline chart."""
+    return _safe(
+        charts.sparkline(
+            list(hourly),
+            title=_("Asks per hour"),
+            id_prefix=f"spark{question_pk}",
+            wording=_wording(),
+        )
+    )
 
 
 def dashboard(days: int = 30, today: dt.date | None = None) -> dict[str, Any]:
@@ -148,14 +161,7 @@ def dashboard(days: int = 30, today: dt.date | None = None) -> dict[str, Any]:
                 "question": q.question,
                 "growth": q.ranked.growth,
                 "since": q.ranked.rising_since,
-                "sparkline": _safe(
-                    charts.sparkline(
-                        list(q.ranked.figures.hourly),
-                        title=_("Asks per hour"),
-                        id_prefix=f"spark{q.question.pk}",
-                        wording=wording,
-                    )
-                ),
+                "sparkline": trend_sparkline(q.question.pk, q.ranked.figures.hourly),
             }
             for q in rising
         ],

@@ -21,6 +21,7 @@ from headon.accounts.models import User
 from headon.antibot.forms import ProofOfWorkField
 from headon.antibot.ratelimit import hit_ip
 from headon.desk import jobs
+from headon.desk.dashboard import trend_sparkline
 from headon.desk.intake.sources import IntakeError, ask_receive
 from headon.desk.models import Channel, ImportRun, Question, TriageAction
 from headon.desk.selectors import active_channels, day_overview, recent_actions, recent_imports
@@ -123,11 +124,16 @@ class ImportForm(forms.Form):
 def staff_desk(request: HttpRequest, day: str | None = None) -> HttpResponse:
     """The triage console: the day's asks as distinct questions, best first."""
     chosen = _day(day)
+    overview = day_overview(chosen)
     return render(
         request,
         "desk/staff_desk.html",
         {
-            "overview": day_overview(chosen),
+            "overview": overview,
+            "trends": [
+                (item, trend_sparkline(item.question.pk, item.ranked.figures.hourly))
+                for item in overview.questions
+            ],
             "previous_day": chosen - dt.timedelta(days=1),
             "next_day": chosen + dt.timedelta(days=1) if chosen < organiser_today() else None,
             "channels": active_channels(),

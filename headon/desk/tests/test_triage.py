@@ -98,6 +98,9 @@ class TriageTests(PersonasTestCase):
         page = response.content.decode()
         self.assertIn("asked by 3 people on 1 channel(s)", page)
         self.assertLess(page.index("什么时候交付"), page.index("range real"))
+        # Each question shows its asks per hour through the day.
+        self.assertEqual(page.count('<div class="trend"><svg'), len(response.context["trends"]))
+        self.assertGreater(len(response.context["trends"]), 1)
 
     def test_the_console_takes_a_fixed_number_of_queries(self) -> None:
         self.client.force_login(self.bob)

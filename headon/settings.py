@@ -178,6 +178,11 @@ TASKS = {
         "QUEUES": ["default"],
     }
 }
+# A worker that has not shown a sign of life for this long is taken for
+# dead, and the jobs it was running go back to the queue (headon/jobs.py,
+# `requeue_abandoned`). Longer than any stall of a live worker; the jobs
+# are idempotent, so a false alarm costs a second run, not a wrong result.
+HEADON_JOB_LEASE_SECONDS = float(os.environ.get("HEADON_JOB_LEASE_SECONDS", "120"))
 
 # Accounts and login throttling -----------------------------------------------
 
@@ -346,6 +351,12 @@ HEADON_SMS_BACKEND = os.environ.get("HEADON_SMS_BACKEND", "headon.sms.ConsoleBac
 # that inserts one row, so bench/rush.py can measure the server's ceiling.
 # Never set in production; the view lives in bench/, outside the package.
 HEADON_BENCH_ENDPOINTS = env_bool("HEADON_BENCH_ENDPOINTS")
+# Crash tests only (headon/faults.py): the pause points at which a process
+# waits to be killed, e.g. "application-submit", and where it says so.
+# Empty, the default, turns every pause point into a no-op. Never set in
+# production.
+HEADON_FAULT_PAUSE = env_list("HEADON_FAULT_PAUSE", "")
+HEADON_FAULT_DIR = os.environ.get("HEADON_FAULT_DIR", str(DATA_DIR / "faults"))
 
 # Logging ---------------------------------------------------------------------
 

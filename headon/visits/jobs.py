@@ -11,6 +11,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django_tasks import task
 
+from headon import faults
 from headon.accounts.models import AuditEvent
 from headon.accounts.services import audit_record
 from headon.desk.formats import absolute
@@ -39,11 +40,37 @@ def _send(application: Application, subject: str, body: str) -> None:
         send_email.enqueue(to=application.contact, subject=subject, body=body)
 
 
-@task()
-def notify_offer(offer_id: int) -> bool:
-    """Tell the party it has a place and until when to confirm."""
+OFFER_NOTIFIED = "offer_notified"
+TICKETS_NOTIFIED = "tickets_notified"
+
+
+def _first_notice(offer_id: int, status: str, action: str) -> Offer | None:
+    """The offer, locked, if it has `status` and `action` was not yet
+    recorded for it; records it.
+
+    Call in the transaction that sends: a second run of the job (a worker
+    killed after enqueuing only some of `notify_offers`' jobs, whose rerun
+    enqueues them all again) waits on the lock, then finds the audit row
+    and sends nothing. Found by headon/tests/test_kill.py."""
+    Offer.objects.select_for_update().filter(pk=offer_id).values_list("pk").get()
     offer = Offer.objects.select_related("application__program", "session").get(pk=offer_id)
-    if offer.status != Offer.Status.OFFERED:
+    if (
+        offer.status != status
+        or AuditEvent.objects.filter(
+            action=action, target_type=Offer._meta.label_lower, target_id=str(offer_id)
+        ).exists()
+    ):
+        return None
+    audit_record(action=action, target=offer, data={"status": offer.status})
+    return offer
+
+
+@task()
+@transaction.atomic
+def notify_offer(offer_id: int) -> bool:
+    """Tell the party, once, it has a place and until when to confirm."""
+    offer = _first_notice(offer_id, Offer.Status.OFFERED, OFFER_NOTIFIED)
+    if offer is None:
         return False
     application = offer.application
     language = "zh-hans" if application.language.startswith("zh") else "en"
@@ -63,11 +90,12 @@ def notify_offer(offer_id: int) -> bool:
 
 
 @task()
+@transaction.atomic
 def notify_tickets(offer_id: int) -> bool:
     """After confirming: the link to the party's tickets (QR codes) and
-    calendar file, so they are in the message as well as on the page."""
-    offer = Offer.objects.select_related("application__program", "session").get(pk=offer_id)
-    if offer.status != Offer.Status.CONFIRMED:
+    calendar file, so they are in the message as well as on the page; once."""
+    offer = _first_notice(offer_id, Offer.Status.CONFIRMED, TICKETS_NOTIFIED)
+    if offer is None:
         return False
     application = offer.application
     language = "zh-hans" if application.language.startswith("zh") else "en"
@@ -93,6 +121,7 @@ def notify_offers(program_id: int) -> int:
     ).values_list("pk", flat=True):
         notify_offer.enqueue(offer_id)
         sent += 1
+        faults.pause("offers-notify", str(offer_id))  # crash tests only
     return sent
 
 

@@ -28,6 +28,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from headon import faults
 from headon.accounts.models import User
 from headon.accounts.services import audit_record
 from headon.desk.models import Answer, Ask, Digest, DigestRevision, Question
@@ -265,6 +266,7 @@ def digest_publish(
         target=digest,
         data={"revision": number, "answers": len(snapshot["answers"])},
     )
+    faults.pause("digest-publish", digest_hash)  # crash tests only
     return revision, True
 
 

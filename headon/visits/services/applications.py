@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from headon import faults
 from headon.visits.errors import VisitError
 from headon.visits.models import (
     Application,
@@ -248,6 +249,7 @@ def application_submit(
         with transaction.atomic():
             application = _create(program, contact, people, language, idempotency_key, fingerprint)
             _write_party(application, people, sessions)
+            faults.pause("application-submit", application.reference)  # crash tests only
     except IntegrityError:
         # Lost a race: either the same submission got in first (return it),
         # or someone in this party joined another application meanwhile.

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from headon import faults
 from headon.accounts.services import audit_record
 from headon.visits.models import Draw, Offer, Program, Session, WaitlistEntry
 from headon.visits.services.draws import offer_deadline
@@ -180,4 +181,5 @@ def promote(program: Program, *, now: dt.datetime | None = None) -> list[Offer]:
 
         for offer in made:
             enqueue(jobs.notify_offer, offer.pk)
+    faults.pause("waitlist-promote", ",".join(str(o.application_id) for o in made))  # crash tests
     return made

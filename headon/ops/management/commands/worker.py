@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+import time
 from typing import Any
 
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections
 from django_tasks_db.management.commands.db_worker import Command as DatabaseWorkerCommand
+
+from headon import jobs
 
 logger = logging.getLogger(__name__)
 CLOCK_SECONDS = 60.0
@@ -59,10 +63,17 @@ def clock_tick() -> bool:
     return enqueued
 
 
-def _clock(stop: threading.Event) -> None:
-    while not stop.wait(CLOCK_SECONDS):
+def _clock(stop: threading.Event, worker_id: str) -> None:
+    """Beat (headon.jobs.heartbeat) and requeue dead workers' jobs a few
+    times per lease; enqueue what is due every CLOCK_SECONDS."""
+    next_tick = time.monotonic() + CLOCK_SECONDS
+    while not stop.wait(jobs.beat_seconds()):
         try:
-            clock_tick()
+            jobs.heartbeat(worker_id)
+            jobs.requeue_abandoned()
+            if time.monotonic() >= next_tick:
+                next_tick = time.monotonic() + CLOCK_SECONDS
+                clock_tick()
         except Exception:
             logger.exception("The worker's clock could not check for due work.")
         finally:
@@ -77,10 +88,22 @@ class Command(DatabaseWorkerCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        worker_id = options["worker_id"]
+        # Alive before the first claim, and dead workers' jobs back in the
+        # queue before looking for work.
+        jobs.heartbeat(worker_id)
+        jobs.requeue_abandoned()
         stop = threading.Event()
-        thread = threading.Thread(target=_clock, args=(stop,), name="headon-clock", daemon=True)
+        thread = threading.Thread(
+            target=_clock, args=(stop, worker_id), name="headon-clock", daemon=True
+        )
         thread.start()
         try:
             super().handle(*args, **options)
         finally:
             stop.set()
+            thread.join(timeout=5)
+            # Gone cleanly: no need to wait out the lease. (If the database
+            # is gone too, the lease will do.)
+            with contextlib.suppress(DatabaseError):
+                jobs.heartbeat_stop(worker_id)

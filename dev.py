@@ -6,7 +6,7 @@
     python3 dev.py test        also install the test tools; lint, type-check,
                                then run the whole suite on SQLite, and on
                                PostgreSQL when HEADON_TEST_POSTGRES is set
-    python3 dev.py lint        ruff, ruff format, mypy, migrations check
+    python3 dev.py lint        ruff, ruff format, mypy, bandit, migrations check
     python3 dev.py bench       run the benchmarks under bench/
     python3 dev.py lock        re-pin requirements/*.lock from pyproject.toml
     python3 dev.py headon ...  any `headon` command inside .venv
@@ -91,6 +91,8 @@ def lint() -> int:
         [BIN / "ruff", "check", "."],
         [BIN / "ruff", "format", "--check", "."],
         [BIN / "mypy", "headon", "dev.py"],
+        # Security lint; each exception carries its reason and a `# nosec`.
+        [BIN / "bandit", "--quiet", "--recursive", "headon", "--exclude", "*/tests/*"],
         [PYTHON, "-m", "headon", "makemigrations", "--check", "--dry-run"],
     ]
     for step in steps:

@@ -9,7 +9,7 @@ from django.test import TestCase
 from headon.accounts.models import User
 from headon.accounts.services import staff_create
 
-PASSWORD = "correct horse battery staple"
+PASSWORD = "correct horse battery staple"  # the test personas' password  # nosec B105
 
 
 def make_staff(username: str, *roles: str, superuser: bool = False) -> User:

@@ -11,7 +11,7 @@ from headon.accounts.models import User
 from headon.accounts.roles import ROLES
 from headon.accounts.services import staff_create
 
-DEMO_PASSWORD_FILE = "demo-password"  # noqa: S105  (a file name)
+DEMO_PASSWORD_FILE = "demo-password"  # noqa: S105  (a file name)  # nosec B105
 
 
 def demo_password() -> str:

@@ -48,7 +48,7 @@ def count(name: str, *, expires: float) -> int:
     table = connection.ops.quote_name(Counter._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (name, hits, expires) VALUES (%s, 1, %s) "  # noqa: S608
+            f"INSERT INTO {table} (name, hits, expires) VALUES (%s, 1, %s) "  # noqa: S608  # nosec B608
             f"ON CONFLICT (name) DO UPDATE SET hits = {table}.hits + 1 RETURNING hits",
             [name, expires],
         )
@@ -67,7 +67,7 @@ def claim(name: str, *, owner: str, expires: float) -> str | None:
     table = connection.ops.quote_name(Claim._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (name, owner, expires) VALUES (%s, %s, %s) "  # noqa: S608
+            f"INSERT INTO {table} (name, owner, expires) VALUES (%s, %s, %s) "  # noqa: S608  # nosec B608
             "ON CONFLICT (name) DO NOTHING",
             [name, owner, expires],
         )

@@ -210,7 +210,9 @@ def answer_step(request: HttpRequest, pk: int) -> HttpResponse:
         version = int(request.POST.get("version", ""))
     except ValueError:
         raise Http404 from None
-    note = request.POST.get("note", "")
+    # Typed into a bare textarea, not a form field that refuses NUL (which
+    # PostgreSQL's text cannot hold).
+    note = request.POST.get("note", "").replace("\x00", "")
     needs = {
         "submit": "desk.draft_answers",
         "return": "desk.approve_answers",
@@ -281,7 +283,7 @@ def digest_staff(request: HttpRequest, day: str | None = None) -> HttpResponse:
             raise PermissionDenied
         try:
             revision, created = digests.digest_publish(
-                chosen, actor=_actor(request), note=request.POST.get("note", "")
+                chosen, actor=_actor(request), note=request.POST.get("note", "").replace("\x00", "")
             )
         except digests.DigestError as exc:
             messages.error(request, str(exc))

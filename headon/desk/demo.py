@@ -84,7 +84,7 @@ def load_asks(*, day: dt.date | None = None, count: int = DEMO_ASKS, seed: int =
     channels = {c.slug: c for c in Channel.objects.all()}
     if Ask.objects.filter(day=day, external_id__startswith="demo-").exists():
         return 0
-    rng = random.Random(f"{seed}-{day.isoformat()}")  # noqa: S311  (demo data, not secrets)
+    rng = random.Random(f"{seed}-{day.isoformat()}")  # noqa: S311  (demo data, not secrets)  # nosec B311
     start, end = day_bounds(day)
     end = min(end, max(timezone.now(), start + dt.timedelta(hours=20)))
     span = (end - start).total_seconds()

@@ -59,7 +59,7 @@ def budget_seconds(environ: dict[str, Any], base: float) -> float:
 def overloaded(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
     """The 503 itself: JSON for the API, a short bilingual page otherwise."""
     # A spread of retry times, so the turned-away do not all come back at once.
-    retry = str(random.randint(2, 5))  # noqa: S311 - not a secret
+    retry = str(random.randint(2, 5))  # noqa: S311 - not a secret  # nosec B311
     if environ.get("PATH_INFO", "").startswith("/api/"):
         body = json.dumps(
             {"code": "overloaded", "detail": MESSAGE["en"], "detail_zh": MESSAGE["zh"]},

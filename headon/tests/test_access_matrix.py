@@ -231,8 +231,6 @@ class MatrixFixtures(PersonasTestCase):
                 return ADMIN_LOGIN
         return response.status_code
 
-
-class PageMatrixTests(MatrixFixtures):
     def page_rows(self) -> list[Row]:
         day = DAY.isoformat()
         open_slug = {"slug": self.open_program.slug}
@@ -380,15 +378,17 @@ class PageMatrixTests(MatrixFixtures):
                 if row.post is not None:
                     yield persona, "POST", url, row
 
-    def request(self, method: str, url: str, row: Row) -> HttpResponseBase:
+    def request(self, method: str, url: str, row: Row, secure: bool = False) -> HttpResponseBase:
         if method == "GET":
-            return self.client.get(url)
+            return self.client.get(url, secure=secure)
         # A POST changes things: roll it back, so every cell starts alike.
         with transaction.atomic():
-            response = self.client.post(url, row.data)
+            response = self.client.post(url, row.data, secure=secure)
             transaction.set_rollback(True)
         return response
 
+
+class PageMatrixTests(MatrixFixtures):
     def test_every_url_has_a_row_in_the_matrix(self) -> None:
         listed = {row.name for row in self.page_rows()}
         operations = {row.name for row in api_rows(self)}
@@ -717,3 +717,46 @@ class ProductionCookieTests(PersonasTestCase):
         csrf = response.cookies[settings.CSRF_COOKIE_NAME]
         self.assertTrue(csrf["secure"])
         self.assertEqual(csrf["samesite"], "Lax")
+
+
+# Every page, served as in production ------------------------------------------
+
+PRODUCTION_HEADERS = SECURITY_HEADERS | {
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains; preload",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+# Cookies only the server reads: scripts never need them.
+HTTPONLY_COOKIES = {"sessionid", "django_language", "headon_voter"}
+
+
+class ProductionPageTests(MatrixFixtures):
+    """Every cell of the matrix again (as a visitor and as the admin) with
+    the settings of HEADON_PRODUCTION=1, over TLS: the headers on every
+    response, and every cookie set Secure, SameSite and, where scripts have
+    no use for it, HttpOnly. Plain HTTP is sent to HTTPS."""
+
+    def test_every_page_sends_hsts_and_the_headers_and_only_secure_cookies(self) -> None:
+        seen: set[str] = set()
+        with override_settings(**production_cookie_settings()):
+            for persona, method, url, row in self.cells():
+                if persona not in (ANON, "alice"):
+                    continue
+                self.login_as(persona)
+                with self.subTest(persona=persona, method=method, url=url):
+                    response = self.request(method, url, row, secure=True)
+                    for header, value in PRODUCTION_HEADERS.items():
+                        self.assertEqual(response.get(header), value, header)
+                    self.assertIn("frame-ancestors 'none'", response["Content-Security-Policy"])
+                    for name, cookie in response.cookies.items():
+                        if cookie["max-age"] == 0 and not cookie.value:
+                            continue  # a deletion (sign-out): Django sends it without Secure
+                        seen.add(name)
+                        self.assertTrue(cookie["secure"], name)
+                        self.assertEqual(cookie["samesite"], "Lax", name)
+                        if name in HTTPONLY_COOKIES:
+                            self.assertTrue(cookie["httponly"], name)
+            plain = self.client.get(reverse("home"))
+        self.assertEqual(plain.status_code, 301)
+        self.assertTrue(plain["Location"].startswith("https://"))
+        # The pages above did set every kind of cookie headon uses.
+        self.assertLessEqual({"csrftoken", "django_language", "headon_voter"}, seen)

@@ -92,7 +92,7 @@ def load_applications(program: Program, parties: int = 1100, seed: int = 2027) -
     """A realistic rush: about 2,400 people in 1,100 parties for 960 seats,
     the Lunar New Year and Saturday sessions wanted most. Written directly
     (the demo's people have phone numbers only, masked)."""
-    rng = random.Random(seed)  # noqa: S311 (demo data, not secrets)
+    rng = random.Random(seed)  # noqa: S311 (demo data, not secrets)  # nosec B311
     sessions = list(program.sessions.order_by("starts_at"))
     weights = [
         3.0

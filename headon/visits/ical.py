@@ -7,19 +7,21 @@ at 75 octets, nothing a dependency would add.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 
 from headon.visits.models import Offer, Program, Session
 
+# Control characters other than tab are not allowed in a TEXT value (RFC
+# 5545, 3.3.11); a lone CR would end the line for many readers and let a
+# label add properties of its own (found by tests/test_xss.py).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
 
 def _escape(text: str) -> str:
-    return (
-        text.replace("\\", "\\\\")
-        .replace(";", "\\;")
-        .replace(",", "\\,")
-        .replace("\r\n", "\\n")
-        .replace("\n", "\\n")
-    )
+    text = text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\\n")
+    return _CONTROL.sub("", text)
 
 
 def _fold(line: str) -> str:

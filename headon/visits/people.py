@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 
@@ -10,6 +11,8 @@ from django.conf import settings
 
 from headon.visits import identity
 from headon.visits.errors import MESSAGES, VisitError
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @cache
@@ -60,7 +63,9 @@ class Person:
 
 def clean_person(*, name: str, phone: str = "", id_number: str = "", position: int) -> Person:
     """Normalise one person's details or raise VisitError naming the field."""
-    name = " ".join((name or "").split())[:100]
+    # Control characters (NUL, which PostgreSQL's text refuses, among them)
+    # are nobody's name.
+    name = " ".join(_CONTROL.sub(" ", name or "").split())[:100]
     if not name:
         raise VisitError("name_required", field="name", position=position)
     clean_phone = clean_id = ""

@@ -307,7 +307,7 @@ def simulate(
     if applicants < 1 or sessions < 1 or capacity < 0 or runs < 1:
         raise ValueError("Need at least one applicant, session and run, and capacity >= 0.")
     program = make_program(sessions, capacity)
-    rng = random.Random(seed)  # noqa: S311 - a reproducible population, not a secret
+    rng = random.Random(seed)  # noqa: S311 - a reproducible population, not a secret  # nosec B311
     population = [make_population(applicants, program, rng) for _ in range(runs)]
     results = compare(population, {s.id: s.capacity for s in program}, seed=seed)
     return SimulationReport(

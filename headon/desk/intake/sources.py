@@ -72,7 +72,9 @@ def ask_receive(
         raise IntakeError("The ask has no text.")
     if len(text) > MAX_TEXT:
         raise IntakeError(f"The ask is longer than {MAX_TEXT} characters.")
-    if "\x00" in text:
+    # PostgreSQL's text cannot hold NUL, in any field (the author's used to
+    # fail the insert there: tests/test_import_fuzz.py).
+    if any("\x00" in value for value in (text, author, external_id, url)):
         raise IntakeError("The ask holds a NUL character.")
     external_id = external_id.strip()[:200]
     if not external_id:

@@ -118,7 +118,7 @@ def _insert(channel: Channel, run: ImportRun, rows: list[ParsedRow]) -> tuple[in
     columns = ", ".join(connection.ops.quote_name(c) for c in COLUMNS)
     marks = ", ".join(["%s"] * len(COLUMNS))
     sql = (
-        f"INSERT INTO {table} ({columns}) VALUES ({marks}) "  # noqa: S608  (names from the model, values bound)
+        f"INSERT INTO {table} ({columns}) VALUES ({marks}) "  # noqa: S608  (names from the model, values bound)  # nosec B608
         'ON CONFLICT ("channel_id", "external_id") DO NOTHING'
     )
     with transaction.atomic(), connection.cursor() as cursor:
@@ -191,7 +191,9 @@ def import_file(
             run.encoding, run.mapping = used_encoding, used_mapping
             run.save(update_fields=["encoding", "mapping"])
             import_rows(channel=channel, run=run, rows=rows, progress=progress)
-    except (ExportError, LookupError) as exc:
+    except (ExportError, LookupError, UnicodeError) as exc:
+        # UnicodeError: a codec that gives up on the file, not a byte (UTF-16
+        # without its BOM); rows read before it stay, and the run says so.
         run.status, run.message = ImportRun.Status.FAILED, str(exc)
     else:
         run.status = ImportRun.Status.DONE

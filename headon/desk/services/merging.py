@@ -125,7 +125,10 @@ def recluster_day(day: dt.date) -> ReclusterResult:
 
 # One engine per day per process, kept between calls so that placing a new
 # ask costs one embedding, not the whole day's. It is rebuilt when a staff
-# correction happened or another process moved an ask it knows.
+# correction happened or another process moved an ask it knows. It is kept
+# only once the transaction that taught it commits: after a rollback it
+# would name questions that are not there (found by tests/test_xss.py;
+# desk/tests/test_assign_rollback.py shows it with a control case).
 _engines: dict[dt.date, tuple[MergeEngine, int]] = {}
 _engines_lock = threading.Lock()
 
@@ -188,15 +191,17 @@ def assign_unassigned(day: dt.date) -> int:
         return 0
     with _engines_lock:
         engine = _engine_for(day, asks)
-        try:
-            for ask in todo:
-                assignment = engine.assign(str(ask.pk), ask.text)
-                ask.question_id = int(assignment.question_id)
-                if assignment.stage == "new":
-                    Question.objects.filter(pk=ask.question_id).update(text=ask.text.strip()[:500])
-        except BaseException:
-            # The transaction rolls back: forget what the engine learnt in it.
-            _engines.pop(day, None)
-            raise
+        entry = _engines.pop(day)  # back in the cache when this commits
+        for ask in todo:
+            assignment = engine.assign(str(ask.pk), ask.text)
+            ask.question_id = int(assignment.question_id)
+            if assignment.stage == "new":
+                Question.objects.filter(pk=ask.question_id).update(text=ask.text.strip()[:500])
     Ask.objects.bulk_update(todo, ["question"], batch_size=1000)
+    transaction.on_commit(lambda: _keep(day, entry))
     return len(todo)
+
+
+def _keep(day: dt.date, entry: tuple[MergeEngine, int]) -> None:
+    with _engines_lock:
+        _engines[day] = entry

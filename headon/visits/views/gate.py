@@ -93,7 +93,7 @@ def gate_check_in(request: HttpRequest, session_id: int) -> HttpResponse:
     session = _get_session_for_gate(request, session_id)
     if request.method != "POST":
         return _page(request, session)
-    gate = request.POST.get("gate", "").strip()[:GATE_FIELD_MAX]
+    gate = request.POST.get("gate", "").replace("\x00", "").strip()[:GATE_FIELD_MAX]
     if gate != request.session.get("gate_name", ""):
         request.session["gate_name"] = gate  # remembered for this phone's next scans
     result = service.check_in(

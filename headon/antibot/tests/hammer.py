@@ -4,7 +4,8 @@
 
 Configures Django on its own (a cache and nothing else), waits until every
 process is ready, makes HITS hits and prints how many were allowed. MODE is
-"limit" (headon.antibot.ratelimit.hit) or "counter", the usual add + incr
+"limit" (headon.antibot.ratelimit.hit), "replay" (every process spends the
+same proof-of-work solution: one may win) or "counter", the usual add + incr
 recipe, kept as the control that shows this harness catches a leaking limit.
 Reads are slowed by a few milliseconds in both modes, so that the processes
 really interleave between reading and writing.
@@ -87,6 +88,7 @@ def main(
     configure(backend, location)
     from django.core.cache import caches
 
+    from headon.antibot import services
     from headon.antibot.ratelimit import hit
 
     cache = caches["default"]
@@ -96,6 +98,9 @@ def main(
     for _ in range(int(hits)):
         if mode == "limit":
             allowed += hit("hammer", KEY, limit=int(limit), window_seconds=WINDOW).allowed
+        elif mode == "replay":
+            # Every process presents the same solved challenge, again and again.
+            allowed += services.first_use("one-challenge", int(time.time()) + 600)
         else:
             allowed += counter_hit(cache, int(limit))
     sys.stdout.write(f"{allowed}\n")

@@ -155,6 +155,10 @@ def _create_tables(location: str) -> None:
             "CREATE TABLE antibot_counter (name varchar(120) NOT NULL PRIMARY KEY,"
             " hits integer unsigned NOT NULL, expires real NOT NULL)"
         )
+        db.execute(
+            "CREATE TABLE antibot_claim (name varchar(120) NOT NULL PRIMARY KEY,"
+            " owner varchar(120) NOT NULL, expires real NOT NULL)"
+        )
 
 
 def _flush_redis() -> None:
@@ -188,3 +192,8 @@ def test_the_harness_catches_a_counter_that_leaks_across_processes(tmp_path, bac
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_the_limit_holds_across_processes_sharing_a_cache(tmp_path, backend):
     assert _hammer(tmp_path, backend, "limit") == LIMIT
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_solved_challenge_is_spent_once_across_processes(tmp_path, backend):
+    assert _hammer(tmp_path, backend, "replay") == 1

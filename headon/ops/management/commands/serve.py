@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-import subprocess
+import subprocess  # starts the worker from an argv list  # nosec B404
 import sys
 from typing import Any
 
@@ -49,7 +49,7 @@ class Command(BaseCommand):
         worker = None
         if with_worker:
             # `python -m headon worker`, so the worker runs in this environment.
-            worker = subprocess.Popen(
+            worker = subprocess.Popen(  # our own argv, no shell  # nosec B603
                 [sys.executable, "-m", "headon", "worker", "--verbosity", "1"]
             )
         self.stdout.write(f"headon is serving at http://{bind}/ (data in {settings.DATA_DIR})")
@@ -64,6 +64,9 @@ class Command(BaseCommand):
                     "accesslog": "-",
                     "errorlog": "-",
                     "graceful_timeout": 10,
+                    # gunicorn 27's control socket is one path per user: every
+                    # `headon serve` on a machine would claim the same one.
+                    "control_socket_disable": True,
                     "timeout": 60,
                 }
             ).run()

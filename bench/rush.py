@@ -86,10 +86,19 @@ class Server:
     env: dict[str, str]
     data_dir: Path
     log_path: Path
+    # With --cluster: the cluster (headon.ops.cluster), whose proxy is `port`.
+    cluster: Any = None
 
     @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def roots(self) -> list[int]:
+        """The pids whose CPU (with their children's) is the server's."""
+        if self.cluster is None:
+            return [self.process.pid]
+        managed = [*self.cluster.web, self.cluster.proxy, *self.cluster.worker]
+        return [m.process.pid for m in managed if m.process is not None]
 
 
 def free_port() -> int:
@@ -136,6 +145,30 @@ for slug in %(slugs)r:
     program = make_program(slug=slug, sessions=16, capacity=60, party_size_max=4)
     out[slug] = list(program.sessions.order_by("starts_at").values_list("pk", flat=True))
 print(json.dumps(out))
+"""
+
+PAGES_SETUP = """
+import json
+from django.utils import timezone
+from headon.desk.merging.normalise import exact_key
+from headon.desk.models import Answer, Ask, Channel, Question
+from headon.desk.services.digest import digest_publish
+from headon.timezones import organiser_today
+day = organiser_today()
+channel = Channel.objects.create(slug="bench-pages", name="Bench", kind="social_export")
+body_zh = "我们的回答：" + "交付将于十二月开始，全国同时进行。" * 8
+body_en = "Our answer: " + "Deliveries start in December in every city. " * 8
+ids = []
+for n in range(%(count)d):
+    question = Question.objects.create(text=f"问题 {n}：交付、续航还是价格？ Question {n}")
+    text = f"{question.text} #{n}"
+    Ask.objects.create(channel=channel, external_id=f"p{n}", text=text, author=f"u{n}",
+        author_key=f"u{n}", posted_at=timezone.now(), day=day, match_key=exact_key(text), question=question)
+    question.answer = Answer.objects.create(question_en=f"Question {n}?", question_zh=f"问题{n}？",
+        body_en=body_en, body_zh=body_zh, status="approved")
+    question.save(update_fields=["answer"])
+digest_publish(day)
+print(json.dumps(list(Answer.objects.filter(published__isnull=False).values_list("pk", flat=True))))
 """
 
 COUNTS = """
@@ -253,11 +286,13 @@ def _proc_ticks(pid: int, children: bool = False) -> int:
 
 
 def server_cpu_seconds(server: Server) -> float:
-    """CPU time of gunicorn's master and workers so far."""
-    pids = [server.process.pid]
+    """CPU time of gunicorn's master and workers so far (with --cluster: of
+    every web process, the proxy and the job workers)."""
+    roots = server.roots()
+    pids = list(roots)
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with contextlib.suppress(OSError, IndexError):
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == server.process.pid:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) in roots:
                 pids.append(int(stat.parent.name))
     return sum(_proc_ticks(pid) for pid in pids) / os.sysconf("SC_CLK_TCK")
 
@@ -405,6 +440,7 @@ class Flow:
     ids: Identities
     rng: random.Random
     replay_share: float
+    pages: list[str] = field(default_factory=list)  # public question pages to read
 
     async def call(
         self,
@@ -417,6 +453,7 @@ class Flow:
         body: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         expect: Sequence[int] = (200,),
+        parse: bool = True,
     ) -> dict[str, Any]:
         started = time.perf_counter()
         try:
@@ -440,6 +477,8 @@ class Flow:
             with contextlib.suppress(ValueError, AttributeError):
                 code = ":" + str(json.loads(data).get("code", ""))
             raise StepError(f"{step}:{status}{code if code != ':' else ''}")
+        if not parse:
+            return {}
         result: dict[str, Any] = json.loads(data)
         return result
 
@@ -535,6 +574,18 @@ class Flow:
                 outcome.replay_ok, outcome.replay_error = False, exc.kind
         return outcome
 
+    async def read(self, outcome: Outcome, arrival: float, paths: Sequence[str]) -> Outcome:
+        """One reader opening one public question page."""
+        try:
+            page = self.rng.choice(paths)
+            await self.call("page", "GET", page, outcome, address=self.ids.address(), parse=False)
+        except StepError as exc:
+            outcome.error = exc.kind
+            return outcome
+        outcome.flow = time.perf_counter() - arrival
+        outcome.ok = True
+        return outcome
+
     async def insert(self, outcome: Outcome, arrival: float) -> Outcome:
         try:
             async with self.http.post(self.base + "/bench/insert", data=b"ceiling") as response:
@@ -589,7 +640,7 @@ class Phase:
                 "p50_ms": ms(percentile([o.steps[step] for o in ok if step in o.steps], 0.5)),
                 "p99_ms": ms(percentile([o.steps[step] for o in ok if step in o.steps], 0.99)),
             }
-            for step in (STEPS if self.kind != "ceiling" else ())
+            for step in (STEPS if self.kind in ("flow", "overload", "after") else ())
         }
         # Fast refusals past saturation (503 from the shedding worker, 429
         # from a rate limit), against requests that simply took too long.
@@ -668,7 +719,9 @@ async def run_phase(
         outcome = Outcome()
         phase.outcomes.append(outcome)
         coroutine: Coroutine[Any, Any, Outcome]
-        if phase.kind != "ceiling":
+        if phase.kind.startswith("page"):
+            coroutine = flow.read(outcome, arrival, flow.pages)
+        elif phase.kind != "ceiling":
             coroutine = flow.applicant(outcome, phase.slug, sessions, arrival)
         else:
             coroutine = flow.insert(outcome, arrival)
@@ -694,7 +747,7 @@ async def run_phase(
 
 
 async def drive(
-    args: argparse.Namespace, server: Server, programs: dict[str, list[int]]
+    args: argparse.Namespace, server: Server, programs: dict[str, list[int]], pages: list[str]
 ) -> list[Phase]:
     timeout = aiohttp.ClientTimeout(total=args.timeout)
     # gunicorn closes an idle keep-alive connection after 2 s (its default);
@@ -714,7 +767,9 @@ async def drive(
             await run_phase(warm, flow, server, programs["rush-warmup"], args.drain)
             await run_phase(Phase("ceiling", 20, 1), flow, server, (), args.drain)
             log(f"warm-up: {warm.summary()['ok']}/{len(warm.outcomes)} applications")
+            flow.pages = pages
             plan = [("flow", r) for r in args.rate] + [("ceiling", r) for r in args.ceiling_rates]
+            plan += [("page", r) for r in args.pages]
             for kind, rate in plan:
                 phase = Phase(
                     kind, rate, args.seconds, slug=slug_for(rate) if kind == "flow" else ""
@@ -728,7 +783,9 @@ async def drive(
                 )
                 await asyncio.sleep(args.pause)
             if args.overload:
-                phases += await overload(args, flow, server, programs, phases)
+                phases += await overload(args, flow, server, programs, phases, "flow")
+                if args.pages:
+                    phases += await overload(args, flow, server, programs, phases, "page")
         finally:
             stop.set()
             await follower
@@ -741,17 +798,20 @@ async def overload(
     server: Server,
     programs: dict[str, list[int]],
     phases: list[Phase],
+    base: str,
 ) -> list[Phase]:
     """Past saturation: `--overload` times the highest rate held (no error,
-    p99 within target), then at once the held rate again, to see the server
-    refuse fast during the burst and recover by itself after it."""
-    flows = [p.summary() for p in phases if p.kind == "flow"]
-    held = [s for s in flows if s["errors"] == 0 and (s["p99_ms"] or 1e9) <= TARGET_P99_MS]
-    rate = max([s["offered_rate"] for s in held] or [min(args.rate)])
+    p99 within target) of the `base` kind of phase ("flow" or "page"), then
+    at once the held rate again, to see the server refuse fast during the
+    burst and recover by itself after it."""
+    runs = [p.summary() for p in phases if p.kind == base]
+    held = [s for s in runs if s["errors"] == 0 and (s["p99_ms"] or 1e9) <= TARGET_P99_MS]
+    rate = max([s["offered_rate"] for s in held] or [min(s["offered_rate"] for s in runs)])
     out = []
-    for kind, offered in (("overload", rate * args.overload), ("after", rate)):
-        phase = Phase(kind, offered, args.seconds, slug=f"rush-{kind}")
-        await run_phase(phase, flow, server, programs[phase.slug], args.drain)
+    prefix = "" if base == "flow" else "page-"
+    for kind, offered in ((f"{prefix}overload", rate * args.overload), (f"{prefix}after", rate)):
+        phase = Phase(kind, offered, args.seconds, slug=f"rush-{kind}" if base == "flow" else "")
+        await run_phase(phase, flow, server, programs.get(phase.slug, []), args.drain)
         s = phase.summary()
         log(
             f"{kind} @ {offered:g}/s: {s['ok']}/{s['started']} ok, {s['shed']} shed "
@@ -882,7 +942,7 @@ def report(
                 ]
             )
         print(table(rows))
-    bursts = [s for s in summaries if s["kind"] in ("overload", "after")]
+    bursts = [s for s in summaries if s["kind"].endswith(("overload", "after"))]
     if bursts:
         print("\npast saturation: refusals (503/429) and recovery once the burst ends")
         rows = [["phase", "offered/s", "ok/s", "p99 ms", "shed", "shed p50 / p99 ms"]]
@@ -963,6 +1023,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--replay", type=float, default=0.02, help="share of double submits")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
+        "--pages",
+        type=rates,
+        default=[],
+        help="readers/s of public question pages, e.g. 100,200 (200 published answers)",
+    )
+    parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="run on headon.ops.cluster: web processes behind a proxy, 2 workers, "
+        "PostgreSQL, Redis",
+    )
+    parser.add_argument("--webs", type=int, default=2, help="web processes with --cluster")
+    parser.add_argument(
         "--overload",
         type=float,
         default=2.0,
@@ -992,29 +1065,24 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    data_dir = Path(tempfile.mkdtemp(prefix="headon-rush-"))
-    pg_name = f"headon_bench_{os.getpid()}"
-    env = server_env(args, data_dir, pg_name)
-    server: Server | None = None
     with sigterm_as_interrupt():
+        if args.cluster:
+            return run_on_cluster(args)
+        data_dir = Path(tempfile.mkdtemp(prefix="headon-rush-"))
+        pg_name = f"headon_bench_{os.getpid()}"
+        env = server_env(args, data_dir, pg_name)
+        server: Server | None = None
         try:
             if args.db == "postgres":
                 pg_database(pg_name, create=True)
             log(f"data in {data_dir}; migrating")
             headon(env, "migrate", "--verbosity", "0")
-            slugs = ["rush-warmup", *(slug_for(r) for r in args.rate)]
-            slugs += ["rush-overload", "rush-after"] if args.overload else []
-            programs = json.loads(headon(env, "shell", "-c", SETUP % {"slugs": slugs}))
+            programs, pages = prepare(args, env)
             server = start_server(args, env, data_dir)
             log(f"server at {server.base} (log {server.log_path})")
-            phases = asyncio.run(drive(args, server, programs))
+            phases = asyncio.run(drive(args, server, programs, pages))
             stop_server(server)
-            acked = {p.slug: [o.reference for o in p.outcomes if o.ok] for p in phases if p.slug}
-            acked_path = data_dir / "acked.json"
-            acked_path.write_text(json.dumps(acked))
-            counts = json.loads(headon(env, "shell", "-c", COUNTS % {"path": str(acked_path)}))
-            result = report(args, phases, counts, env)
-            print(json.dumps(result, separators=(",", ":")))
+            finish(args, phases, env, data_dir)
         finally:
             if server is not None:
                 stop_server(server)
@@ -1023,6 +1091,65 @@ def main(argv: Sequence[str] | None = None) -> int:
                     with contextlib.suppress(Exception):
                         pg_database(pg_name, create=False)
                 shutil.rmtree(data_dir, ignore_errors=True)
+    return 0
+
+
+def prepare(
+    args: argparse.Namespace, env: dict[str, str]
+) -> tuple[dict[str, list[int]], list[str]]:
+    """One program per flow phase (sessions by slug), and with --pages the
+    public question pages to read."""
+    slugs = ["rush-warmup", *(slug_for(r) for r in args.rate)]
+    slugs += ["rush-overload", "rush-after"] if args.overload else []
+    programs = json.loads(headon(env, "shell", "-c", SETUP % {"slugs": slugs}))
+    pages: list[str] = []
+    if args.pages:
+        ids = json.loads(headon(env, "shell", "-c", PAGES_SETUP % {"count": 200}))
+        pages = [f"/answers/q/{pk}/" for pk in ids]
+    return programs, pages
+
+
+def finish(
+    args: argparse.Namespace, phases: list[Phase], env: dict[str, str], data_dir: Path
+) -> None:
+    """Count the rows against what was acknowledged, print the report."""
+    acked = {p.slug: [o.reference for o in p.outcomes if o.ok] for p in phases if p.slug}
+    acked_path = data_dir / "acked.json"
+    acked_path.write_text(json.dumps(acked))
+    counts = json.loads(headon(env, "shell", "-c", COUNTS % {"path": str(acked_path)}))
+    result = report(args, phases, counts, env)
+    print(json.dumps(result, separators=(",", ":")))
+
+
+def run_on_cluster(args: argparse.Namespace) -> int:
+    """The same phases through headon's loopback cluster (headon.ops.cluster):
+    two web processes behind its proxy, two job workers, PostgreSQL, Redis."""
+    from headon.ops.cluster import Cluster
+
+    args.db, args.redis = "postgres", True
+    extra = {
+        "HEADON_POW_MAX_NUMBER": str(args.pow_max_number),
+        "HEADON_BENCH_ENDPOINTS": "1",
+    }
+    cluster = Cluster(
+        webs=args.webs, workers=2, web_workers=1, threads=args.threads, env=extra, keep=args.keep
+    )
+    with cluster:
+        log(f"cluster at {cluster.base_url} (data and logs in {cluster.data_dir})")
+        programs, pages = prepare(args, cluster.env)
+        proxy = cluster.proxy
+        if proxy.process is None or proxy.port is None:
+            raise RuntimeError("the cluster's proxy did not start")
+        server = Server(
+            proxy.process,
+            proxy.port,
+            cluster.env,
+            cluster.data_dir,
+            cluster.data_dir / "logs",
+            cluster=cluster,
+        )
+        phases = asyncio.run(drive(args, server, programs, pages))
+        finish(args, phases, cluster.env, cluster.data_dir)
     return 0
 
 

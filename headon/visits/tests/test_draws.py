@@ -17,7 +17,7 @@ import pytest
 import time_machine
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.db.models import Sum
 from django.test import TestCase, TransactionTestCase
 from django.utils import timezone
@@ -261,23 +261,51 @@ class PromotionRaceTests(TransactionTestCase):
 
 
 class DrawRaceTests(TransactionTestCase):
-    def test_two_runs_at_once_make_one_outcome(self) -> None:
-        program = make_program(sessions=2, capacity=4)
-        sessions = list(program.sessions.all())
+    """Two runs of one draw at once. The draw-row lock makes the second wait
+    and find the first's outcome. With the lock off (the control, on
+    PostgreSQL, where two writers can overlap) both pass the stage check,
+    and only the one-offer-per-application constraint stops the second."""
+
+    def setUp(self) -> None:
+        self.program = make_program(sessions=2, capacity=4)
+        sessions = list(self.program.sessions.all())
         for n in range(10):
-            make_application(program, n, 1 + n % 2, sessions)
+            make_application(self.program, n, 1 + n % 2, sessions)
         with time_machine.travel(timezone.now() - dt.timedelta(days=1)):
-            draws.draw_commit(program=program, source="secret", actor=None)
-        draws.draw_close(program=program, actor=None, force=True)
+            draws.draw_commit(program=self.program, source="secret", actor=None)
+        draws.draw_close(program=self.program, actor=None, force=True)
+
+    def _race(self) -> list[Any]:
+        barrier = threading.Barrier(2, timeout=2)
+        original = draws.parties_for
+
+        def parties_then_wait(*args: Any, **kwargs: Any) -> Any:
+            result = original(*args, **kwargs)
+            # With the lock on, the other run is still waiting for it.
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait()
+            return result
 
         def run() -> str:
-            return draws.draw_run(program=Program.objects.get(pk=program.pk), actor=None).seed
+            return draws.draw_run(program=Program.objects.get(pk=self.program.pk), actor=None).seed
 
-        results = race(run, run)
+        with mock.patch.object(draws, "parties_for", parties_then_wait):
+            return race(run, run)
+
+    def test_two_runs_at_once_make_one_outcome(self) -> None:
+        results = self._race()
         self.assertEqual(len(set(results)), 1, results)
         placed = Offer.objects.count()
         self.assertEqual(placed + WaitlistEntry.objects.count(), 10)
         self.assertEqual(Offer.objects.values("application").distinct().count(), placed)
+
+    def test_control_without_the_lock_both_runs_get_past_the_stage_check(self) -> None:
+        if connection.vendor != "postgresql":
+            pytest.skip("two writers overlap only on PostgreSQL")
+        unlocked = Draw.objects.all()
+        with mock.patch.object(Draw.objects, "select_for_update", return_value=unlocked):
+            results = self._race()
+        self.assertTrue(any(isinstance(r, IntegrityError) for r in results), results)
 
 
 class SimulateCommandTests(TestCase):

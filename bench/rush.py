@@ -64,6 +64,7 @@ import aiohttp
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
+from headon.ops.cluster import sigterm_as_interrupt  # noqa: E402
 from headon.visits.identity import make_test_id_number  # noqa: E402
 
 PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
@@ -1049,18 +1050,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args.ceiling_rates = args.ceiling_rates or args.rate
     args.warm_inserts = 20
     return args
-
-
-@contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

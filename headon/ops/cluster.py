@@ -517,7 +517,9 @@ def _command(cluster: Cluster, line: str) -> bool:
 
 
 @contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt here, so `finally` blocks clean up."""
+
     def interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
@@ -560,7 +562,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         port=options.port,
         keep=options.keep,
     )
-    with _sigterm_as_interrupt(), cluster:
+    with sigterm_as_interrupt(), cluster:
         exports = " ".join(
             f"{k}={v}"
             for k, v in sorted(cluster.env.items())

@@ -75,7 +75,7 @@ def heartbeat_stop(worker_id: str) -> None:
     WorkerHeartbeat.objects.filter(worker_id=worker_id).delete()
 
 
-def requeue_abandoned(*, now: dt.datetime | None = None) -> int:
+def requeue_abandoned(*, now: dt.datetime | None = None, starting: str = "") -> int:
     """Put the jobs of dead workers back in the queue; the number put back.
 
     A worker's last sign of life is its heartbeat or, for a worker that
@@ -83,6 +83,11 @@ def requeue_abandoned(*, now: dt.datetime | None = None) -> int:
     job is put back with an UPDATE conditional on it still being RUNNING
     since the same start: if another worker requeued and claimed it
     meanwhile, its `started_at` changed and this UPDATE matches nothing.
+
+    `starting` is the id of a worker that is starting now: a job still
+    RUNNING under that id was left by its previous run (a worker restarted
+    under a fixed id, say by systemd, before its lease ran out), since a
+    worker that has not started yet runs nothing. It goes back at once.
     """
     from django_tasks_db.models import DBTaskResult
 
@@ -97,7 +102,7 @@ def requeue_abandoned(*, now: dt.datetime | None = None) -> int:
     # worker. Finished jobs should be pruned (`prune_db_task_results`).
     for job in DBTaskResult.objects.running().only("id", "worker_ids", "started_at"):
         last = job.worker_ids[-1] if job.worker_ids else ""
-        if seen.get(last, job.started_at) >= stale:
+        if last != starting and seen.get(last, job.started_at) >= stale:
             continue  # its worker is alive, or may be
         same_run = DBTaskResult.objects.filter(
             pk=job.pk, status=TaskResultStatus.RUNNING, started_at=job.started_at

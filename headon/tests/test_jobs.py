@@ -113,6 +113,14 @@ class RequeueTests(TestCase):
         self.assertEqual(requeue_abandoned(now=NOW), 0)  # once, however many look
 
     @override_settings(HEADON_JOB_LEASE_SECONDS=60)
+    def test_a_worker_restarted_under_its_old_id_gets_its_lost_job_back_at_once(self) -> None:
+        heartbeat("fixed-id", now=NOW - dt.timedelta(seconds=5))  # killed 5 s ago
+        job = self.running("fixed-id", started=NOW - dt.timedelta(seconds=10))
+        self.assertEqual(requeue_abandoned(now=NOW), 0)  # within the lease
+        self.assertEqual(requeue_abandoned(now=NOW, starting="fixed-id"), 1)
+        self.assertEqual(DBTaskResult.objects.get(pk=job.pk).status, "READY")
+
+    @override_settings(HEADON_JOB_LEASE_SECONDS=60)
     def test_a_worker_without_heartbeat_gets_the_lease_from_the_jobs_start(self) -> None:
         fresh = self.running("db-worker", started=NOW - dt.timedelta(seconds=30))
         stale = self.running("db-worker", started=NOW - dt.timedelta(seconds=90))

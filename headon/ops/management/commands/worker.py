@@ -91,8 +91,8 @@ class Command(DatabaseWorkerCommand):
         worker_id = options["worker_id"]
         # Alive before the first claim, and dead workers' jobs back in the
         # queue before looking for work.
+        jobs.requeue_abandoned(starting=worker_id)
         jobs.heartbeat(worker_id)
-        jobs.requeue_abandoned()
         stop = threading.Event()
         thread = threading.Thread(
             target=_clock, args=(stop, worker_id), name="headon-clock", daemon=True

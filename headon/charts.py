@@ -765,12 +765,15 @@ def horizontal_bar_chart(
     colour_index: int = 0,
     id_prefix: str | None = None,
     wording: Wording = Wording(),
+    scale_max: float | None = None,
 ) -> str:
     """One bar per label (rising questions, satisfaction per session), each
     label on its own line above its bar so long text gets the phone's whole
     width. `max_label_chars` counts Latin characters; a CJK character takes
     the room of about two. A cut label keeps its full text in a <title>.
-    The height follows from the number of rows."""
+    The height follows from the number of rows. The scale ends at the
+    largest value, or at `scale_max` if that is larger (100 for a share in
+    %, so a half-full session draws half a bar, not a full one)."""
     labels = [str(label) for label in labels]
     cleaned = _fit(values, len(labels))
     title_space = TITLE_FONT + PAD if show_title else 0.0
@@ -780,7 +783,7 @@ def horizontal_bar_chart(
     canvas = _canvas("hbar", id_prefix, title, width, height, labels, cleaned)
     if not present:
         return canvas.no_data(wording, show_title)
-    lo, hi = min(0.0, *present), max(0.0, *present)
+    lo, hi = min(0.0, *present), max(0.0, scale_max or 0.0, *present)
     notes = ["–" if value is None else value_format(value) for value in cleaned]
     # Values are printed past the end of each bar: keep room for the widest.
     room = max(text_width(note) for note in notes) + 4

@@ -178,6 +178,18 @@ def test_negative_values_hang_below_the_zero_line():
     assert num(down, "height") == pytest.approx(num(up, "height") / 2, rel=0.01)
 
 
+def test_a_share_is_drawn_against_its_whole_not_against_the_largest_share():
+    def widths(**options: float) -> list[float]:
+        svg = horizontal_bar_chart(["a", "b"], [25, 50], title="t", **options)
+        return [num(r, "width") for r in rects(parse(svg), "bar")]
+
+    assert widths()[1] > 1.9 * widths()[0]  # 50 fills the scale
+    half, whole = widths(scale_max=100), widths()
+    assert half[1] < 0.6 * whole[1]  # 50 of 100 is about half of it
+    assert half[1] == pytest.approx(2 * half[0], rel=0.02)
+    assert widths(scale_max=10) == whole  # a scale_max below the data changes nothing
+
+
 def test_each_series_keeps_its_colour_index():
     root = parse(bar_chart(["a"], [Series("x", [1], colour_index=3), Series("y", [1])], title="t"))
     classes = [r.get("class") for r in rects(root, "bar")]

@@ -234,6 +234,7 @@ def report_charts(report: ProgramReport) -> dict[str, SafeString]:
                 colour_index=2,
                 wording=wording,
                 id_prefix="report-fill",
+                scale_max=100,
             )
         ),
         "no_shows": _safe(

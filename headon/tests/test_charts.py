@@ -179,8 +179,8 @@ def test_negative_values_hang_below_the_zero_line():
 
 
 def test_a_share_is_drawn_against_its_whole_not_against_the_largest_share():
-    def widths(**options: float) -> list[float]:
-        svg = horizontal_bar_chart(["a", "b"], [25, 50], title="t", **options)
+    def widths(scale_max: float | None = None) -> list[float]:
+        svg = horizontal_bar_chart(["a", "b"], [25, 50], title="t", scale_max=scale_max)
         return [num(r, "width") for r in rects(parse(svg), "bar")]
 
     assert widths()[1] > 1.9 * widths()[0]  # 50 fills the scale

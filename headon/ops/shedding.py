@@ -15,7 +15,7 @@ Queue wait rather than a count of requests in flight, because it is what
 the person feels, and it measures the cores whatever each request costs
 (the same idea as CoDel's sojourn time, or Heroku's X-Request-Start).
 
-Requests that finish something a person has started (verifying a code,
+Static files and `/healthz` are never shed. Requests that finish something a person has started (verifying a code,
 submitting an application, a gate check-in) get a longer budget than those
 that start something new, so under overload newcomers are turned away
 before someone halfway through loses their work.
@@ -48,10 +48,18 @@ MESSAGE = {
 _waited = threading.local()
 
 
+# Never shed: static files cost next to nothing and a page without its
+# fonts and scripts is broken; a proxy that sees its health check refused
+# would take the process out and send its share to the others, which are
+# just as busy.
+NEVER_PATHS = ("/static/", "/healthz")
+
+
 def budget_seconds(environ: dict[str, Any], base: float) -> float:
-    if environ.get("REQUEST_METHOD") == "POST" and CONTINUE_PATHS.match(
-        environ.get("PATH_INFO", "")
-    ):
+    path = environ.get("PATH_INFO", "")
+    if path.startswith(NEVER_PATHS):
+        return float("inf")
+    if environ.get("REQUEST_METHOD") == "POST" and CONTINUE_PATHS.match(path):
         return base * CONTINUE_FACTOR
     return base
 

@@ -61,3 +61,8 @@ def test_finishing_an_application_may_wait_longer_than_starting_one():
 
 def test_gunicorn_finds_the_worker_class_that_serve_names():
     assert load_class("headon.ops.shedding.SheddingWorker") is shedding.SheddingWorker
+
+
+def test_static_files_and_the_health_check_are_never_shed():
+    assert _call("/static/headon/css/headon.css", waited=60)[2] == b"served"
+    assert _call("/healthz", waited=60)[2] == b"served"

@@ -15,10 +15,11 @@ Queue wait rather than a count of requests in flight, because it is what
 the person feels, and it measures the cores whatever each request costs
 (the same idea as CoDel's sojourn time, or Heroku's X-Request-Start).
 
-Static files and `/healthz` are never shed. Requests that finish something a person has started (verifying a code,
-submitting an application, a gate check-in) get a longer budget than those
-that start something new, so under overload newcomers are turned away
-before someone halfway through loses their work.
+Static files and `/healthz` are never shed. Requests that finish something
+a person has started (verifying a code, submitting an application, a gate
+check-in) get a longer budget than those that start something new, so
+under overload newcomers are turned away before someone halfway through
+loses their work.
 """
 
 from __future__ import annotations

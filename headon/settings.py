@@ -318,15 +318,14 @@ if redis_url := os.environ.get("HEADON_REDIS_URL"):
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}
     }
 else:
-    # The database cache: shared by every web process with no other service,
-    # and its `add` is atomic, which rate limits and the proof-of-work replay
-    # check rely on. Its table is made by a migration (headon.ops).
+    # The database cache: shared by every web process with no other service
+    # (its table is made by a migration, headon.ops). Rate limits and spent
+    # proof-of-work challenges do not go through it: they have their own
+    # one-statement tables (headon/antibot/store.py), or this Redis.
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.db.DatabaseCache",
             "LOCATION": "headon_cache",
-            # Culling at the default 300 entries would drop live rate-limit
-            # slots during a flood.
             "OPTIONS": {"MAX_ENTRIES": 100_000},
         }
     }

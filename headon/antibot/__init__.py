@@ -1,6 +1,6 @@
 """Making bots pay: a self-hosted proof-of-work challenge and rate limits.
 
-`pow` is the pure scheme (no Django), `ratelimit` the shared-cache counters,
+`pow` is the pure scheme (no Django), `ratelimit` the shared counters,
 `views.challenge` hands out challenges and `forms.ProofOfWorkField` checks
 and spends the solutions. The browser side is headon/static/headon/js/pow.js
 (with pow-worker.js next to it).
@@ -17,6 +17,7 @@ In its template, with the URL named "pow_challenge" in headon/urls.py::
           data-pow-failed="{% translate 'The check could not finish. You can still send the form.' %}">
       {{ form.pow }} {{ form.pow.errors }}
 
-Both need a cache shared by every web process (HEADON_REDIS_URL, or the
-database cache) for the limits and the replay check to hold across them.
+Both count in a store shared by every web process (store.py: Redis with
+HEADON_REDIS_URL, otherwise two small tables in the database), so the limits
+and the replay check hold across them.
 """

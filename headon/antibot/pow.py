@@ -25,7 +25,7 @@ does the same search in 15 ms on average (0.5 µs a hash;
 the work is a toll on floods, not a wall, which is why rate limits come too.
 
 Replays are refused by a `first_use` callback, not here: the pure core has no
-storage. See `headon.antibot.forms` for the one that uses the shared cache.
+storage. See `headon.antibot.services.first_use` for the one that uses the shared store.
 """
 
 from __future__ import annotations

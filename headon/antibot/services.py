@@ -1,4 +1,4 @@
-"""The proof-of-work scheme with Django's key, clock and shared cache."""
+"""The proof-of-work scheme with Django's key and clock and the shared store."""
 
 from __future__ import annotations
 

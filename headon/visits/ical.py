@@ -41,6 +41,15 @@ def _fold(line: str) -> str:
     return "\r\n ".join(pieces)
 
 
+CALENDAR_HEAD = (
+    "BEGIN:VCALENDAR",
+    "VERSION:2.0",
+    "PRODID:-//headon//visits//EN",
+    "CALSCALE:GREGORIAN",
+    "METHOD:PUBLISH",
+)
+
+
 def _utc(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
 
@@ -49,11 +58,7 @@ def program_calendar(
     program: Program, sessions: Iterable[Session], *, host: str, now: dt.datetime
 ) -> str:
     lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        "PRODID:-//headon//visits//EN",
-        "CALSCALE:GREGORIAN",
-        "METHOD:PUBLISH",
+        *CALENDAR_HEAD,
         f"X-WR-CALNAME:{_escape(program.title_en)} · {_escape(program.title_zh)}",
     ]
     for session in sessions:
@@ -82,11 +87,7 @@ def ticket_calendar(program: Program, offer: Offer, *, host: str, now: dt.dateti
     session = offer.session
     summary = f"{program.title_en} · {program.title_zh}"
     lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        "PRODID:-//headon//visits//EN",
-        "CALSCALE:GREGORIAN",
-        "METHOD:PUBLISH",
+        *CALENDAR_HEAD,
         "BEGIN:VEVENT",
         f"UID:offer-{offer.pk}@{host}",
         f"DTSTAMP:{_utc(now)}",

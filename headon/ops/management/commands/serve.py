@@ -26,6 +26,9 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 
 class Command(BaseCommand):
     help = "Serve headon over HTTP with gunicorn, optionally with a job worker beside it."
+    # Say so before serving a database that misses migrations (as runserver
+    # does): every page that counts a rate limit would answer 503.
+    requires_migrations_checks = True
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(

@@ -86,6 +86,7 @@ class Command(DatabaseWorkerCommand):
         "Run one or more; each job is claimed by exactly one worker. Publishes the "
         "night's digest at its cut-off if nobody has."
     )
+    requires_migrations_checks = True  # as serve: say so before running on an old schema
 
     def handle(self, *args: Any, **options: Any) -> None:
         worker_id = options["worker_id"]

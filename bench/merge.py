@@ -40,11 +40,13 @@ from headon.desk.merging import (
     load_embedder,
     match_key,
 )
-from headon.desk.merging.embedders import Embedder, Vectors
+from headon.desk.merging.embedders import ConcatEmbedder, Embedder, Vectors
+from headon.desk.merging.normalise import is_chinese
 
 Labelled = list[tuple[str, str]]  # (text, gold category)
 Pairs = list[tuple[str, str, int]]
 DENSITY_WEIGHTS = (0.0, 0.5, 1.0)
+OVERLAP_WEIGHTS = (0.0, 0.02, 0.04, 0.06)
 
 
 # -- loading --------------------------------------------------------------------
@@ -176,6 +178,41 @@ class CachedEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.stack([self.cache[t] for t in texts])
+
+
+def is_mostly_chinese(texts: Sequence[str]) -> bool:
+    return sum(is_chinese(match_key(t)) for t in texts) * 2 >= len(texts)
+
+
+# The settings chosen on dev pairs, by whether the pairs are Chinese.
+PAIR_SETTINGS = {
+    True: ("zh_model_share", "zh_density_weight", "zh_overlap_weight", "zh_offset"),
+    False: ("density_weight", "overlap_weight", "meaning"),
+}
+
+
+def pair_grid(base: Thresholds, chinese: bool, embedder: Embedder) -> list[Thresholds]:
+    """Candidate settings for the pairs' script; the threshold is searched for each."""
+    if not chinese:
+        return [
+            replace(base, density_weight=w, overlap_weight=o)
+            for w in DENSITY_WEIGHTS
+            for o in OVERLAP_WEIGHTS
+        ]
+    shares = (0.5, 0.75, 1.0) if isinstance(embedder, ConcatEmbedder) else (1.0,)
+    return [
+        replace(base, zh_model_share=m, zh_density_weight=w, zh_overlap_weight=o, zh_offset=0.0)
+        for m in shares
+        for w in DENSITY_WEIGHTS
+        for o in OVERLAP_WEIGHTS
+    ]
+
+
+def cached(inner: Embedder) -> Embedder:
+    """The embedder with every model behind a cache (each part of a concatenation)."""
+    if isinstance(inner, ConcatEmbedder):
+        return ConcatEmbedder([CachedEmbedder(p) for p in inner.parts])
+    return CachedEmbedder(inner)
 
 
 # -- methods on the intents -------------------------------------------------------
@@ -340,7 +377,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     inner = load_embedder(preference)
     metrics["model_load_s"] = time.perf_counter() - start
     metrics["model_load_peak_rss_mb"] = peak_rss_mb()
-    embedder = CachedEmbedder(inner) if inner is not None else None
+    embedder = cached(inner) if inner is not None else None
     metrics["mode"] = "semantic" if embedder else "lexical"
     if embedder is not None:
         metrics["model_name"] = embedder.name
@@ -354,7 +391,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if embedder is not None:
         reset_peak_rss()
         start = time.perf_counter()
-        test_vectors = embedder.encode(test_keys)
+        # The engine's own vectors (Chinese asks lean on e5), shared with BERTopic-style.
+        test_vectors = MergeEngine(embedder=embedder).meaning_vectors(test_keys)
         seconds = time.perf_counter() - start
         metrics["embed_asks_per_s"] = len(test_keys) / seconds
         metrics["embed_s"] = seconds
@@ -442,7 +480,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ImportError as exc:
             notes.append(f"BERTopic-style skipped: umap-learn does not import ({exc})")
         else:
-            dev_vectors = embedder.encode([match_key(t) for t, _ in dev_rows])
+            dev_vectors = MergeEngine(embedder=embedder).meaning_vectors([t for t, _ in dev_rows])
             # Tuned on dev like the others; this also pays numba's one-off compilation.
             chosen, _ = tune([3, 5, 10], lambda m: bertopic_cluster(dev_vectors, m, seed), gold_dev)
             gc.collect()
@@ -462,15 +500,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             metrics["speedup_vs_bertopic_clustering"] = seconds / engine_m["cluster_s"]
             metrics["speedup_vs_bertopic_total"] = bt_m["total_s"] / engine_m["total_s"]
 
-    # 4. Chinese pairs: the same-question decision, its threshold chosen on dev pairs.
+    # 4. Question pairs: the same-question decision of the engine configured above,
+    # with the settings of the pairs' script chosen on the dev pairs.
     dev_labels = [y for _, _, y in dev_pairs]
     pair_thresholds = thresholds
+    chinese_pairs = is_mostly_chinese([t for a, b, _ in dev_pairs for t in (a, b)])
+    metrics["pairs_script"] = "zh" if chinese_pairs else "other"
     if embedder is not None:
-        # Pairs with the same key or a near-duplicate Jaccard pass regardless; the
-        # meaning threshold and density weight are chosen on the dev pairs.
         best_f = -1.0
-        for w in DENSITY_WEIGHTS:
-            trial = replace(thresholds, density_weight=w)
+        for trial in pair_grid(thresholds, chinese_pairs, embedder):
             dev_scores = MergeEngine(embedder=embedder, thresholds=trial).score_pairs(
                 [(a, b) for a, b, _ in dev_pairs]
             )
@@ -480,17 +518,30 @@ def main(argv: Sequence[str] | None = None) -> int:
                 decisions = [fo or c >= t for fo, c in zip(forced, sc, strict=True)]
                 f = binary_prf(dev_labels, decisions)["f1"]
                 if f > best_f:
-                    best_f, pair_thresholds = f, replace(trial, meaning=float(t))
+                    # Chinese pairs: the offset moves their threshold, the rest stays.
+                    best_f = f
+                    pair_thresholds = (
+                        replace(trial, zh_offset=float(t) - trial.meaning)
+                        if chinese_pairs
+                        else replace(trial, meaning=float(t))
+                    )
+        if not chinese_pairs:
+            notes.append(
+                "pairs are not mostly Chinese: their meaning threshold and density weight"
+                " are chosen on the dev pairs apart from the intents' ones"
+            )
     pair_engine = MergeEngine(embedder=embedder, thresholds=pair_thresholds)
     start = time.perf_counter()
     test_scores = pair_engine.score_pairs([(a, b) for a, b, _ in test_pairs])
     test_labels = [y for _, _, y in test_pairs]
     pairs_m = binary_prf(test_labels, [pair_engine.same_question(s) for s in test_scores])
+    pt = pair_engine.thresholds
     pairs_m.update(
-        threshold=pair_engine.thresholds.meaning,
-        density_weight=pair_engine.thresholds.density_weight,
+        threshold=pt.meaning + (pt.zh_offset if chinese_pairs else 0.0),
         seconds=time.perf_counter() - start,
     )
+    for name in PAIR_SETTINGS[chinese_pairs]:
+        pairs_m[name] = getattr(pt, name)
     cosines = [s.score for s in test_scores]
     if all(c is not None for c in cosines):
         from sklearn.metrics import roc_auc_score
@@ -579,6 +630,12 @@ def print_table(m: dict[str, Any], args: argparse.Namespace) -> None:
             f"{label:<22}{r['precision']:>6.3f}{r['recall']:>6.3f}{r['f1']:>6.3f}{auc}"
             f"{r['threshold']:>11.3f}"
         )
+    settings = ", ".join(
+        f"{name} {m['pairs_engine'][name]:.3g}"
+        for name in PAIR_SETTINGS[m["pairs_script"] == "zh"]
+        if name in m["pairs_engine"]
+    )
+    print(f"pair settings chosen on the dev pairs ({m['pairs_script']} script): {settings}")
     for note in m["notes"]:
         print(f"note: {note}")
 

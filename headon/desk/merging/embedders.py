@@ -88,7 +88,10 @@ class ConcatEmbedder:
     """Several embedders side by side: the cosine is the mean of their cosines.
 
     e5-small and USE make different mistakes; together they grouped CLINC150
-    intents better than either alone (see bench/merge.py).
+    intents better than either alone (see bench/merge.py). ``encode_weighted``
+    lets a text lean on the first model: on Chinese question pairs e5-small
+    alone decides better than the mix, so the engine gives Chinese asks a
+    larger share of it.
     """
 
     def __init__(self, parts: Sequence[Embedder]) -> None:
@@ -97,8 +100,30 @@ class ConcatEmbedder:
         self.dim = sum(p.dim for p in self.parts)
 
     def encode(self, texts: Sequence[str]) -> Vectors:
-        scale = np.float32(1 / np.sqrt(len(self.parts)))
-        return np.hstack([p.encode(texts) for p in self.parts]) * scale
+        return self.encode_weighted(texts, [None] * len(texts))
+
+    def encode_weighted(self, texts: Sequence[str], shares: Sequence[float | None]) -> Vectors:
+        """Encode with the first model's share of the cosine per text (None: an equal share).
+
+        A text whose vector is ``sqrt(s) a (+) sqrt((1 - s) / (n - 1)) b ...`` has unit
+        length, and two texts with the same share s compare as ``s cos_a + ...``.
+        A part whose weight is 0 for a text is not run for it.
+        """
+        n = len(self.parts)
+        weights = np.empty((len(texts), n), dtype=np.float32)
+        for row, share in enumerate(shares):
+            first = 1 / n if share is None or n == 1 else min(max(share, 0.0), 1.0)
+            weights[row] = [first] + [(1 - first) / max(n - 1, 1)] * (n - 1)
+        blocks = []
+        for col, part in enumerate(self.parts):
+            block = np.zeros((len(texts), part.dim), dtype=np.float32)
+            rows = np.flatnonzero(weights[:, col] > 0)
+            if len(rows):
+                block[rows] = part.encode([texts[int(i)] for i in rows]) * np.sqrt(
+                    weights[rows, col : col + 1]
+                )
+            blocks.append(block)
+        return np.hstack(blocks)
 
 
 def _e5_and_use() -> Embedder:

@@ -20,14 +20,16 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from .embedders import Embedder, Vectors
 from .minhash import MinHashIndex, jaccard, shingles
-from .normalise import match_key
+from .normalise import is_chinese, match_key
+from .overlap import DIM as OVERLAP_DIM
+from .overlap import overlap_vectors
 
 __all__ = [
     "Assignment",
@@ -46,13 +48,34 @@ Mode = Literal["semantic", "lexical"]
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Decision thresholds; ``meaning`` depends on the embedder (calibrate it in bench/).
+    """Decision thresholds; calibrate them in bench/ when the embedder changes.
 
-    ``meaning`` is on the scale of ``2 cos(a, b) - w (r(a) + r(b))``, where r is the mean
-    cosine of an ask to its ``neighbours`` nearest asks: a pair must be closer than
-    each side usually is to its own neighbours (CSLS, Conneau et al. 2018). One raw
-    cosine threshold over-splits dense topics and over-merges sparse ones; on
-    CLINC150 this lifted pairwise F1 of average linkage from 0.51 to 0.67.
+    Two asks a and b score
+
+        2 cos(a, b) - 2 o(a, b) - (w_a r_a + w_b r_b) - t(a, b)
+
+    and ask the same question from ``meaning`` up. r is an ask's mean cosine to
+    its ``neighbours`` nearest asks: with weight w = 1 a pair must be closer than
+    each side usually is to its own neighbours (CSLS, Conneau et al. 2018), which
+    lifted pairwise F1 on CLINC150 from 0.51 to 0.67. o is their surface overlap
+    (``overlap.py``) times an overlap weight, and t a fixed offset by script pair.
+
+    Asks written mostly in Chinese characters have settings of their own. Their
+    cosine leans on the first model (``zh_model_share`` of e5-small in e5+use):
+    on Chinese question pairs e5 alone decides better than the mix. They take
+    no density term (on LCQMC it only added noise) and pay for shared
+    characters (``zh_overlap_weight``). e5 squeezes Chinese cosines into a
+    narrow band, so a Chinese-Chinese score is stretched by ``zh_scale`` (a
+    Chinese-other one by its square root) to weigh like the rest inside a
+    mixed question. ``zh_offset`` applies to two Chinese asks, ``cross_offset``
+    to a Chinese and another; two other asks have no offset.
+
+    Where the Chinese settings come from (bench/merge.py, 2026-11-24): the model
+    share, density and overlap weights were chosen on LCQMC dev pairs (research
+    use; the data is not shipped). The stretch and both offsets were chosen by
+    clustering the demo's own bilingual wordings (written for headon), in a
+    plateau of the grid rather than at its peak; the Chinese threshold found
+    there, 1.88 before the stretch, is the one LCQMC's dev pairs chose (1.887).
     """
 
     near: float = 0.8
@@ -60,8 +83,15 @@ class Thresholds:
     # never on a test split; recalibrate when the embedder changes.
     meaning: float = -0.15
     neighbours: int = 10
-    # The weight w of r in ``2 cos - w (r_a + r_b)``: 1 is CSLS, 0 a plain cosine (x2).
+    # The weight w of r: 1 is CSLS, 0 a plain cosine (x2).
     density_weight: float = 1.0
+    overlap_weight: float = 0.0
+    zh_model_share: float = 1.0
+    zh_density_weight: float = 0.0
+    zh_overlap_weight: float = 0.04
+    zh_scale: float = 3.0
+    zh_offset: float = 5.79  # 3 x 1.88 + 0.15: a Chinese pair's threshold is 1.88 unstretched
+    cross_offset: float = 0.7
 
 
 @dataclass(frozen=True)
@@ -123,6 +153,15 @@ class _UnionFind:
         self.parent[rj] = ri
 
 
+class _Encoded(NamedTuple):
+    """A batch of match keys as the meaning stage sees them (see ``Thresholds``)."""
+
+    vectors: Vectors  # unit length; Chinese asks lean on the first model
+    overlap: Vectors  # surface overlap vectors times the square root of their weight
+    chinese: npt.NDArray[np.bool_]
+    density_weight: npt.NDArray[np.float32]  # w per key
+
+
 class MergeEngine:
     """Assigns asks to questions one at a time, or re-clusters a whole batch.
 
@@ -159,10 +198,13 @@ class MergeEngine:
         self._row: dict[str, int] = {}
         self._questions: list[str] = []
         dim = self.embedder.dim if self.embedder is not None else 1
-        # Per question: the sum of its asks' vectors, how many, and the sum of their r;
+        # Per question: the sums of its asks' vectors and overlap vectors, how many
+        # asks and how many of them Chinese, and the sum of their density terms;
         # enough to compute the average-linkage score of a new ask exactly.
         self._sums = np.zeros((64, dim), dtype=np.float32)
+        self._osums = np.zeros((64, OVERLAP_DIM), dtype=np.float32)
         self._counts = np.zeros(64, dtype=np.float32)
+        self._zh_counts = np.zeros(64, dtype=np.float32)
         self._rsums = np.zeros(64, dtype=np.float32)
         self._points = np.zeros((64, dim), dtype=np.float32)
         self._npoints = 0
@@ -173,24 +215,24 @@ class MergeEngine:
             row = len(self._questions)
             if row == len(self._counts):  # grow by doubling, amortised O(1) per question
                 self._sums = np.concatenate([self._sums, np.zeros_like(self._sums)])
+                self._osums = np.concatenate([self._osums, np.zeros_like(self._osums)])
                 self._counts = np.concatenate([self._counts, np.zeros_like(self._counts)])
+                self._zh_counts = np.concatenate([self._zh_counts, np.zeros_like(self._zh_counts)])
                 self._rsums = np.concatenate([self._rsums, np.zeros_like(self._rsums)])
             self._row[question_id] = row
             self._questions.append(question_id)
         return row
 
-    def _add_vector(
-        self, question_id: str, vector: npt.NDArray[np.float32] | None, density: float
-    ) -> None:
+    def _add_vector(self, question_id: str, enc: _Encoded, i: int, density: float) -> None:
         row = self._question_row(question_id)
-        if vector is None:
-            return
-        self._sums[row] += vector
+        self._sums[row] += enc.vectors[i]
+        self._osums[row] += enc.overlap[i]
         self._counts[row] += 1
-        self._rsums[row] += density
+        self._zh_counts[row] += float(enc.chinese[i])
+        self._rsums[row] += float(enc.density_weight[i]) * density
         if self._npoints == len(self._points):
             self._points = np.concatenate([self._points, np.zeros_like(self._points)])
-        self._points[self._npoints] = vector
+        self._points[self._npoints] = enc.vectors[i]
         self._npoints += 1
 
     def _remember(self, ask_id: str, key: str, question_id: str) -> None:
@@ -200,10 +242,34 @@ class MergeEngine:
             self._near.add(shingles(key))
             self._near_question.append(question_id)
 
-    def _embed(self, keys: Sequence[str]) -> Vectors | None:
+    def _embed(self, keys: Sequence[str]) -> _Encoded | None:
         if self.embedder is None:
             return None
-        return self.embedder.encode(keys)
+        t = self.thresholds
+        chinese = np.array([is_chinese(key) for key in keys], dtype=np.bool_)
+        encode_weighted = getattr(self.embedder, "encode_weighted", None)
+        if encode_weighted is not None:
+            shares = [t.zh_model_share if zh else None for zh in chinese]
+            vectors = encode_weighted(keys, shares)
+        else:
+            vectors = self.embedder.encode(keys)
+        overlap = overlap_vectors(keys) if (t.zh_overlap_weight or t.overlap_weight) else None
+        if overlap is None:
+            overlap = np.zeros((len(keys), OVERLAP_DIM), dtype=np.float32)
+        else:
+            weight = np.where(chinese, t.zh_overlap_weight, t.overlap_weight).astype(np.float32)
+            overlap *= np.sqrt(weight)[:, None]
+        if t.zh_scale != 1.0:
+            # Chinese-Chinese scores are stretched by zh_scale, Chinese-other ones by its root.
+            stretch = np.where(chinese, np.sqrt(t.zh_scale), 1.0).astype(np.float32)[:, None]
+            vectors, overlap = vectors * stretch, overlap * stretch
+        density_weight = np.where(chinese, t.zh_density_weight, t.density_weight).astype(np.float32)
+        return _Encoded(vectors, overlap, chinese, density_weight)
+
+    def meaning_vectors(self, texts: Sequence[str]) -> Vectors | None:
+        """The vectors the meaning stage compares for these texts (None in lexical mode)."""
+        enc = self._embed([match_key(text) for text in texts])
+        return None if enc is None else enc.vectors
 
     def _density(self, vector: npt.NDArray[np.float32]) -> float:
         k = min(self.thresholds.neighbours, self._npoints)
@@ -213,14 +279,21 @@ class MergeEngine:
         sims = self._points[: self._npoints] @ vector
         return float(np.partition(sims, -k)[-k:].mean())
 
-    def _question_scores(
-        self, vector: npt.NDArray[np.float32], density: float
-    ) -> npt.NDArray[np.float32]:
+    def _offsets(self, chinese: bool) -> tuple[float, float]:
+        """The offset t against a Chinese ask and against another, for an ask."""
+        t = self.thresholds
+        return (t.zh_offset, t.cross_offset) if chinese else (t.cross_offset, 0.0)
+
+    def _question_scores(self, enc: _Encoded, i: int, density: float) -> npt.NDArray[np.float32]:
         n = len(self._questions)
         counts = self._counts[:n]
         safe = np.maximum(counts, 1)
-        w = self.thresholds.density_weight
-        scores = 2 * (self._sums[:n] @ vector) / safe - w * (density + self._rsums[:n] / safe)
+        zh = self._zh_counts[:n]
+        to_zh, to_other = self._offsets(bool(enc.chinese[i]))
+        scores = (
+            2 * (self._sums[:n] @ enc.vectors[i] - self._osums[:n] @ enc.overlap[i])
+            - (to_zh * zh + to_other * (counts - zh))
+        ) / safe - (float(enc.density_weight[i]) * density + self._rsums[:n] / safe)
         return np.where(counts > 0, scores, -np.inf).astype(np.float32)
 
     def assign(self, ask_id: str, text: str) -> Assignment:
@@ -239,33 +312,30 @@ class MergeEngine:
             if self.locks.allows(ask_id, question_id):
                 self._remember(ask_id, key, question_id)
                 return Assignment(question_id, "near", score)
-        vectors = self._embed([key])
-        if vectors is not None and self._questions:
-            vector = vectors[0]
-            density = self._density(vector)
-            scores = self._question_scores(vector, density)
+        enc = self._embed([key])
+        if enc is not None and self._questions:
+            density = self._density(enc.vectors[0])
+            scores = self._question_scores(enc, 0, density)
             for row in np.argsort(-scores)[:5]:
                 score = float(scores[row])
                 if score < self.thresholds.meaning:
                     break
                 question_id = self._questions[row]
                 if self.locks.allows(ask_id, question_id):
-                    self._add_vector(question_id, vector, density)
+                    self._add_vector(question_id, enc, 0, density)
                     self._remember(ask_id, key, question_id)
                     return Assignment(question_id, "meaning", score)
         question_id = self._new_id()
-        self._place(ask_id, key, question_id, vectors)
+        self._place(ask_id, key, question_id, enc)
         return Assignment(question_id, "new", 1.0)
 
-    def _place(
-        self, ask_id: str, key: str, question_id: str, vectors: Vectors | None = None
-    ) -> None:
-        if vectors is None:
-            vectors = self._embed([key])
-        if vectors is None:
+    def _place(self, ask_id: str, key: str, question_id: str, enc: _Encoded | None = None) -> None:
+        if enc is None:
+            enc = self._embed([key])
+        if enc is None:
             self._question_row(question_id)
         else:
-            self._add_vector(question_id, vectors[0], self._density(vectors[0]))
+            self._add_vector(question_id, enc, 0, self._density(enc.vectors[0]))
         self._remember(ask_id, key, question_id)
 
     # -- pairs -------------------------------------------------------------------
@@ -277,23 +347,25 @@ class MergeEngine:
         the texts of the batch, as ``recluster`` does among a day's asks.
         """
         keys = [(match_key(a), match_key(b)) for a, b in pairs]
-        flat = [k for pair in keys for k in pair]
+        unique = list(dict.fromkeys(k for pair in keys for k in pair))
+        row = {key: i for i, key in enumerate(unique)}
         cosines: list[float | None] = [None] * len(keys)
         scores: list[float | None] = [None] * len(keys)
-        vectors = self._embed(flat)
-        if vectors is not None:
-            first: dict[str, int] = {}
-            for i, key in enumerate(flat):
-                first.setdefault(key, i)
-            unique = list(first)
-            row = {key: i for i, key in enumerate(unique)}
-            _, sims = _top_k(vectors[list(first.values())], self.thresholds.neighbours)
+        enc = self._embed(unique)
+        if enc is not None:
+            _, sims = _top_k(enc.vectors, self.thresholds.neighbours)
             density = sims.mean(axis=1) if sims.size else np.zeros(len(unique))
             for i, (a, b) in enumerate(keys):
-                cos = float(vectors[2 * i] @ vectors[2 * i + 1])
+                ra, rb = row[a], row[b]
+                cos = float(enc.vectors[ra] @ enc.vectors[rb])
                 cosines[i] = cos
-                r = float(density[row[a]]) + float(density[row[b]])
-                scores[i] = 2 * cos - self.thresholds.density_weight * r
+                to_zh, to_other = self._offsets(bool(enc.chinese[ra]))
+                scores[i] = (
+                    2 * (cos - float(enc.overlap[ra] @ enc.overlap[rb]))
+                    - float(enc.density_weight[ra] * density[ra])
+                    - float(enc.density_weight[rb] * density[rb])
+                    - (to_zh if enc.chinese[rb] else to_other)
+                )
         return [
             PairScore(a == b, jaccard(shingles(a), shingles(b)), cos, score)
             for (a, b), cos, score in zip(keys, cosines, scores, strict=True)
@@ -327,18 +399,18 @@ class MergeEngine:
         units, unit_fixed = self._units(ask_ids, keys)
         groups = self._near_groups(units, unit_fixed, keys)
         unique_keys = sorted({keys[i] for _, members in groups for i in members})
-        vectors = self._embed(unique_keys)
+        enc = self._embed(unique_keys)
         density = np.zeros(len(unique_keys), dtype=np.float32)
-        if vectors is None:
+        if enc is None:
             clusters = groups
         else:
-            neighbours, sims = _top_k(vectors, self.thresholds.neighbours)
+            neighbours, sims = _top_k(enc.vectors, self.thresholds.neighbours)
             if sims.size:
                 density = sims.mean(axis=1).astype(np.float32)
             key_row = {key: row for row, key in enumerate(unique_keys)}
-            clusters = self._average_linkage(groups, keys, vectors, density, neighbours, key_row)
+            clusters = self._average_linkage(groups, keys, enc, density, neighbours, key_row)
         result = self._name_clusters(clusters, ask_ids, keys, previous or {})
-        self._rebuild(result, ask_ids, keys, vectors, density, unique_keys)
+        self._rebuild(result, ask_ids, keys, enc, density, unique_keys)
         return result
 
     def _units(
@@ -375,28 +447,36 @@ class MergeEngine:
         self,
         groups: list[tuple[str | None, list[int]]],
         keys: Sequence[str],
-        vectors: Vectors,
+        enc: _Encoded,
         density: npt.NDArray[np.float32],
         neighbours: npt.NDArray[np.intp],
         key_row: Mapping[str, int],
     ) -> list[tuple[str | None, list[int]]]:
         """Merge groups, best pair first, while their average-linkage score passes.
 
-        The average of ``2 cos - w (r_a + r_b)`` over all pairs across two clusters
-        is ``2 S_A.S_B / (n_A n_B) - w (R_A/n_A + R_B/n_B)`` with S the sum of vectors and R
-        the sum of r, so it is exact without an n x n matrix. Only clusters joined by
-        a nearest-neighbour edge are candidates, which keeps the cost near n * k.
+        The average of the pair score (``Thresholds``) over all pairs across two
+        clusters is ``(2 S_A.S_B - 2 O_A.O_B - T_AB) / (n_A n_B) - R_A/n_A - R_B/n_B``
+        with S and O the sums of vectors and overlap vectors, R the sum of w r and
+        T_AB the offsets summed from each side's count of Chinese asks, so it is
+        exact without an n x n matrix. Only clusters joined by a nearest-neighbour
+        edge are candidates, which keeps the cost near n * k.
         """
+        vectors = enc.vectors
         count = len(groups)
         sums = np.zeros((count, vectors.shape[1]), dtype=np.float32)
+        osums = np.zeros((count, enc.overlap.shape[1]), dtype=np.float32)
         sizes = np.zeros(count, dtype=np.float32)
+        zh_sizes = np.zeros(count, dtype=np.float32)
         rsums = np.zeros(count, dtype=np.float32)
         group_of_point = np.zeros(len(vectors), dtype=np.intp)
+        weighted_density = enc.density_weight * density
         for g, (_, group) in enumerate(groups):
             rows = sorted({key_row[keys[i]] for i in group})
             sums[g] = vectors[rows].sum(axis=0)
+            osums[g] = enc.overlap[rows].sum(axis=0)
             sizes[g] = len(rows)
-            rsums[g] = density[rows].sum()
+            zh_sizes[g] = enc.chinese[rows].sum()
+            rsums[g] = weighted_density[rows].sum()
             group_of_point[rows] = g
         fixed = [f for f, _ in groups]
         members = [list(m) for _, m in groups]
@@ -409,10 +489,14 @@ class MergeEngine:
                     adjacency[a].add(b)
                     adjacency[b].add(a)
 
-        w = self.thresholds.density_weight
+        t = self.thresholds
 
         def link(a: int, others: list[int]) -> npt.NDArray[np.float32]:
-            scores = 2 * (sums[others] @ sums[a]) / (sizes[others] * sizes[a]) - w * (
+            za, zo = zh_sizes[a], zh_sizes[others]
+            ea, eo = sizes[a] - za, sizes[others] - zo
+            offsets = t.zh_offset * za * zo + t.cross_offset * (za * eo + ea * zo)
+            pairs = sizes[others] * sizes[a]
+            scores = (2 * (sums[others] @ sums[a] - osums[others] @ osums[a]) - offsets) / pairs - (
                 rsums[others] / sizes[others] + rsums[a] / sizes[a]
             )
             result: npt.NDArray[np.float32] = np.asarray(scores, dtype=np.float32)
@@ -435,7 +519,9 @@ class MergeEngine:
             if sizes[b] > sizes[a]:
                 a, b = b, a
             sums[a] += sums[b]
+            osums[a] += osums[b]
             sizes[a] += sizes[b]
+            zh_sizes[a] += zh_sizes[b]
             rsums[a] += rsums[b]
             fixed[a] = fixed[a] if fixed[a] is not None else fixed[b]
             members[a].extend(members[b])
@@ -486,7 +572,7 @@ class MergeEngine:
         clusters: Sequence[Cluster],
         ask_ids: Sequence[str],
         keys: Sequence[str],
-        vectors: Vectors | None,
+        enc: _Encoded | None,
         density: npt.NDArray[np.float32],
         unique_keys: Sequence[str],
     ) -> None:
@@ -499,10 +585,10 @@ class MergeEngine:
             for ask_id in cluster.ask_ids:
                 key = key_of[ask_id]
                 self._remember(ask_id, key, cluster.question_id)
-                if vectors is not None and key not in seen:
+                if enc is not None and key not in seen:
                     seen.add(key)
                     row = key_row[key]
-                    self._add_vector(cluster.question_id, vectors[row], float(density[row]))
+                    self._add_vector(cluster.question_id, enc, row, float(density[row]))
 
 
 def _top_k(

@@ -15,15 +15,12 @@ from collections.abc import Iterable
 import numpy as np
 import numpy.typing as npt
 
+from .normalise import is_chinese
+
 __all__ = ["MinHashIndex", "jaccard", "shingles"]
 
 _MERSENNE = np.uint64((1 << 61) - 1)
 _MAX32 = np.uint64((1 << 32) - 1)
-
-
-def _is_cjk_heavy(text: str) -> bool:
-    cjk = sum(1 for ch in text if "\u3400" <= ch <= "\u9fff")
-    return cjk * 3 >= len(text)
 
 
 def shingles(key: str) -> frozenset[str]:
@@ -32,7 +29,7 @@ def shingles(key: str) -> frozenset[str]:
     A Chinese character carries about as much as an English word, so bigrams
     there play the part trigrams play in English.
     """
-    n = 2 if _is_cjk_heavy(key) else 3
+    n = 2 if is_chinese(key) else 3
     if len(key) <= n:
         return frozenset([key])
     return frozenset(key[i : i + n] for i in range(len(key) - n + 1))

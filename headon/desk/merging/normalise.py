@@ -16,7 +16,7 @@ from pathlib import Path
 
 import opencc  # type: ignore[import-untyped]
 
-__all__ = ["exact_key", "match_key", "to_simplified"]
+__all__ = ["exact_key", "is_chinese", "match_key", "to_simplified"]
 
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 # Weibo repost chains ("//@name:") and mentions; a Chinese nickname ends at a space,
@@ -84,3 +84,13 @@ def match_key(text: str) -> str:
 def exact_key(text: str) -> str:
     """Return a short hash of the match key: equal for exact duplicates."""
     return hashlib.blake2b(match_key(text).encode("utf-8"), digest_size=16).hexdigest()
+
+
+def is_chinese(key: str) -> bool:
+    """Whether a match key is written mostly in Chinese characters.
+
+    A third is enough: "model y 什么时候交付" is a Chinese question about a
+    car with a Latin name.
+    """
+    cjk = sum(1 for ch in key if "\u3400" <= ch <= "\u9fff")
+    return cjk > 0 and cjk * 3 >= len(key)

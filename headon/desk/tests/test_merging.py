@@ -19,6 +19,9 @@ from headon.desk.merging import (
     match_key,
 )
 from headon.desk.merging import embedders as embedders_module
+from headon.desk.merging.embedders import ConcatEmbedder
+from headon.desk.merging.normalise import is_chinese
+from headon.desk.merging.overlap import overlap_vectors
 
 # Three questions about a car launch; each topic is one direction in the fake space.
 TOPICS = {
@@ -56,16 +59,28 @@ class FakeEmbedder:
         return out
 
 
+PLAIN = Thresholds(
+    meaning=1.6,
+    density_weight=0.0,
+    neighbours=3,
+    zh_overlap_weight=0.0,
+    zh_scale=1.0,
+    zh_offset=0.0,
+    cross_offset=0.0,
+)
+
+
 def counter_ids():
     counter = itertools.count(1)
     return lambda: f"q{next(counter)}"
 
 
 def make_engine(*, locks: Locks | None = None, lexical: bool = False) -> MergeEngine:
-    # Plain cosine (density weight 0) keeps the fake geometry easy to reason about.
+    # Plain cosine (density weight 0, no overlap or offsets) keeps the fake geometry
+    # easy to reason about, in Chinese and English alike.
     return MergeEngine(
         embedder=None if lexical else FakeEmbedder(),
-        thresholds=Thresholds(meaning=1.6, density_weight=0.0, neighbours=3),
+        thresholds=PLAIN,
         locks=locks,
         new_question_id=counter_ids(),
     )
@@ -227,3 +242,101 @@ def test_pair_decisions_follow_the_same_stages_as_assignment():
     )
     assert scores[0].same_key
     assert [engine.same_question(s) for s in scores] == [True, True, False]
+
+
+# -- Chinese settings ------------------------------------------------------------------
+
+
+class TableEmbedder:
+    """Fixed unit vectors by match key; counts the texts it was asked to encode."""
+
+    def __init__(self, name: str, table: dict[str, list[float]]) -> None:
+        self.name = name
+        self.dim = len(next(iter(table.values())))
+        self.table = {
+            k: np.asarray(v, dtype=np.float32) / np.linalg.norm(v) for k, v in table.items()
+        }
+        self.seen: list[str] = []
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        self.seen.extend(texts)
+        return np.stack([self.table[t] for t in texts]) if texts else np.zeros((0, self.dim))
+
+
+def test_a_chinese_ask_leans_on_the_first_model_and_skips_the_others():
+    first = TableEmbedder("a", {"交付": [1, 0], "delivery": [0.6, 0.8]})
+    second = TableEmbedder("b", {"交付": [0, 1], "delivery": [1, 0]})
+    both = ConcatEmbedder([first, second])
+    vectors = both.encode_weighted(["交付", "delivery"], [1.0, None])
+    assert second.seen == ["delivery"]  # a share of 1 never runs the second model
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), [1, 1], rtol=1e-6)
+    # Chinese against other: sqrt(1 * 1/2) of the first model's cosine, none of the second's.
+    assert float(vectors[0] @ vectors[1]) == pytest.approx(0.6 / np.sqrt(2), rel=1e-6)
+    np.testing.assert_allclose(
+        both.encode(["delivery"]), [[0.6 / 2**0.5, 0.8 / 2**0.5, 0.5**0.5, 0]], rtol=1e-6
+    )
+
+
+def test_the_script_of_a_key():
+    assert is_chinese("model y 什么时候交付")
+    assert is_chinese("交付")
+    assert not is_chinese("does it support 微信")
+    assert not is_chinese("")
+
+
+def test_overlap_vectors_are_unit_length_and_close_for_shared_characters():
+    left, right, other = overlap_vectors(
+        ["左眼皮跳是什么征兆", "右眼皮跳是什么征兆", "续航多少公里"]
+    )
+    assert float(left @ left) == pytest.approx(1.0, rel=1e-6)
+    assert float(left @ right) > 0.7
+    assert abs(float(left @ other)) < 0.3
+    assert not overlap_vectors([""]).any()
+
+
+def test_chinese_wordings_that_share_most_characters_need_more_meaning():
+    # A sentence model sees left and right eyelid as twins; the overlap term keeps them apart.
+    table = {
+        "左眼皮跳是什么征兆": [1, 0.1],
+        "右眼皮跳是什么征兆": [1, 0.12],
+        "眼皮为什么会跳": [1, 0.3],
+    }
+    plain = Thresholds(zh_overlap_weight=0.0, zh_scale=1.0, zh_offset=1.9, meaning=0.0)
+    pair = [("左眼皮跳是什么征兆", "右眼皮跳是什么征兆")]
+    without = MergeEngine(embedder=TableEmbedder("t", table), thresholds=plain)
+    assert without.same_question(without.score_pairs(pair)[0])
+    careful = MergeEngine(
+        embedder=TableEmbedder("t", table),
+        thresholds=Thresholds(**{**plain.__dict__, "zh_overlap_weight": 0.1}),
+    )
+    assert not careful.same_question(careful.score_pairs(pair)[0])
+
+
+@pytest.mark.parametrize("scale", [1.0, 3.0])
+def test_a_questions_score_is_the_mean_of_its_pair_scores_across_scripts(scale):
+    # Average linkage must stay exact with stretches, overlaps and offsets by script.
+    rng = np.random.default_rng(7)
+    texts = ["什么时候交付", "交车要等多久", "when is delivery", "交付日期", "delivery date?"]
+    keys = [match_key(t) for t in texts]
+    table = {k: rng.normal(size=6).tolist() for k in keys}
+    thresholds = Thresholds(
+        meaning=-1e9,
+        density_weight=0.0,
+        zh_density_weight=0.0,
+        overlap_weight=0.03,
+        zh_overlap_weight=0.05,
+        zh_scale=scale,
+        zh_offset=0.4,
+        cross_offset=0.25,
+    )
+    engine = MergeEngine(
+        embedder=TableEmbedder("t", table),
+        thresholds=thresholds,
+        locks=Locks(pinned={f"a{i}": "q" for i in range(4)}),
+    )
+    for i, text in enumerate(texts[:4]):
+        engine.assign(f"a{i}", text)
+    assignment = engine.assign("new", texts[4])
+    pairs = engine.score_pairs([(texts[4], t) for t in texts[:4]])
+    assert assignment.question_id == "q"
+    assert assignment.score == pytest.approx(np.mean([p.score for p in pairs]), abs=1e-5)

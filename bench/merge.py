@@ -148,14 +148,30 @@ def binary_prf(labels: Sequence[int], decisions: Sequence[bool]) -> dict[str, fl
     return {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0}
 
 
-def best_threshold(scores: Sequence[float], labels: Sequence[int]) -> float:
-    """The threshold with the best F1 on these (dev) scores."""
-    best_t, best_f = 1.0, -1.0
-    for t in sorted(set(np.round(scores, 4).tolist())):
-        f = binary_prf(labels, [s >= t for s in scores])["f1"]
-        if f > best_f:
-            best_t, best_f = float(t), f
-    return best_t
+def best_threshold(
+    scores: Sequence[float], labels: Sequence[int], forced: Sequence[bool] | None = None
+) -> tuple[float, float]:
+    """The threshold with the best F1 on these (dev) scores, and that F1.
+
+    Pairs marked ``forced`` count as the same whatever their score. One sort and
+    running sums try every distinct score as the threshold.
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(labels, dtype=bool)
+    f = np.zeros(len(s), dtype=bool) if forced is None else np.asarray(forced, dtype=bool)
+    positives = int(y.sum())
+    free = ~f
+    order = np.argsort(-s[free], kind="stable")
+    ss, yy = s[free][order], y[free][order]
+    # Deciding "same" for the first k free pairs, plus every forced one.
+    tp = int((y & f).sum()) + np.cumsum(yy)
+    predicted = int(f.sum()) + np.arange(1, len(ss) + 1)
+    last = np.r_[ss[1:] != ss[:-1], True]  # cut only between distinct scores
+    if not len(ss):
+        return 1.0, 0.0
+    f1 = np.where(last, 2 * tp / (predicted + positives), -1.0)
+    k = int(np.argmax(f1))
+    return float(ss[k]), float(f1[k])
 
 
 class CachedEmbedder:
@@ -342,6 +358,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=0,
         help="also time a re-cluster of a synthetic day this big (test asks with noisy copies)",
     )
+    parser.add_argument(
+        "--threads", type=int, default=1, help="cores e5-small may use (HEADON_EMBEDDER_THREADS)"
+    )
     parser.add_argument("--skip-bertopic", action="store_true")
     parser.add_argument("--seed", type=int, default=13)
     args = parser.parse_args(argv)
@@ -374,7 +393,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     reset_peak_rss()
     start = time.perf_counter()
     preference = () if args.model == "none" else (args.model,)
-    inner = load_embedder(preference)
+    inner = load_embedder(preference, threads=args.threads)
     metrics["model_load_s"] = time.perf_counter() - start
     metrics["model_load_peak_rss_mb"] = peak_rss_mb()
     embedder = cached(inner) if inner is not None else None
@@ -514,17 +533,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             sc = [s.score if s.score is not None else 0.0 for s in dev_scores]
             forced = [s.same_key or s.jaccard >= thresholds.near for s in dev_scores]
-            for t in sorted(set(np.round(sc, 3).tolist())):
-                decisions = [fo or c >= t for fo, c in zip(forced, sc, strict=True)]
-                f = binary_prf(dev_labels, decisions)["f1"]
-                if f > best_f:
-                    # Chinese pairs: the offset moves their threshold, the rest stays.
-                    best_f = f
-                    pair_thresholds = (
-                        replace(trial, zh_offset=float(t) - trial.meaning)
-                        if chinese_pairs
-                        else replace(trial, meaning=float(t))
-                    )
+            t, f = best_threshold(sc, dev_labels, forced)
+            if f > best_f:
+                # Chinese pairs: the offset moves their threshold, the rest stays.
+                best_f = f
+                pair_thresholds = (
+                    replace(trial, zh_offset=t - trial.meaning)
+                    if chinese_pairs
+                    else replace(trial, meaning=t)
+                )
         if not chinese_pairs:
             notes.append(
                 "pairs are not mostly Chinese: their meaning threshold and density weight"
@@ -547,6 +564,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         from sklearn.metrics import roc_auc_score
 
         pairs_m["auc"] = float(roc_auc_score(test_labels, cosines))
+    if inner is not None:
+        # Assign one new ask of the pairs' language: held-out sentences into an
+        # engine built on other sentences of the test pairs.
+        texts = list(dict.fromkeys(t for a, b, _ in test_pairs for t in (a, b)))
+        held, rest = texts[: args.assign_count], texts[args.assign_count :][:3000]
+        engine = MergeEngine(embedder=inner, thresholds=pair_thresholds)
+        engine.recluster([(f"p{i}", t) for i, t in enumerate(rest)])
+        times = []
+        for i, text in enumerate(held):
+            start = time.perf_counter()
+            engine.assign(f"new{i}", text)
+            times.append((time.perf_counter() - start) * 1000)
+        pairs_m["assign_median_ms"] = statistics.median(times) if times else 0.0
+        pairs_m["assign_p95_ms"] = float(np.percentile(times, 95)) if times else 0.0
     metrics["pairs_engine"] = pairs_m
 
     from sklearn.metrics.pairwise import paired_cosine_distances
@@ -555,7 +586,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     da = tfidf_vectors(fit, [a for a, _, _ in dev_pairs])
     db = tfidf_vectors(fit, [b for _, b, _ in dev_pairs])
     dev_sims = (1 - paired_cosine_distances(da, db)).tolist()
-    t_tfidf = best_threshold(dev_sims, dev_labels)
+    t_tfidf, _ = best_threshold(dev_sims, dev_labels)
     ta = tfidf_vectors(fit, [a for a, _, _ in test_pairs])
     tb = tfidf_vectors(fit, [b for _, b, _ in test_pairs])
     test_sims = (1 - paired_cosine_distances(ta, tb)).tolist()
@@ -636,6 +667,12 @@ def print_table(m: dict[str, Any], args: argparse.Namespace) -> None:
         if name in m["pairs_engine"]
     )
     print(f"pair settings chosen on the dev pairs ({m['pairs_script']} script): {settings}")
+    if "assign_median_ms" in m["pairs_engine"]:
+        p = m["pairs_engine"]
+        print(
+            f"assign one new ask of the pairs' language: median {p['assign_median_ms']:.2f} ms,"
+            f" p95 {p['assign_p95_ms']:.2f} ms"
+        )
     for note in m["notes"]:
         print(f"note: {note}")
 

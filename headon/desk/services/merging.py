@@ -35,11 +35,7 @@ def embedder() -> Embedder | None:
     with _embedder_lock:
         if "loaded" not in _embedder_state:
             preference = [name for name in settings.HEADON_EMBEDDER if name != "none"]
-            _embedder_state["loaded"] = (
-                load_embedder(preference, threads=settings.HEADON_EMBEDDER_THREADS)
-                if preference
-                else None
-            )
+            _embedder_state["loaded"] = load_embedder(preference) if preference else None
             if _embedder_state["loaded"] is None:
                 logger.warning("The answer desk merges on exact and near duplicates only.")
         return _embedder_state["loaded"]

@@ -63,6 +63,7 @@ PLAIN = Thresholds(
     meaning=1.6,
     density_weight=0.0,
     neighbours=3,
+    zh_density_weight=0.0,
     zh_overlap_weight=0.0,
     zh_scale=1.0,
     zh_offset=0.0,
@@ -301,7 +302,9 @@ def test_chinese_wordings_that_share_most_characters_need_more_meaning():
         "右眼皮跳是什么征兆": [1, 0.12],
         "眼皮为什么会跳": [1, 0.3],
     }
-    plain = Thresholds(zh_overlap_weight=0.0, zh_scale=1.0, zh_offset=1.9, meaning=0.0)
+    plain = Thresholds(
+        zh_overlap_weight=0.0, zh_density_weight=0.0, zh_scale=1.0, zh_offset=1.9, meaning=0.0
+    )
     pair = [("左眼皮跳是什么征兆", "右眼皮跳是什么征兆")]
     without = MergeEngine(embedder=TableEmbedder("t", table), thresholds=plain)
     assert without.same_question(without.score_pairs(pair)[0])

@@ -163,12 +163,12 @@ def best_threshold(
     free = ~f
     order = np.argsort(-s[free], kind="stable")
     ss, yy = s[free][order], y[free][order]
+    if not len(ss):
+        return 1.0, 0.0
     # Deciding "same" for the first k free pairs, plus every forced one.
     tp = int((y & f).sum()) + np.cumsum(yy)
     predicted = int(f.sum()) + np.arange(1, len(ss) + 1)
     last = np.r_[ss[1:] != ss[:-1], True]  # cut only between distinct scores
-    if not len(ss):
-        return 1.0, 0.0
     f1 = np.where(last, 2 * tp / (predicted + positives), -1.0)
     k = int(np.argmax(f1))
     return float(ss[k]), float(f1[k])
@@ -309,6 +309,23 @@ NOISE = (
     lambda t: t + " https://t.cn/x1",
     lambda t: "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in t),
 )
+
+
+def time_assign(
+    embedder: Embedder | None, thresholds: Thresholds, held: Sequence[str], rest: Sequence[str]
+) -> dict[str, float]:
+    """Assign held-out asks one at a time into an engine built on the rest."""
+    engine = MergeEngine(embedder=embedder, thresholds=thresholds)
+    engine.recluster([(f"old{i}", t) for i, t in enumerate(rest)])
+    times = []
+    for i, text in enumerate(held):
+        start = time.perf_counter()
+        engine.assign(f"new{i}", text)
+        times.append((time.perf_counter() - start) * 1000)
+    return {
+        "assign_median_ms": statistics.median(times) if times else 0.0,
+        "assign_p95_ms": float(np.percentile(times, 95)) if times else 0.0,
+    }
 
 
 def time_day(
@@ -457,18 +474,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     engine_m["peak_rss_mb"] = peak_rss_mb()
 
     # Assign one new ask at a time: held-out asks into an engine built on the rest.
-    held = test_rows[: args.assign_count]
-    engine = MergeEngine(embedder=inner, thresholds=thresholds)
-    engine.recluster(
-        [(str(i), t) for i, (t, _) in enumerate(test_rows[args.assign_count :], 1000000)]
+    texts = [t for t, _ in test_rows]
+    engine_m.update(
+        time_assign(inner, thresholds, texts[: args.assign_count], texts[args.assign_count :])
     )
-    times = []
-    for i, (text, _) in enumerate(held):
-        start = time.perf_counter()
-        engine.assign(f"new{i}", text)
-        times.append((time.perf_counter() - start) * 1000)
-    engine_m["assign_median_ms"] = statistics.median(times) if times else 0.0
-    engine_m["assign_p95_ms"] = float(np.percentile(times, 95)) if times else 0.0
     metrics["engine"] = engine_m
     if args.day_asks:
         metrics["day"] = time_day(args.day_asks, test_rows, inner, thresholds, seed)
@@ -569,15 +578,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # engine built on other sentences of the test pairs.
         texts = list(dict.fromkeys(t for a, b, _ in test_pairs for t in (a, b)))
         held, rest = texts[: args.assign_count], texts[args.assign_count :][:3000]
-        engine = MergeEngine(embedder=inner, thresholds=pair_thresholds)
-        engine.recluster([(f"p{i}", t) for i, t in enumerate(rest)])
-        times = []
-        for i, text in enumerate(held):
-            start = time.perf_counter()
-            engine.assign(f"new{i}", text)
-            times.append((time.perf_counter() - start) * 1000)
-        pairs_m["assign_median_ms"] = statistics.median(times) if times else 0.0
-        pairs_m["assign_p95_ms"] = float(np.percentile(times, 95)) if times else 0.0
+        pairs_m.update(time_assign(inner, pair_thresholds, held, rest))
     metrics["pairs_engine"] = pairs_m
 
     from sklearn.metrics.pairwise import paired_cosine_distances

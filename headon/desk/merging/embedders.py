@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 __all__ = [
     "E5_ENGINES",
+    "EMBEDDER_NAMES",
     "ConcatEmbedder",
     "E5Embedder",
     "Embedder",
@@ -175,6 +176,7 @@ _FACTORIES: dict[str, Callable[[int, str | None], Embedder]] = {
     "e5": _e5,
     "use": lambda threads, engine: USEEmbedder(),
 }
+EMBEDDER_NAMES = tuple(_FACTORIES)
 
 
 def load_embedder(

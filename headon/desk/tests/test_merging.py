@@ -20,6 +20,7 @@ from headon.desk.merging import (
 )
 from headon.desk.merging import embedders as embedders_module
 from headon.desk.merging.embedders import ConcatEmbedder
+from headon.desk.merging.engine import day_shift
 from headon.desk.merging.normalise import is_chinese
 from headon.desk.merging.overlap import overlap_vectors
 
@@ -356,3 +357,89 @@ def test_a_misspelt_e5_engine_setting_stops_the_desk_with_its_name(settings, mon
     with pytest.raises(ImproperlyConfigured, match="HEADON_E5_ENGINE='onnx-int4'"):
         merging.embedder()
     assert merging._embedder_state == {}  # nothing half-loaded is kept
+
+
+# -- quiet days ------------------------------------------------------------------------
+
+# Eight questions, each asked once in Chinese and once in English, none of them
+# a wording of the demo's: a quiet day, or the first asks of a busy one.
+QUIET_DAY = {
+    "delivery": ["我的车什么时候能到？", "When will my order arrive?"],
+    "range": ["满电能开多远", "How many km on a full charge?"],
+    "price": ["现在买多少钱", "What does the base model cost?"],
+    "warranty": ["电池保修几年", "How long is the battery guarantee?"],
+    "charging": ["快充要多久充满", "How long does fast charging take?"],
+    "tour": ["可以参观工厂吗", "Can the public tour the plant?"],
+    "colour": ["有白色的吗", "Is there a white version?"],
+    "seats": ["能坐几个人", "How many seats does it have?"],
+}
+
+
+@pytest.fixture(scope="module")
+def sentence_model() -> Embedder:
+    model = load_embedder(("e5+use",))
+    if model is None:
+        pytest.skip("no sentence model loads on this machine")
+    return model
+
+
+def quiet_asks() -> list[tuple[str, str]]:
+    return [(f"{topic}-{i}", texts[i]) for i in range(2) for topic, texts in QUIET_DAY.items()]
+
+
+def topics_of(groups: list[list[str]]) -> list[set[str]]:
+    return [{ask_id.split("-")[0] for ask_id in group} for group in groups]
+
+
+def test_a_quiet_day_keeps_its_questions_apart_when_asks_come_one_by_one(sentence_model):
+    engine = MergeEngine(embedder=sentence_model)
+    groups: dict[str, list[str]] = {}
+    for ask_id, text in quiet_asks():
+        groups.setdefault(engine.assign(ask_id, text).question_id, []).append(ask_id)
+    assert all(len(topics) == 1 for topics in topics_of(list(groups.values())))
+    # Still a desk that merges: a Chinese ask and its English twin share a question.
+    assert engine.ask_question["delivery-0"] == engine.ask_question["delivery-1"]
+
+
+def test_a_quiet_day_is_not_swallowed_by_a_recluster(sentence_model):
+    clusters = MergeEngine(embedder=sentence_model).recluster(quiet_asks())
+    mixed = [t for t in topics_of([c.ask_ids for c in clusters]) if len(t) > 1]
+    assert len(clusters) >= len(QUIET_DAY)
+    assert len(mixed) <= 1  # "How long is ...?" twice may read as one question
+
+
+def test_without_the_day_shift_a_quiet_day_collapses_into_one_question(sentence_model):
+    # What the shift is for: a sparse day's r is low, and so was the bar for merging.
+    thresholds = Thresholds(reference_density=0.0)
+    clusters = MergeEngine(embedder=sentence_model, thresholds=thresholds).recluster(quiet_asks())
+    assert len(clusters) < len(QUIET_DAY) / 2
+
+
+def test_the_day_shift_raises_a_sparse_day_to_the_reference_and_never_lowers():
+    t = Thresholds(reference_density=0.75)
+    assert day_shift(np.array([], dtype=np.float32), t) == pytest.approx(0.75)
+    assert day_shift(np.array([0.5, 0.55, 0.6], dtype=np.float32), t) == pytest.approx(0.2)
+    assert day_shift(np.array([0.8, 0.9, 0.95], dtype=np.float32), t) == 0.0
+    assert day_shift(np.array([0.5], dtype=np.float32), Thresholds(reference_density=0.0)) == 0.0
+
+
+def test_assigning_after_a_recluster_uses_the_whole_days_shift(sentence_model):
+    engine = MergeEngine(embedder=sentence_model)
+    asks = quiet_asks()
+    engine.recluster(asks)
+    raw = engine.densities([text for _, text in asks])
+    assert raw is not None
+    assert engine._day_shift() == pytest.approx(day_shift(raw, engine.thresholds), abs=1e-6)
+
+
+def test_misspelt_merge_settings_fail_the_system_checks_at_start(settings):
+    from headon.desk.checks import check_merge_settings
+
+    assert check_merge_settings() == []
+    settings.HEADON_E5_ENGINE = "cuda"
+    settings.HEADON_EMBEDDER = ["e5", "word2vec", "none"]
+    errors = check_merge_settings()
+    assert [e.id for e in errors] == ["desk.E001", "desk.E002"]
+    assert "'cuda'" in errors[0].msg
+    assert "'word2vec'" in errors[1].msg
+    assert "none" not in errors[1].msg.split(":")[1]

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -90,9 +93,11 @@ class ImportRun(models.Model):
     added = models.PositiveIntegerField(_("asks added"), default=0)
     duplicates = models.PositiveIntegerField(_("already there"), default=0)
     rejected = models.PositiveIntegerField(_("rows rejected"), default=0)
-    # The first rejected rows: [{"line": 12, "error": "..."}].
+    # The first rejected rows: [{"line": 12, "error": "...", "params": {...}}]; an
+    # error and the message are English templates, translated where shown.
     errors = models.JSONField(default=list)
     message = models.TextField(blank=True)
+    message_params = models.JSONField(default=dict)
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -106,6 +111,25 @@ class ImportRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel_id}:{self.file_name}"
+
+    def message_text(self) -> str:
+        """Why the file failed, in the reader's language."""
+        return translated(self.message, self.message_params)
+
+    def error_rows(self) -> list[tuple[int, str]]:
+        """(line, problem) of the rejected rows kept, in the reader's language."""
+        return [(e["line"], translated(e["error"], e.get("params"))) for e in self.errors]
+
+
+def translated(template: str, params: dict[str, Any] | None) -> str:
+    """A stored English template in the active language, its places filled.
+    A template stored before params existed is already filled: shown as is."""
+    if not params:
+        return gettext(template)
+    try:
+        return gettext(template) % params
+    except (KeyError, ValueError, TypeError):  # a translation that lost a place
+        return template % params
 
 
 class Ask(models.Model):

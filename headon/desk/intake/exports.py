@@ -15,7 +15,7 @@ import io
 import json
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
@@ -67,8 +67,23 @@ GUESSES: dict[str, tuple[str, ...]] = {
 }
 
 
+def gettext_noop(message: str) -> str:
+    """Marks a message for the translation catalogue (makemessages finds it by
+    this name) without importing Django: it is translated where it is shown,
+    in the reader's language, by ``params`` filled into the translation."""
+    return message
+
+
 class ExportError(ValueError):
-    """The file as a whole cannot be read (no text column, not CSV, ...)."""
+    """The file as a whole cannot be read (no text column, not CSV, ...).
+
+    ``template`` is the English message with %(name)s places for ``params``,
+    a msgid of the catalogue; ``str()`` is the English text.
+    """
+
+    def __init__(self, template: str, **params: Any) -> None:
+        self.template, self.params = template, params
+        super().__init__(template % params if params else template)
 
 
 @dataclass(frozen=True)
@@ -86,8 +101,16 @@ class ParsedRow:
 
 @dataclass(frozen=True)
 class RowError:
+    """A row that was not imported: ``error`` is an English template with
+    %(name)s places for ``params`` (a msgid of the catalogue)."""
+
     line: int
     error: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def message(self) -> str:
+        return self.error % self.params if self.params else self.error
 
 
 def detect_encoding(head: bytes) -> str:
@@ -107,10 +130,10 @@ def guess_mapping(header: list[str]) -> dict[str, str]:
     """Which column holds which field, from the header's names."""
     lowered = {name.strip().lower(): name for name in header}
     mapping = {}
-    for field, names in GUESSES.items():
+    for target, names in GUESSES.items():
         for name in names:
             if name in lowered:
-                mapping[field] = lowered[name]
+                mapping[target] = lowered[name]
                 break
     return mapping
 
@@ -202,26 +225,42 @@ def _row(
 
     text = get("text")
     if not isinstance(text, str) or not text.strip():
-        return RowError(line, "no text")
+        return RowError(line, gettext_noop("no text"))
     if _UNDECODABLE.search(text):
-        return RowError(line, "the text holds bytes that are not valid in the file's encoding")
+        return RowError(
+            line, gettext_noop("the text holds bytes that are not valid in the file's encoding")
+        )
     if len(text) > MAX_TEXT:
-        return RowError(line, f"text longer than {MAX_TEXT} characters")
+        return RowError(
+            line, gettext_noop("text longer than %(limit)s characters"), {"limit": MAX_TEXT}
+        )
     try:
         posted_at = parse_datetime(get("posted_at"), tz)
     except (ValueError, OverflowError, OSError):
-        return RowError(line, f"cannot read the time {str(get('posted_at'))[:40]!r}")
-    try:
-        likes, replies, shares = (parse_count(get(f)) for f in ("likes", "replies", "shares"))
-    except (ValueError, OverflowError):
-        return RowError(line, "a like, reply or share count is not a number")
+        return RowError(
+            line,
+            gettext_noop("cannot read the time %(value)s"),
+            {"value": repr(str(get("posted_at"))[:40])},
+        )
+    counts = []
+    for name, error in (
+        ("likes", gettext_noop("the likes count %(value)s is not a whole number of 0 or more")),
+        ("replies", gettext_noop("the replies count %(value)s is not a whole number of 0 or more")),
+        ("shares", gettext_noop("the shares count %(value)s is not a whole number of 0 or more")),
+    ):
+        try:
+            counts.append(parse_count(get(name)))
+        except (ValueError, OverflowError):
+            return RowError(line, error, {"value": repr(str(get(name))[:40])})
+    likes, replies, shares = counts
     author = str(get("author") or "").strip()[:200]
     external_id = str(get("external_id") or "").strip()[:200]
-    for name, value in (("author", author), ("id", external_id)):
+    for error, value in (
+        (gettext_noop("the author holds bytes that are not valid in the file's encoding"), author),
+        (gettext_noop("the id holds bytes that are not valid in the file's encoding"), external_id),
+    ):
         if _UNDECODABLE.search(value):
-            return RowError(
-                line, f"the {name} holds bytes that are not valid in the file's encoding"
-            )
+            return RowError(line, error)
     if not external_id:
         # No id in the export: the same post in a re-import hashes the same.
         digest = hashlib.sha256(
@@ -256,13 +295,16 @@ def read_csv(
     try:
         header = next(reader)
     except StopIteration:
-        raise ExportError("The file is empty.") from None
+        raise ExportError(gettext_noop("The file is empty.")) from None
     except csv.Error as exc:
-        raise ExportError(f"The header row cannot be read: {_shown(exc, 200)}") from None
+        raise ExportError(
+            gettext_noop("The header row cannot be read: %(detail)s"), detail=_shown(exc, 200)
+        ) from None
     used = dict(mapping) if mapping else guess_mapping(header)
     if used.get("text") not in header:
         raise ExportError(
-            f"No text column: give a mapping for 'text' (columns: {', '.join(_shown(h) for h in header[:20])})."
+            gettext_noop("No text column: give a mapping for 'text' (columns: %(columns)s)."),
+            columns=", ".join(_shown(h) for h in header[:20]),
         )
 
     def rows() -> Iterator[ParsedRow | RowError]:
@@ -272,13 +314,17 @@ def read_csv(
             except StopIteration:
                 return
             except csv.Error as exc:
-                yield RowError(reader.line_num, f"broken CSV: {exc}")
+                yield RowError(
+                    reader.line_num, gettext_noop("broken CSV: %(detail)s"), {"detail": str(exc)}
+                )
                 continue
             if not any(v.strip() for v in values):
                 continue
             if len(values) != len(header):
                 yield RowError(
-                    reader.line_num, f"{len(values)} columns where the header has {len(header)}"
+                    reader.line_num,
+                    gettext_noop("%(count)s columns where the header has %(expected)s"),
+                    {"count": len(values), "expected": len(header)},
                 )
                 continue
             yield _row(reader.line_num, dict(zip(header, values, strict=True)), used, tz)
@@ -303,15 +349,15 @@ def read_jsonl(
             if not line.strip():
                 continue
             if len(line) > MAX_FIELD:
-                yield RowError(number, "line too long")
+                yield RowError(number, gettext_noop("line too long"))
                 continue
             try:
                 record = json.loads(line)
             except ValueError:
-                yield RowError(number, "not valid JSON")
+                yield RowError(number, gettext_noop("not valid JSON"))
                 continue
             if not isinstance(record, dict):
-                yield RowError(number, "not a JSON object")
+                yield RowError(number, gettext_noop("not a JSON object"))
                 continue
             if not used:
                 used = guess_mapping([str(k) for k in record])

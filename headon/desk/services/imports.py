@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from headon.accounts.models import User
 from headon.accounts.services import audit_record
-from headon.desk.intake.exports import ExportError, ParsedRow, RowError, read_export
+from headon.desk.intake.exports import ExportError, ParsedRow, RowError, gettext_noop, read_export
 from headon.desk.merging.normalise import exact_key
 from headon.desk.models import Ask, Channel, ImportRun
 from headon.timezones import organiser_tz
@@ -152,7 +152,7 @@ def import_rows(
         if isinstance(item, RowError):
             run.rejected += 1
             if len(run.errors) < MAX_REPORTED_ERRORS:
-                run.errors.append({"line": item.line, "error": item.error})
+                run.errors.append({"line": item.line, "error": item.error, "params": item.params})
             continue
         batch.append(item)
         if len(batch) >= BATCH:
@@ -191,14 +191,24 @@ def import_file(
             run.encoding, run.mapping = used_encoding, used_mapping
             run.save(update_fields=["encoding", "mapping"])
             import_rows(channel=channel, run=run, rows=rows, progress=progress)
-    except (ExportError, LookupError, UnicodeError) as exc:
+    except ExportError as exc:
+        run.status, run.message, run.message_params = (
+            ImportRun.Status.FAILED,
+            exc.template,
+            exc.params,
+        )
+    except (LookupError, UnicodeError) as exc:
         # UnicodeError: a codec that gives up on the file, not a byte (UTF-16
         # without its BOM); rows read before it stay, and the run says so.
-        run.status, run.message = ImportRun.Status.FAILED, str(exc)
+        run.status, run.message, run.message_params = (
+            ImportRun.Status.FAILED,
+            gettext_noop("The file cannot be decoded: %(detail)s"),
+            {"detail": str(exc)[:300]},
+        )
     else:
         run.status = ImportRun.Status.DONE
     run.finished_at = timezone.now()
-    run.save(update_fields=["status", "message", "finished_at"])
+    run.save(update_fields=["status", "message", "message_params", "finished_at"])
     audit_record(
         action="asks_import",
         actor=actor,

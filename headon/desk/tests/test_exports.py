@@ -62,11 +62,11 @@ def test_a_bad_row_is_reported_with_its_line_and_good_rows_are_kept() -> None:
         + "3,,nobody,2026-11-24 10:00,0\n4,Price?,bob,yesterday,0\n5,Colours?,c,2026-11-24 11:00,lots\n6,Warranty?,d,2026-11-24 12:00,5\n"
     )
     _enc, rows = read(data.encode())
-    errors = [(r.line, r.error) for r in rows if isinstance(r, RowError)]
+    errors = [(r.line, r.message) for r in rows if isinstance(r, RowError)]
     assert errors == [
         (4, "no text"),
         (5, "cannot read the time 'yesterday'"),
-        (6, "a like, reply or share count is not a number"),
+        (6, "the likes count 'lots' is not a whole number of 0 or more"),
     ]
     assert [r.external_id for r in rows if isinstance(r, ParsedRow)] == ["1", "2", "6"]
 

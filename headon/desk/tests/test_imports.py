@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import translation
 
 from headon.desk.models import Ask, Channel, ImportRun
 from headon.desk.services.imports import import_file
@@ -72,3 +73,35 @@ def test_the_command_prints_a_summary_and_refuses_unknown_channels(
         call_command("import_asks", str(export), channel="nope")
     with pytest.raises(CommandError, match="FIELD=COLUMN"):
         call_command("import_asks", str(export), channel="weibo", map=["bogus"])
+
+
+def test_row_problems_and_a_failed_file_read_in_the_readers_language(
+    channel: Channel, export: Path, tmp_path: Path
+) -> None:
+    run = import_file(channel=channel, path=export)
+    with translation.override("en"):
+        assert run.error_rows() == [(52, "no text"), (53, "cannot read the time 'not a time'")]
+    with translation.override("zh-hans"):
+        assert run.error_rows() == [(52, "没有正文"), (53, "无法识别时间 'not a time'")]
+    headless = tmp_path / "headless.csv"
+    headless.write_text("who,when\namy,2026-11-24\n", encoding="utf-8")
+    failed = import_file(channel=channel, path=headless)
+    assert failed.status == "failed"
+    with translation.override("en"):
+        assert failed.message_text().startswith("No text column: give a mapping for 'text'")
+        assert "who, when" in failed.message_text()
+    with translation.override("zh-hans"):
+        assert failed.message_text().startswith("没有正文列")
+        assert "who, when" in failed.message_text()
+
+
+def test_a_problem_stored_before_templates_is_shown_as_it_was(channel: Channel) -> None:
+    run = ImportRun.objects.create(
+        channel=channel,
+        file_name="old.csv",
+        errors=[{"line": 3, "error": "cannot read the time 'yesterday'"}],
+        message="The file is empty.",
+    )
+    with translation.override("zh-hans"):
+        assert run.error_rows() == [(3, "cannot read the time 'yesterday'")]
+        assert run.message_text() == "文件是空的。"

@@ -72,12 +72,12 @@ class Command(BaseCommand):
         if not no_progress:
             sys.stderr.write("\n")
         if run.status == ImportRun.Status.FAILED:
-            raise CommandError(run.message)
+            raise CommandError(run.message_text())
         self.stdout.write(
             f"{path.name}: {run.rows} rows read in {time.monotonic() - started:.1f} s ({total:,} bytes, {run.encoding}); "
             f"{run.added} asks added, {run.duplicates} already there, {run.rejected} rejected."
         )
-        for error in run.errors[:20]:
-            self.stdout.write(f"  line {error['line']}: {error['error']}")
+        for line, problem in run.error_rows()[:20]:
+            self.stdout.write(f"  line {line}: {problem}")
         if run.rejected > 20:
             self.stdout.write(f"  ... and {run.rejected - 20} more rejected rows")

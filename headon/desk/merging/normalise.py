@@ -16,7 +16,7 @@ from pathlib import Path
 
 import opencc  # type: ignore[import-untyped]
 
-__all__ = ["exact_key", "is_chinese", "match_key", "to_simplified"]
+__all__ = ["exact_key", "is_chinese", "match_key", "tidy_title", "to_simplified"]
 
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 # Weibo repost chains ("//@name:") and mentions; a Chinese nickname ends at a space,
@@ -79,6 +79,25 @@ def match_key(text: str) -> str:
     key = to_simplified(key)
     key = _strip_symbols(key).casefold()
     return _SPACE.sub(" ", key).strip()
+
+
+# "? ??", "？？", "!!!" and the like: a run of question or exclamation marks.
+_MARKS = re.compile(r"\s*([?!？！])[\s?!？！]*")
+
+
+def tidy_title(text: str) -> str:
+    """An ask's text as a question's title: as written (case, script, words),
+    without links, @mentions, Weibo topics and emoticons, emoji, or a run of
+    question marks; "" if nothing is left."""
+    title = _URL.sub(" ", text)
+    title = _MENTION.sub(" ", title)
+    title = _TOPIC.sub(" ", title)
+    title = _EMOTICON.sub(" ", title)
+    title = _EMOJI.sub(" ", title)
+    title = _SPACE.sub(" ", title).strip()
+    title = _MARKS.sub(lambda m: m.group(1) + " ", title).strip()
+    # No space is left before a mark, nor after a Chinese one.
+    return re.sub(r"([？！]) ", r"\1", title)
 
 
 def exact_key(text: str) -> str:

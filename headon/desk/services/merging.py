@@ -22,7 +22,7 @@ from django.db import transaction
 
 from headon.desk.merging import Locks, MergeEngine, load_embedder
 from headon.desk.merging.embedders import E5_ENGINES, Embedder
-from headon.desk.merging.normalise import match_key
+from headon.desk.merging.normalise import match_key, tidy_title
 from headon.desk.models import Ask, Question, TriageAction
 
 logger = logging.getLogger(__name__)
@@ -77,12 +77,16 @@ def _new_id() -> str:
     return f"new-{uuid.uuid4().hex}"
 
 
+def _title(text: str) -> str:
+    return (tidy_title(text) or text.strip())[:500]
+
+
 def _representative(texts: list[str]) -> str:
     """A question's text: the most asked wording (by match key, so emoji
-    and mentions do not split it), in its shortest spelling."""
+    and mentions do not split it), in its shortest tidy spelling."""
     keys = Counter(match_key(t) for t in texts)
     best = keys.most_common(1)[0][0]
-    return min((t.strip() for t in texts if match_key(t) == best), key=len)[:500]
+    return min((_title(t) for t in texts if match_key(t) == best), key=len)
 
 
 @dataclass(frozen=True)
@@ -204,7 +208,7 @@ def assign_unassigned(day: dt.date) -> int:
             assignment = engine.assign(str(ask.pk), ask.text)
             ask.question_id = int(assignment.question_id)
             if assignment.stage == "new":
-                Question.objects.filter(pk=ask.question_id).update(text=ask.text.strip()[:500])
+                Question.objects.filter(pk=ask.question_id).update(text=_title(ask.text))
     Ask.objects.bulk_update(todo, ["question"], batch_size=1000)
     transaction.on_commit(lambda: _keep(day, entry))
     return len(todo)

@@ -21,7 +21,7 @@ from headon.desk.merging import (
 from headon.desk.merging import embedders as embedders_module
 from headon.desk.merging.embedders import ConcatEmbedder
 from headon.desk.merging.engine import day_shift
-from headon.desk.merging.normalise import is_chinese
+from headon.desk.merging.normalise import is_chinese, tidy_title
 from headon.desk.merging.overlap import overlap_vectors
 
 # Three questions about a car launch; each topic is one direction in the fake space.
@@ -119,6 +119,21 @@ def test_urls_mentions_topics_and_emoji_are_stripped():
 def test_case_and_punctuation_do_not_change_the_key():
     assert exact_key("When is DELIVERY?!") == exact_key("when is delivery")
     assert exact_key("when is delivery") != exact_key("what is the range")
+
+
+@pytest.mark.parametrize(
+    ("text", "title"),
+    [
+        ("Are there ISOFIX points in the back? 🚗", "Are there ISOFIX points in the back?"),
+        ("Is there a recall for the brakes? ??", "Is there a recall for the brakes?"),
+        ("@小编 网上说用的是翻新电池？？ 👍😭", "网上说用的是翻新电池？"),
+        ("#新车发布# 什麼時候交付？！[doge] https://t.cn/x", "什麼時候交付？"),
+        ("what?! really??? ok", "what? really? ok"),
+        ("🚗🚗", ""),
+    ],
+)
+def test_a_title_keeps_the_words_as_written_and_drops_the_noise(text, title):
+    assert tidy_title(text) == title
 
 
 # -- grouping ------------------------------------------------------------------------

@@ -92,6 +92,19 @@ class TriageTests(PersonasTestCase):
         late.refresh_from_db()
         self.assertEqual(late.question_id, self.asks[0].question_id)
 
+    def test_a_question_is_titled_without_emoji_mentions_or_a_run_of_marks(self) -> None:
+        self.assertEqual(Question.objects.get(pk=qid(self.asks[0])).text, "什么时候交付？")
+        self.assertEqual(Question.objects.get(pk=qid(self.asks[3])).text, "Is the range real?")
+        late = add_ask(self.channel, 11, "@HeadonMotors Can I tow a trailer?? 🚗 https://t.cn/x")
+        merging.assign_unassigned(DAY)
+        late.refresh_from_db()
+        self.assertEqual(Question.objects.get(pk=qid(late)).text, "Can I tow a trailer?")
+        self.assertIn("🚗", late.text)  # the ask itself is kept as received
+        only_emoji = add_ask(self.channel, 12, "🚗🚗🚗")
+        merging.assign_unassigned(DAY)
+        only_emoji.refresh_from_db()
+        self.assertEqual(Question.objects.get(pk=qid(only_emoji)).text, "🚗🚗🚗")
+
     def test_the_console_ranks_questions_and_explains_each(self) -> None:
         self.client.force_login(self.bob)
         response = self.client.get(reverse("desk_staff:day", args=[DAY.isoformat()]))

@@ -178,9 +178,9 @@ def _engine_for(day: dt.date, asks: list[Ask]) -> MergeEngine:
         # A new question is a row at once, so the cached engine knows it by pk.
         new_question_id=lambda: str(Question.objects.create(text="").pk),
     )
-    for ask in asks:
-        if ask.question_id is not None:
-            engine.assign(str(ask.pk), ask.text)
+    engine.load(
+        [(str(a.pk), a.text, str(a.question_id)) for a in asks if a.question_id is not None]
+    )
     for old in sorted(_engines)[:-1]:  # keep today and yesterday
         if old != day:
             del _engines[old]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -458,3 +459,21 @@ def test_misspelt_merge_settings_fail_the_system_checks_at_start(settings):
     assert "'cuda'" in errors[0].msg
     assert "'word2vec'" in errors[1].msg
     assert "none" not in errors[1].msg.split(":")[1]
+
+
+def test_taking_up_a_placed_day_leaves_the_state_a_recluster_leaves():
+    thresholds = replace(PLAIN, density_weight=1.0, meaning=-0.5)
+    first = MergeEngine(embedder=FakeEmbedder(), thresholds=thresholds)
+    clusters = first.recluster(items())
+    texts = dict(items())
+    placed = [(a, texts[a], c.question_id) for c in clusters for a in c.ask_ids]
+    second = MergeEngine(embedder=FakeEmbedder(), thresholds=thresholds)
+    second.load(placed)
+    assert second.ask_question == first.ask_question
+    for question_id in {c.question_id for c in clusters}:
+        a, b = first._row[question_id], second._row[question_id]
+        assert second._counts[b] == first._counts[a]
+        assert np.allclose(second._sums[b], first._sums[a])
+        assert second._rsums[b] == pytest.approx(first._rsums[a])
+    new_text = "交车要等多久呢"
+    assert second.assign("late", new_text) == first.assign("late", new_text)

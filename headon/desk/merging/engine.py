@@ -299,10 +299,7 @@ class MergeEngine:
         ``recluster`` measures it (None in lexical mode): the median over a
         calibration day is ``Thresholds.reference_density``."""
         enc = self._embed(list(dict.fromkeys(match_key(text) for text in texts)))
-        if enc is None:
-            return None
-        _, sims = _top_k(enc.vectors, self.thresholds.neighbours)
-        return sims.mean(axis=1).astype(np.float32) if sims.size else np.zeros(0, np.float32)
+        return None if enc is None else _densities(enc.vectors, self.thresholds.neighbours)[1]
 
     def _density(self, vector: npt.NDArray[np.float32]) -> float:
         """The raw r of a new ask among the day's distinct asks so far."""
@@ -371,9 +368,7 @@ class MergeEngine:
         enc = self._embed(unique_keys)
         raw = np.zeros(len(unique_keys), dtype=np.float32)
         if enc is not None:
-            _, sims = _top_k(enc.vectors, self.thresholds.neighbours)
-            if sims.size:
-                raw = sims.mean(axis=1).astype(np.float32)
+            raw = _densities(enc.vectors, self.thresholds.neighbours)[1]
         clusters = [Cluster(question_id, ids) for question_id, ids in members.items()]
         self._rebuild(clusters, ask_ids, keys, enc, raw, unique_keys)
 
@@ -401,9 +396,8 @@ class MergeEngine:
         scores: list[float | None] = [None] * len(keys)
         enc = self._embed(unique)
         if enc is not None:
-            _, sims = _top_k(enc.vectors, self.thresholds.neighbours)
-            raw = sims.mean(axis=1) if sims.size else np.zeros(len(unique), dtype=np.float32)
-            density = raw + day_shift(raw.astype(np.float32), self.thresholds)
+            _, raw = _densities(enc.vectors, self.thresholds.neighbours)
+            density = raw + day_shift(raw, self.thresholds)
             for i, (a, b) in enumerate(keys):
                 ra, rb = row[a], row[b]
                 cos = float(enc.vectors[ra] @ enc.vectors[rb])
@@ -460,9 +454,7 @@ class MergeEngine:
         if enc is None:
             clusters = groups
         else:
-            neighbours, sims = _top_k(enc.vectors, self.thresholds.neighbours)
-            if sims.size:
-                raw = sims.mean(axis=1).astype(np.float32)
+            neighbours, raw = _densities(enc.vectors, self.thresholds.neighbours)
             density = raw + np.float32(day_shift(raw, self.thresholds))
             key_row = {key: row for row, key in enumerate(unique_keys)}
             clusters = self._average_linkage(groups, keys, enc, density, neighbours, key_row)
@@ -674,6 +666,14 @@ def _offsets(
     other_a, other_b = size_a - zh_a, size_b - zh_b
     total = t.zh_offset * zh_a * zh_b + t.cross_offset * (zh_a * other_b + other_a * zh_b)
     return np.asarray(total, dtype=np.float32)
+
+
+def _densities(vectors: Vectors, k: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
+    """Each row's k nearest rows, and its raw r: the mean cosine to them (0 alone)."""
+    neighbours, sims = _top_k(vectors, k)
+    if not sims.size:
+        return neighbours, np.zeros(len(vectors), dtype=np.float32)
+    return neighbours, sims.mean(axis=1).astype(np.float32)
 
 
 def _top_k(

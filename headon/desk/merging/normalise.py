@@ -68,14 +68,16 @@ def _strip_symbols(text: str) -> str:
     return "".join(" " if unicodedata.category(ch)[0] in "PSC" else ch for ch in text)
 
 
+def _drop_noise(text: str) -> str:
+    """Links, @mentions, Weibo topics and emoticons, and emoji become spaces."""
+    for pattern in (_URL, _MENTION, _TOPIC, _EMOTICON, _EMOJI):
+        text = pattern.sub(" ", text)
+    return text
+
+
 def match_key(text: str) -> str:
     """Return the normalised form of ``text`` that asks are matched on."""
-    key = unicodedata.normalize("NFKC", text)
-    key = _URL.sub(" ", key)
-    key = _MENTION.sub(" ", key)
-    key = _TOPIC.sub(" ", key)
-    key = _EMOTICON.sub(" ", key)
-    key = _EMOJI.sub(" ", key)
+    key = _drop_noise(unicodedata.normalize("NFKC", text))
     key = to_simplified(key)
     key = _strip_symbols(key).casefold()
     return _SPACE.sub(" ", key).strip()
@@ -89,12 +91,7 @@ def tidy_title(text: str) -> str:
     """An ask's text as a question's title: as written (case, script, words),
     without links, @mentions, Weibo topics and emoticons, emoji, or a run of
     question marks; "" if nothing is left."""
-    title = _URL.sub(" ", text)
-    title = _MENTION.sub(" ", title)
-    title = _TOPIC.sub(" ", title)
-    title = _EMOTICON.sub(" ", title)
-    title = _EMOJI.sub(" ", title)
-    title = _SPACE.sub(" ", title).strip()
+    title = _SPACE.sub(" ", _drop_noise(text)).strip()
     title = _MARKS.sub(lambda m: m.group(1) + " ", title).strip()
     # No space is left before a mark, nor after a Chinese one.
     return re.sub(r"([？！]) ", r"\1", title)

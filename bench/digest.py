@@ -43,7 +43,7 @@ import datetime as dt, json, random, time
 from django.db import connection
 from django.db.models import Count
 from headon.desk.models import Answer, Ask, Channel, Question
-from headon.desk.services.digest import digest_publish
+from headon.desk.digest.services import digest_publish
 from headon.desk.merging.normalise import exact_key
 from headon.timezones import organiser_today
 
@@ -78,7 +78,7 @@ t0 = time.perf_counter()
 Ask.objects.filter(day=day).aggregate(n=Count("id"), q=Count("question", distinct=True))
 floor = time.perf_counter() - t0
 
-from headon.desk import formats
+from headon.desk.digest import formats
 from django.test import RequestFactory
 t0 = time.perf_counter()
 revision, created = digest_publish(day)

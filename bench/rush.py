@@ -153,7 +153,7 @@ import json
 from django.utils import timezone
 from headon.desk.merging.normalise import exact_key
 from headon.desk.models import Answer, Ask, Channel, Question
-from headon.desk.services.digest import digest_publish
+from headon.desk.digest.services import digest_publish
 from headon.timezones import organiser_today
 day = organiser_today()
 channel = Channel.objects.create(slug="bench-pages", name="Bench", kind="social_export")

@@ -12,10 +12,10 @@ from ninja import Field, Router, Schema, Status
 from ninja.params import functions as param
 from ninja.security import HttpBearer
 
-from headon.desk.formats import absolute
 from headon.desk.intake.sources import IntakeError, ask_receive, channel_for_token
 from headon.desk.models import Channel
 from headon.desk.services.answers import published_matches
+from headon.links import absolute
 
 
 class ChannelToken(HttpBearer):

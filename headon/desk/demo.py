@@ -13,6 +13,7 @@ from django.utils import timezone
 from headon.accounts.models import User
 from headon.desk.demo_answers import ANSWERS, TAGS, TODAY, TODAY_ANSWERS
 from headon.desk.demo_asks import EMOJI, FILLERS_EN, FILLERS_ZH, MENTIONS, QUESTIONS, TRADITIONAL
+from headon.desk.digest.services import cutoff_for, digest_publish
 from headon.desk.merging.normalise import exact_key
 from headon.desk.models import Answer, Ask, Channel, Question, Tag
 from headon.desk.services.answers import (
@@ -22,7 +23,6 @@ from headon.desk.services.answers import (
     answer_submit,
     question_link,
 )
-from headon.desk.services.digest import cutoff_for, digest_publish
 from headon.desk.services.imports import author_key
 from headon.desk.services.merging import recluster_day
 from headon.desk.services.triage import question_flag

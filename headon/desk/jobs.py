@@ -8,9 +8,9 @@ from pathlib import Path
 
 from django_tasks import task
 
-from headon.desk import formats
+from headon.desk.digest import formats
+from headon.desk.digest import services as digests
 from headon.desk.models import ImportRun
-from headon.desk.services import digest as digests
 from headon.desk.services import imports, merging
 
 

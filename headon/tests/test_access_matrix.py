@@ -29,9 +29,9 @@ from ninja.security import APIKeyCookie
 
 from headon.accounts.models import User
 from headon.api import api
+from headon.desk.digest import services as digests
 from headon.desk.intake.sources import channel_token_issue
 from headon.desk.models import Answer, Channel, ImportRun, Question
-from headon.desk.services import digest as digests
 from headon.desk.tests.test_answering import add_ask, published_answer
 from headon.testing import PASSWORD, PersonasTestCase
 from headon.visits.models import Application, Offer, Program, ScheduleRule, Session, Ticket

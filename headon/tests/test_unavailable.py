@@ -36,7 +36,7 @@ class UnavailableTests(TestCase):
     def test_a_full_disk_is_a_503_too(self) -> None:
         full = OSError(errno.ENOSPC, "No space left on device")
         with (
-            mock.patch("headon.desk.public_views.Paginator", side_effect=full),
+            mock.patch("headon.desk.views.digest.Paginator", side_effect=full),
             self.assertLogs("headon.errors", logging.ERROR),
         ):
             response = self.client.get("/answers/")
@@ -44,7 +44,7 @@ class UnavailableTests(TestCase):
 
     def test_any_other_error_is_a_500_with_an_error_id(self) -> None:
         with (
-            mock.patch("headon.desk.public_views.Paginator", side_effect=ValueError("boom")),
+            mock.patch("headon.desk.views.digest.Paginator", side_effect=ValueError("boom")),
             self.assertLogs("headon.errors", logging.ERROR),
         ):
             response = self.client.get("/answers/")

@@ -34,11 +34,11 @@ from django.urls import reverse
 from django.utils import translation
 
 from headon.accounts.services import staff_create
-from headon.desk import formats
+from headon.desk.digest import formats
+from headon.desk.digest import services as digests
 from headon.desk.digest_image import TextOp, _Digest
 from headon.desk.models import Answer, Channel, DigestRevision, Question, Tag
 from headon.desk.services import answers as answering
-from headon.desk.services import digest as digests
 from headon.desk.services import merging, triage
 from headon.desk.services.imports import import_file
 from headon.desk.tests.test_answering import add_ask

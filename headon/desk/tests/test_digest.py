@@ -12,10 +12,10 @@ from django.core.management.base import CommandError
 from django.test import override_settings
 from django.urls import reverse
 
-from headon.desk import formats
+from headon.desk.digest import formats
+from headon.desk.digest import services as digests
 from headon.desk.models import Answer, Ask, Channel, DigestRevision, Question
 from headon.desk.services import answers as answering
-from headon.desk.services import digest as digests
 from headon.desk.services import triage
 from headon.desk.tests.test_answering import add_ask, published_answer
 from headon.testing import PersonasTestCase

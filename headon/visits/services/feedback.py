@@ -13,9 +13,9 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from headon.desk.formats import absolute
 from headon.desk.intake.sources import ask_receive
 from headon.desk.models import Channel
+from headon.links import absolute
 from headon.visits.models import Feedback, Ticket
 
 SALT = "headon.visits.feedback"

@@ -6,8 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from headon.desk import formats
-from headon.desk.services import digest as digests
+from headon.desk.digest import formats
+from headon.desk.digest import services as digests
 from headon.timezones import organiser_today
 
 

@@ -27,7 +27,7 @@ def clock_tick() -> bool:
     from django.utils import timezone
 
     from headon.desk import jobs
-    from headon.desk.services.digest import digest_due
+    from headon.desk.digest.services import digest_due
     from headon.jobs import enqueue
     from headon.visits import jobs as visit_jobs
     from headon.visits.models import Offer, Session

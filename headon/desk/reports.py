@@ -15,9 +15,9 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from headon import charts
+from headon.desk.digest.services import coverage
 from headon.desk.models import Ask, DigestRevision, Question
 from headon.desk.selectors import day_overview
-from headon.desk.services.digest import coverage
 from headon.timezones import day_bounds, organiser_today, organiser_tz
 
 

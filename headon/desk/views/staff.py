@@ -1,7 +1,9 @@
+"""The triage console: the day's questions, corrections with an undo, and
+imports of exported comments."""
+
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 from django import forms
 from django.conf import settings
@@ -11,19 +13,14 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
 from headon.accounts.models import User
-from headon.antibot.forms import ProofOfWorkField
-from headon.antibot.ratelimit import hit_ip
 from headon.desk import jobs
-from headon.desk.dashboard import trend_sparkline
-from headon.desk.intake.sources import IntakeError, ask_receive
 from headon.desk.models import Channel, ImportRun, Question, TriageAction
+from headon.desk.reports import trend_sparkline
 from headon.desk.selectors import active_channels, day_overview, recent_actions, recent_imports
 from headon.desk.services import answers as answering
 from headon.desk.services import triage
@@ -48,66 +45,6 @@ def _day(value: str | None) -> dt.date:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise Http404 from None
-
-
-class AskForm(forms.Form):
-    text = forms.CharField(
-        label=gettext_lazy("Your question"),
-        max_length=2000,
-        widget=forms.Textarea(
-            attrs={
-                "rows": 4,
-                "hx-get": reverse_lazy("desk:answered_already"),
-                "hx-trigger": "input changed delay:600ms",
-                "hx-target": "#answered-already",
-            }
-        ),
-    )
-    submission_id = forms.CharField(widget=forms.HiddenInput, max_length=64, required=False)
-    pow = ProofOfWorkField(scope="desk-ask")
-
-
-ASKS_PER_ADDRESS = (5, 600)  # questions, seconds
-
-
-@never_cache
-def ask_form(request: HttpRequest) -> HttpResponse:
-    """The public ask form: no login; a proof-of-work and a rate limit."""
-    channel = Channel.objects.filter(kind=Channel.Kind.FORM, is_active=True).order_by("pk").first()
-    if channel is None:
-        raise Http404
-    form = AskForm(request.POST or None, initial={"submission_id": uuid.uuid4().hex})
-    if request.method == "POST" and form.is_valid():
-        limit, window = ASKS_PER_ADDRESS
-        if not hit_ip(request, "desk-ask", limit=limit, window_seconds=window).allowed:
-            form.add_error(
-                None, _("Too many questions from here just now. Please wait a few minutes.")
-            )
-        else:
-            try:
-                ask_receive(
-                    channel=channel,
-                    text=form.cleaned_data["text"],
-                    external_id=f"form:{form.cleaned_data['submission_id'] or uuid.uuid4().hex}",
-                )
-            except IntakeError:
-                form.add_error("text", _("Please write a question of up to 2,000 characters."))
-            else:
-                request.session["asked"] = form.cleaned_data["text"][:500]
-                return redirect("desk:asked")
-    return render(request, "desk/ask_form.html", {"form": form})
-
-
-@require_safe
-def ask_thanks(request: HttpRequest) -> HttpResponse:
-    """Thanks, and at once the published answers that may already fit."""
-    from headon.desk.public_views import _search_results
-
-    asked = request.session.get("asked", "")
-    matches = (
-        [r for r in _search_results(asked, 3) if float(str(r["score"])) >= 0.3] if asked else []
-    )
-    return render(request, "desk/ask_thanks.html", {"results": matches})
 
 
 class ImportForm(forms.Form):

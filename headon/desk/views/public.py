@@ -1,27 +1,29 @@
-"""The public side of the answer desk: the digest archive, a page per date
-and per answered question, the formats, search and helpful votes."""
+"""The public side of the answer desk: the ask form, a page per answered
+question, search and helpful votes."""
 
 from __future__ import annotations
 
-import datetime as dt
 import secrets
+import uuid
 
 from django import forms
-from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.urls import reverse, reverse_lazy
 from django.utils.crypto import salted_hmac
-from django.utils.translation import get_language
-from django.views.decorators.cache import cache_control
+from django.utils.translation import get_language, gettext_lazy
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
+from headon.antibot.forms import ProofOfWorkField
 from headon.antibot.ratelimit import hit_ip
-from headon.desk import formats
+from headon.desk.digest import formats
+from headon.desk.intake.sources import IntakeError, ask_receive
 from headon.desk.markup import render_markdown
-from headon.desk.models import Answer, Digest, DigestRevision, HelpfulVote
+from headon.desk.models import Answer, Channel, HelpfulVote
 from headon.desk.services.answers import published_matches
 
 VOTER_COOKIE = "headon_voter"
@@ -31,110 +33,6 @@ SEARCHES_PER_ADDRESS = (60, 60)
 
 def _lang() -> str:
     return "zh" if (get_language() or "en").startswith("zh") else "en"
-
-
-def _date(value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise Http404 from None
-
-
-def _revision(day: dt.date, number: int | None = None) -> DigestRevision:
-    revisions = DigestRevision.objects.filter(digest__date=day).select_related("digest")
-    if number is not None:
-        revisions = revisions.filter(number=number)
-    revision = revisions.order_by("-number").first()
-    if revision is None:
-        raise Http404
-    return revision
-
-
-@require_safe
-def answers_index(request: HttpRequest) -> HttpResponse:
-    """The public archive of nightly digests, newest first."""
-    digests = Paginator(Digest.objects.filter(revision__gt=0).order_by("-date"), 30)
-    return render(
-        request,
-        "desk/answers_index.html",
-        {"page": digests.get_page(request.GET.get("page")), "lang": _lang()},
-    )
-
-
-@require_safe
-def digest_page(request: HttpRequest, day: str, number: int | None = None) -> HttpResponse:
-    """One date's digest: a permanent link, older revisions kept."""
-    chosen = _date(day)
-    revision = _revision(chosen, number)
-    dates = Digest.objects.filter(revision__gt=0)
-    previous = dates.filter(date__lt=chosen).order_by("-date").values_list("date", flat=True)
-    following = dates.filter(date__gt=chosen).order_by("date").values_list("date", flat=True)
-    lang = _lang()
-    snapshot = revision.snapshot
-    entries = [
-        {
-            **entry,
-            "question_text": formats.pick(entry["question"], lang),
-            "body_html": render_markdown(formats.pick(entry["body"], lang)),
-            "claim_text": formats.pick((entry.get("rumour") or {}).get("claim"), lang),
-            "evidence_html": render_markdown(
-                formats.pick((entry.get("rumour") or {}).get("evidence"), lang)
-            ),
-            "verdict_label": formats.verdict_label((entry.get("rumour") or {}).get("verdict", "")),
-        }
-        for entry in snapshot["answers"]
-    ]
-    return render(
-        request,
-        "desk/digest.html",
-        {
-            "revision": revision,
-            "snapshot": snapshot,
-            "coverage": snapshot["coverage"],
-            "share_percent": round(100 * snapshot["coverage"]["share"]),
-            "answers": [e for e in entries if not e.get("rumour")],
-            "rumours": [e for e in entries if e.get("rumour")],
-            "previous": previous.first(),
-            "next": following.first(),
-            "older_revisions": range(revision.digest.revision, 0, -1),
-            "lang": lang,
-            "site_name_local": formats.pick(snapshot["site"]["name"], lang),
-        },
-    )
-
-
-@require_safe
-def digest_json(request: HttpRequest, day: str) -> JsonResponse:
-    revision = _revision(_date(day))
-    return JsonResponse(
-        formats.digest_json(revision.snapshot), json_dumps_params={"ensure_ascii": False}
-    )
-
-
-@require_safe
-def digest_text(request: HttpRequest, day: str, lang: str) -> HttpResponse:
-    if lang not in formats.LANGUAGES:
-        raise Http404
-    revision = _revision(_date(day))
-    parts = formats.digest_text(revision.snapshot, lang)
-    separator = "\n\n" + "—" * 20 + "\n\n"
-    return HttpResponse(separator.join(parts), content_type="text/plain; charset=utf-8")
-
-
-@require_safe
-@cache_control(public=True, max_age=300)
-def digest_png(request: HttpRequest, day: str, lang: str) -> HttpResponse:
-    if lang not in formats.LANGUAGES:
-        raise Http404
-    revision = _revision(_date(day))
-    return HttpResponse(formats.digest_png(revision, lang), content_type="image/png")
-
-
-def digest_feed(request: HttpRequest, lang: str) -> HttpResponse:
-    if lang not in formats.LANGUAGES:
-        raise Http404
-    response: HttpResponse = formats.DigestFeed()(request, lang=lang)
-    return response
 
 
 def _voter_key(request: HttpRequest) -> tuple[str, str | None]:
@@ -281,3 +179,61 @@ def answered_already(request: HttpRequest) -> HttpResponse:
         if hit_ip(request, "desk-search", limit=limit, window_seconds=window).allowed:
             results = _search_results(query, 3, min_score=0.3)
     return render(request, "desk/_answered_already.html", {"results": results})
+
+
+class AskForm(forms.Form):
+    text = forms.CharField(
+        label=gettext_lazy("Your question"),
+        max_length=2000,
+        widget=forms.Textarea(
+            attrs={
+                "rows": 4,
+                "hx-get": reverse_lazy("desk:answered_already"),
+                "hx-trigger": "input changed delay:600ms",
+                "hx-target": "#answered-already",
+            }
+        ),
+    )
+    submission_id = forms.CharField(widget=forms.HiddenInput, max_length=64, required=False)
+    pow = ProofOfWorkField(scope="desk-ask")
+
+
+ASKS_PER_ADDRESS = (5, 600)  # questions, seconds
+
+
+@never_cache
+def ask_form(request: HttpRequest) -> HttpResponse:
+    """The public ask form: no login; a proof-of-work and a rate limit."""
+    channel = Channel.objects.filter(kind=Channel.Kind.FORM, is_active=True).order_by("pk").first()
+    if channel is None:
+        raise Http404
+    form = AskForm(request.POST or None, initial={"submission_id": uuid.uuid4().hex})
+    if request.method == "POST" and form.is_valid():
+        limit, window = ASKS_PER_ADDRESS
+        if not hit_ip(request, "desk-ask", limit=limit, window_seconds=window).allowed:
+            form.add_error(
+                None, _("Too many questions from here just now. Please wait a few minutes.")
+            )
+        else:
+            try:
+                ask_receive(
+                    channel=channel,
+                    text=form.cleaned_data["text"],
+                    external_id=f"form:{form.cleaned_data['submission_id'] or uuid.uuid4().hex}",
+                )
+            except IntakeError:
+                form.add_error("text", _("Please write a question of up to 2,000 characters."))
+            else:
+                request.session["asked"] = form.cleaned_data["text"][:500]
+                return redirect("desk:asked")
+    return render(request, "desk/ask_form.html", {"form": form})
+
+
+@require_safe
+def ask_thanks(request: HttpRequest) -> HttpResponse:
+    """Thanks, and at once the published answers that may already fit."""
+    asked = request.session.get("asked", "")
+    matches = (
+        [r for r in _search_results(asked, 3) if float(str(r["score"])) >= 0.3] if asked else []
+    )
+    return render(request, "desk/ask_thanks.html", {"results": matches})

@@ -1,9 +1,7 @@
-"""Staff pages for answering: write, review, approve, publish, and the
-night's digest with its coverage ledger."""
+"""Staff pages for answering: write, review, approve."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django import forms
@@ -20,9 +18,7 @@ from headon.desk.markup import render_markdown
 from headon.desk.merging.terms import _HAN
 from headon.desk.models import Answer, Question, Tag
 from headon.desk.services import answers as answering
-from headon.desk.services import digest as digests
-from headon.desk.views import _actor, _day
-from headon.timezones import organiser_today
+from headon.desk.views.staff import _actor
 
 desk_required = permission_required("desk.view_desk", raise_exception=True)
 draft_required = permission_required("desk.draft_answers", raise_exception=True)
@@ -270,58 +266,3 @@ def answers_queue(request: HttpRequest) -> HttpResponse:
             "recent": recent,
         },
     )
-
-
-@login_required
-@desk_required
-def digest_staff(request: HttpRequest, day: str | None = None) -> HttpResponse:
-    """The night's digest for a date: the ledger now, what publishing would
-    add, and the button (with a note for a new revision)."""
-    chosen = _day(day)
-    if request.method == "POST":
-        if not request.user.has_perm("desk.publish_digest"):
-            raise PermissionDenied
-        try:
-            revision, created = digests.digest_publish(
-                chosen, actor=_actor(request), note=request.POST.get("note", "").replace("\x00", "")
-            )
-        except digests.DigestError as exc:
-            messages.error(request, str(exc))
-        else:
-            if created and revision is not None:
-                messages.success(
-                    request,
-                    _("Published revision %(n)s of the digest.") % {"n": revision.number},
-                )
-            else:
-                messages.info(request, _("Nothing changed since the last revision."))
-        return redirect("desk_staff:digest", day=chosen.isoformat())
-    ledger = digests.coverage(chosen)
-    from headon.desk.models import Digest
-
-    digest = Digest.objects.filter(date=chosen).first()
-    return render(
-        request,
-        "desk/digest_staff.html",
-        {
-            "day": chosen,
-            "ledger": ledger,
-            "share_percent": round(100 * ledger.share),
-            "cutoff": digests.cutoff_for(chosen),
-            "digest": digest,
-            "pending": digests.day_answers_to_publish(chosen),
-            "can_publish": request.user.has_perm("desk.publish_digest"),
-            "previous_day": chosen - dt.timedelta(days=1),
-            "next_day": chosen + dt.timedelta(days=1) if chosen < organiser_today() else None,
-        },
-    )
-
-
-@login_required
-@desk_required
-@require_safe
-def dashboard(request: HttpRequest) -> HttpResponse:
-    """Charts for the staff: the desk's last thirty days."""
-    from headon.desk.dashboard import dashboard as figures
-
-    return render(request, "desk/dashboard.html", figures())

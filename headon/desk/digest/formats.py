@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from headon.desk.markup import markdown_text
 from headon.desk.models import Answer, DigestImage, DigestRevision
+from headon.links import absolute
 
 LANGUAGES = ("en", "zh")
 DJANGO_LANGUAGE = {"en": "en", "zh": "zh-hans"}
@@ -31,10 +32,6 @@ def pick(value: dict[str, str] | str | None, lang: str) -> str:
         return str(value or "")
     other = "zh" if lang == "en" else "en"
     return str(value.get(lang) or value.get(other) or "")
-
-
-def absolute(path: str) -> str:
-    return f"{settings.HEADON_SITE_URL}{path}"
 
 
 def _coverage_line(snapshot: dict[str, Any]) -> str:

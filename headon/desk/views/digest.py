@@ -1,0 +1,171 @@
+"""The night's digest: the public archive, a page per date in every format,
+and the staff page with the coverage ledger and the publish button."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_safe
+
+from headon.desk.digest import formats
+from headon.desk.digest import services as digests
+from headon.desk.markup import render_markdown
+from headon.desk.models import Digest, DigestRevision
+from headon.desk.views.public import _lang
+from headon.desk.views.staff import _actor, _day, desk_required
+from headon.timezones import organiser_today
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise Http404 from None
+
+
+def _revision(day: dt.date, number: int | None = None) -> DigestRevision:
+    revisions = DigestRevision.objects.filter(digest__date=day).select_related("digest")
+    if number is not None:
+        revisions = revisions.filter(number=number)
+    revision = revisions.order_by("-number").first()
+    if revision is None:
+        raise Http404
+    return revision
+
+
+@require_safe
+def answers_index(request: HttpRequest) -> HttpResponse:
+    """The public archive of nightly digests, newest first."""
+    digests = Paginator(Digest.objects.filter(revision__gt=0).order_by("-date"), 30)
+    return render(
+        request,
+        "desk/answers_index.html",
+        {"page": digests.get_page(request.GET.get("page")), "lang": _lang()},
+    )
+
+
+@require_safe
+def digest_page(request: HttpRequest, day: str, number: int | None = None) -> HttpResponse:
+    """One date's digest: a permanent link, older revisions kept."""
+    chosen = _date(day)
+    revision = _revision(chosen, number)
+    dates = Digest.objects.filter(revision__gt=0)
+    previous = dates.filter(date__lt=chosen).order_by("-date").values_list("date", flat=True)
+    following = dates.filter(date__gt=chosen).order_by("date").values_list("date", flat=True)
+    lang = _lang()
+    snapshot = revision.snapshot
+    entries = [
+        {
+            **entry,
+            "question_text": formats.pick(entry["question"], lang),
+            "body_html": render_markdown(formats.pick(entry["body"], lang)),
+            "claim_text": formats.pick((entry.get("rumour") or {}).get("claim"), lang),
+            "evidence_html": render_markdown(
+                formats.pick((entry.get("rumour") or {}).get("evidence"), lang)
+            ),
+            "verdict_label": formats.verdict_label((entry.get("rumour") or {}).get("verdict", "")),
+        }
+        for entry in snapshot["answers"]
+    ]
+    return render(
+        request,
+        "desk/digest.html",
+        {
+            "revision": revision,
+            "snapshot": snapshot,
+            "coverage": snapshot["coverage"],
+            "share_percent": round(100 * snapshot["coverage"]["share"]),
+            "answers": [e for e in entries if not e.get("rumour")],
+            "rumours": [e for e in entries if e.get("rumour")],
+            "previous": previous.first(),
+            "next": following.first(),
+            "older_revisions": range(revision.digest.revision, 0, -1),
+            "lang": lang,
+            "site_name_local": formats.pick(snapshot["site"]["name"], lang),
+        },
+    )
+
+
+@require_safe
+def digest_json(request: HttpRequest, day: str) -> JsonResponse:
+    revision = _revision(_date(day))
+    return JsonResponse(
+        formats.digest_json(revision.snapshot), json_dumps_params={"ensure_ascii": False}
+    )
+
+
+@require_safe
+def digest_text(request: HttpRequest, day: str, lang: str) -> HttpResponse:
+    if lang not in formats.LANGUAGES:
+        raise Http404
+    revision = _revision(_date(day))
+    parts = formats.digest_text(revision.snapshot, lang)
+    separator = "\n\n" + "—" * 20 + "\n\n"
+    return HttpResponse(separator.join(parts), content_type="text/plain; charset=utf-8")
+
+
+@require_safe
+@cache_control(public=True, max_age=300)
+def digest_png(request: HttpRequest, day: str, lang: str) -> HttpResponse:
+    if lang not in formats.LANGUAGES:
+        raise Http404
+    revision = _revision(_date(day))
+    return HttpResponse(formats.digest_png(revision, lang), content_type="image/png")
+
+
+def digest_feed(request: HttpRequest, lang: str) -> HttpResponse:
+    if lang not in formats.LANGUAGES:
+        raise Http404
+    response: HttpResponse = formats.DigestFeed()(request, lang=lang)
+    return response
+
+
+@login_required
+@desk_required
+def digest_staff(request: HttpRequest, day: str | None = None) -> HttpResponse:
+    """The night's digest for a date: the ledger now, what publishing would
+    add, and the button (with a note for a new revision)."""
+    chosen = _day(day)
+    if request.method == "POST":
+        if not request.user.has_perm("desk.publish_digest"):
+            raise PermissionDenied
+        try:
+            revision, created = digests.digest_publish(
+                chosen, actor=_actor(request), note=request.POST.get("note", "").replace("\x00", "")
+            )
+        except digests.DigestError as exc:
+            messages.error(request, str(exc))
+        else:
+            if created and revision is not None:
+                messages.success(
+                    request,
+                    _("Published revision %(n)s of the digest.") % {"n": revision.number},
+                )
+            else:
+                messages.info(request, _("Nothing changed since the last revision."))
+        return redirect("desk_staff:digest", day=chosen.isoformat())
+    ledger = digests.coverage(chosen)
+    digest = Digest.objects.filter(date=chosen).first()
+    return render(
+        request,
+        "desk/digest_staff.html",
+        {
+            "day": chosen,
+            "ledger": ledger,
+            "share_percent": round(100 * ledger.share),
+            "cutoff": digests.cutoff_for(chosen),
+            "digest": digest,
+            "pending": digests.day_answers_to_publish(chosen),
+            "can_publish": request.user.has_perm("desk.publish_digest"),
+            "previous_day": chosen - dt.timedelta(days=1),
+            "next_day": chosen + dt.timedelta(days=1) if chosen < organiser_today() else None,
+        },
+    )

@@ -51,7 +51,7 @@ from django.utils import timezone
 from headon.accounts.services import staff_create
 from headon.visits import tickets as signing
 from headon.visits.models import Application, Offer, PartyMember, Program, Session, Ticket
-from headon.visits.ticketing import private_key, validity
+from headon.visits.services.tickets import private_key, validity
 
 N = {tickets}
 now = timezone.now()

@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django_tasks import task_backends
 from django_tasks.base import Task, TaskResultStatus
 
@@ -32,6 +33,17 @@ def enqueue(task: Task[Any, Any], *args: Any, **kwargs: Any) -> None:
         task.enqueue(*args, **kwargs)
     else:
         transaction.on_commit(lambda: task.enqueue(*args, **kwargs))
+
+
+def enqueue_named(path: str, *args: Any) -> None:
+    """Enqueue the job at `path` ("module.function") like `enqueue`.
+
+    For services (through each half's `later` module): they must not import
+    the jobs modules, which import them."""
+    job = import_string(path)
+    if not isinstance(job, Task):
+        raise TypeError(f"{path} is not a job")
+    enqueue(job, *args)
 
 
 # Jobs of dead workers -------------------------------------------------------

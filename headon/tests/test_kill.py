@@ -31,9 +31,9 @@ from django_tasks_db.models import DBTaskResult
 
 from headon.accounts.models import AuditEvent, User
 from headon.desk import jobs as desk_jobs
+from headon.desk.digest import services as digests
 from headon.desk.models import Answer, AnswerRevision, Channel, Digest, DigestRevision, Question
 from headon.desk.services import answers as answering
-from headon.desk.services import digest as digests
 from headon.desk.tests.test_answering import add_ask
 from headon.jobs import enqueue
 from headon.testing import make_staff
@@ -49,7 +49,7 @@ from headon.visits.models import (
     Program,
     WaitlistEntry,
 )
-from headon.visits.services import offers
+from headon.visits.services import notices, offers
 from headon.visits.tests.factories import make_program
 from headon.visits.tests.test_draws import drawn, make_application
 
@@ -270,7 +270,7 @@ class WorkerKillTests(KillTestCase):
         first = Offer.objects.get(pk=int(paused["detail"]))
         self.assertEqual(
             AuditEvent.objects.filter(
-                action=visit_jobs.OFFER_NOTIFIED, target_id=str(first.pk)
+                action=notices.OFFER_NOTIFIED, target_id=str(first.pk)
             ).count(),
             1,
         )

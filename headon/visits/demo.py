@@ -20,8 +20,8 @@ from headon.visits.models import (
     ScheduleRule,
     Session,
 )
-from headon.visits.people import mask_phone_number
 from headon.visits.services import draws
+from headon.visits.services.people import mask_phone_number
 from headon.visits.services.programs import sessions_apply_rules
 
 LABELS = {

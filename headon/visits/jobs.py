@@ -3,113 +3,24 @@ service; each can run twice and do its effect once (or harmlessly again)."""
 
 from __future__ import annotations
 
-from itertools import groupby
-
-from django.db import transaction
-from django.urls import reverse
-from django.utils import translation
-from django.utils.translation import gettext as _
 from django_tasks import task
 
 from headon import faults
-from headon.accounts.models import AuditEvent
-from headon.accounts.services import audit_record
-from headon.desk.formats import absolute
-from headon.mail import send_email
-from headon.sms import send_sms
-from headon.timezones import organiser_tz
-from headon.visits.models import Application, Offer, Program, Ticket
-from headon.visits.services import offers
-
-
-def private_url(application: Application, page: str = "visits:application") -> str:
-    """An absolute link to one of the party's private pages."""
-    from headon.visits.services.applications import access_token
-
-    return absolute(
-        reverse(
-            page, args=[application.program.slug, application.reference, access_token(application)]
-        )
-    )
-
-
-def _send(application: Application, subject: str, body: str) -> None:
-    if application.contact_kind == Application.ContactKind.PHONE:
-        send_sms(application.contact, body)
-    else:
-        send_email.enqueue(to=application.contact, subject=subject, body=body)
-
-
-OFFER_NOTIFIED = "offer_notified"
-TICKETS_NOTIFIED = "tickets_notified"
-
-
-def _first_notice(offer_id: int, status: str, action: str) -> Offer | None:
-    """The offer, locked, if it has `status` and `action` was not yet
-    recorded for it; records it.
-
-    Call in the transaction that sends: a second run of the job (a worker
-    killed after enqueuing only some of `notify_offers`' jobs, whose rerun
-    enqueues them all again) waits on the lock, then finds the audit row
-    and sends nothing. Found by headon/tests/test_kill.py."""
-    Offer.objects.select_for_update().filter(pk=offer_id).values_list("pk").get()
-    offer = Offer.objects.select_related("application__program", "session").get(pk=offer_id)
-    if (
-        offer.status != status
-        or AuditEvent.objects.filter(
-            action=action, target_type=Offer._meta.label_lower, target_id=str(offer_id)
-        ).exists()
-    ):
-        return None
-    audit_record(action=action, target=offer, data={"status": offer.status})
-    return offer
+from headon.visits.models import Offer, Program
+from headon.visits.services import notices, offers
+from headon.visits.services.retention import erase_due
 
 
 @task()
-@transaction.atomic
 def notify_offer(offer_id: int) -> bool:
     """Tell the party, once, it has a place and until when to confirm."""
-    offer = _first_notice(offer_id, Offer.Status.OFFERED, OFFER_NOTIFIED)
-    if offer is None:
-        return False
-    application = offer.application
-    language = "zh-hans" if application.language.startswith("zh") else "en"
-    with translation.override(language):
-        subject = _("%(program)s: you have a place") % {"program": application.program.title}
-        body = _(
-            "%(program)s: a place for your party of %(n)s on %(when)s. Confirm by %(deadline)s: %(url)s"
-        ) % {
-            "program": application.program.title,
-            "n": offer.seats,
-            "when": offer.session.label,
-            "deadline": offer.deadline.astimezone(organiser_tz()).strftime("%Y-%m-%d %H:%M"),
-            "url": private_url(application),
-        }
-    _send(application, subject, body)
-    return True
+    return notices.offer_notice(offer_id)
 
 
 @task()
-@transaction.atomic
 def notify_tickets(offer_id: int) -> bool:
-    """After confirming: the link to the party's tickets (QR codes) and
-    calendar file, so they are in the message as well as on the page; once."""
-    offer = _first_notice(offer_id, Offer.Status.CONFIRMED, TICKETS_NOTIFIED)
-    if offer is None:
-        return False
-    application = offer.application
-    language = "zh-hans" if application.language.startswith("zh") else "en"
-    link = private_url(application, "visits:tickets")
-    with translation.override(language):
-        subject = _("%(program)s: your tickets") % {"program": application.program.title}
-        body = _("%(program)s on %(when)s: your %(n)s tickets (show them at the gate): %(url)s") % {
-            "program": application.program.title,
-            "when": offer.session.label,
-            "n": offer.seats,
-            "url": link,
-        }
-    _send(application, subject, body)
-    return True
+    """After confirming: the party's tickets and calendar file; once."""
+    return notices.tickets_notice(offer_id)
 
 
 @task()
@@ -127,71 +38,23 @@ def notify_offers(program_id: int) -> int:
 
 @task()
 def promote_program(program_id: int) -> int:
+    """Offer free places to the waitlist, in its order."""
     return len(offers.promote(Program.objects.get(pk=program_id)))
 
 
 @task()
 def lapse_offers() -> int:
+    """Offers past their deadline lapse; their places go to the waitlist."""
     return offers.offers_lapse()
-
-
-FEEDBACK_INVITED = "visit_feedback_invite"
-
-
-def _invite_message(application: Application, tickets: list[Ticket]) -> tuple[str, str]:
-    from headon.visits.services.feedback import feedback_url
-
-    language = "zh-hans" if application.language.startswith("zh") else "en"
-    with translation.override(language):
-        program = application.program.title
-        subject = _("%(program)s: how was your visit?") % {"program": program}
-        lines = [
-            _("%(program)s: thank you for coming. Tell us how it went, one link per visitor:")
-            % {"program": program}
-        ]
-        lines += [f"{ticket.member.name}: {feedback_url(ticket)}" for ticket in tickets]
-    return subject, "\n".join(lines)
 
 
 @task()
 def invite_feedback(session_id: int) -> int:
-    """After a session: one message per party that came, with each checked-in
-    visitor's feedback link. An audit row per application marks it invited,
-    written in the transaction that sends, so a rerun skips the party (an SMS
-    gateway that fails after sending is the one case that sends twice)."""
-    tickets = (
-        Ticket.objects.filter(
-            session_id=session_id, checked_in_at__isnull=False, void_at__isnull=True
-        )
-        .select_related("offer__application__program", "member")
-        .order_by("offer__application_id", "member__position")
-    )
-    sent = 0
-    for application_id, group in groupby(tickets, key=lambda t: t.offer.application_id):
-        party = list(group)
-        application = party[0].offer.application
-        with transaction.atomic():
-            # The row lock makes a second worker wait, then see the audit row.
-            Application.objects.select_for_update().filter(pk=application_id).get()
-            if AuditEvent.objects.filter(
-                action=FEEDBACK_INVITED,
-                target_type=Application._meta.label_lower,
-                target_id=str(application_id),
-            ).exists():
-                continue
-            audit_record(
-                action=FEEDBACK_INVITED,
-                target=application,
-                data={"session": session_id, "tickets": [t.pk for t in party]},
-            )
-            _send(application, *_invite_message(application, party))
-        sent += 1
-    return sent
+    """After a session: each party that came is asked how it went; once."""
+    return notices.feedback_invites(session_id)
 
 
 @task()
 def erase_personal_data() -> int:
     """The retention job: erase applicants' data of programs past retention."""
-    from headon.visits.services.retention import erase_due
-
     return sum(erased.people for erased in erase_due())

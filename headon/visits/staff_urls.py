@@ -1,11 +1,14 @@
-from django.urls import include, path
+from django.urls import path
 
-from headon.visits.views import draw, staff
+from headon.visits.views import draw, gate, reports, staff
 
 app_name = "visits_staff"
 urlpatterns = [
     path("", staff.staff_programs, name="home"),
-    path("gate/", include("headon.visits.gate_urls")),
+    path("gate/", gate.gate_home, name="gate"),
+    path("gate/<int:session_id>/", gate.gate_check_in, name="gate_session"),
+    path("gate/<int:session_id>/count/", gate.gate_count, name="gate_count"),
+    path("gate/<int:session_id>/undo/<int:ticket_id>/", gate.gate_undo, name="gate_undo"),
     path("new/", staff.program_create, name="program_create"),
     path("<slug:slug>/", staff.program_detail, name="program"),
     path("<slug:slug>/edit/", staff.program_edit, name="program_edit"),
@@ -14,6 +17,7 @@ urlpatterns = [
     path("<slug:slug>/publish/", staff.program_publish, name="publish"),
     path("<slug:slug>/rules/<int:rule_id>/delete/", staff.rule_delete, name="rule_delete"),
     path("<slug:slug>/sessions/<int:session_id>/", staff.session_edit, name="session_edit"),
-    path("<slug:slug>/report/", include("headon.visits.report_urls")),
+    path("<slug:slug>/report/", reports.report, name="report"),
+    path("<slug:slug>/report/report.csv", reports.report_csv_download, name="report_csv"),
     path("<slug:slug>/draw/", draw.draw_staff, name="draw"),
 ]

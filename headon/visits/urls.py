@@ -1,11 +1,11 @@
-from django.urls import include, path
+from django.urls import path
 
-from headon.visits.views import draw, public
+from headon.visits.views import draw, feedback, public
 
 app_name = "visits"
 urlpatterns = [
     path("", public.programs_index, name="programs"),
-    path("feedback/", include("headon.visits.feedback_urls")),
+    path("feedback/<int:ticket_id>/<str:token>/", feedback.feedback, name="feedback"),
     path("draw/verify_draw.py", draw.verifier_script, name="verifier"),
     path("tickets/key.pem", draw.ticket_public_key, name="ticket_key"),
     path("<slug:slug>/", public.program_detail, name="program"),

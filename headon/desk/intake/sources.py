@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from headon.desk import jobs
+from headon.desk import later
 from headon.desk.merging.normalise import exact_key
 from headon.desk.models import Ask, Channel
 from headon.desk.services.imports import author_key
-from headon.jobs import enqueue
 from headon.timezones import organiser_tz
 
 MAX_TEXT = 2000
@@ -102,7 +101,7 @@ def ask_receive(
                 match_key=exact_key(text),
             )
             # Placed by the worker, after this commits (headon.jobs).
-            enqueue(jobs.assign_day, day.isoformat())
+            later.assign_day(day.isoformat())
     except IntegrityError:
         return Received(Ask.objects.get(channel=channel, external_id=external_id), False)
     return Received(ask, True)

@@ -32,7 +32,7 @@ from headon.visits.models import (
     Program,
     Session,
 )
-from headon.visits.people import Person, clean_person, mask_phone_number, seal
+from headon.visits.services.people import Person, clean_person, mask_phone_number, seal
 from headon.visits.services.verification import VerifiedContact
 
 # Crockford's base32 without the letters people misread (I, L, O, U).

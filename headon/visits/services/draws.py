@@ -25,6 +25,7 @@ from django.utils import timezone
 from headon.accounts.models import User
 from headon.accounts.services import audit_record
 from headon.visits import draw as core
+from headon.visits import later
 from headon.visits.models import (
     Application,
     ApplicationChoice,
@@ -34,7 +35,7 @@ from headon.visits.models import (
     Session,
     WaitlistEntry,
 )
-from headon.visits.people import seal, unseal
+from headon.visits.services.people import seal, unseal
 
 _HEX = re.compile(r"[0-9a-fA-F]+")
 
@@ -226,8 +227,5 @@ def draw_run(*, program: Program, actor: User | None, beacon_value: str = "") ->
         target=draw,
         data={"offers": len(result.offers), "waitlist": len(result.waitlist)},
     )
-    from headon.jobs import enqueue
-    from headon.visits import jobs
-
-    enqueue(jobs.notify_offers, program.pk)
+    later.notify_offers(program.pk)
     return draw

@@ -30,7 +30,7 @@ from headon.accounts.services import audit_record
 from headon.timezones import organiser_tz
 from headon.visits import tickets
 from headon.visits.models import Offer, Session, Ticket
-from headon.visits.ticketing import public_keys
+from headon.visits.services.tickets import public_keys
 
 # Tests switch this off to run the naive check-then-write and show that the
 # race harness catches a double check-in (STYLE.md rule 14). Never in code.

@@ -20,9 +20,10 @@ from django.utils import timezone
 
 from headon import faults
 from headon.accounts.services import audit_record
+from headon.visits import later
 from headon.visits.models import Draw, Offer, Program, Session, WaitlistEntry
 from headon.visits.services.draws import offer_deadline
-from headon.visits.ticketing import issue_tickets
+from headon.visits.services.tickets import issue_tickets
 
 
 class OfferError(Exception):
@@ -62,10 +63,7 @@ def offer_confirm(offer: Offer) -> Offer:
     offer.save(update_fields=["status", "responded_at"])
     issue_tickets(offer)
     audit_record(action="offer_confirm", actor=None, target=offer, data={})
-    from headon.jobs import enqueue
-    from headon.visits import jobs
-
-    enqueue(jobs.notify_tickets, offer.pk)
+    later.notify_tickets(offer.pk)
     return offer
 
 
@@ -85,15 +83,8 @@ def offer_decline(offer: Offer) -> Offer:
     offer.save(update_fields=["status", "responded_at"])
     offer.tickets.update(void_at=timezone.now())
     audit_record(action="offer_decline", actor=None, target=offer, data={})
-    _promote_later(offer.session.program_id)
+    later.promote_program(offer.session.program_id)
     return offer
-
-
-def _promote_later(program_id: int) -> None:
-    from headon.jobs import enqueue
-    from headon.visits import jobs
-
-    enqueue(jobs.promote_program, program_id)
 
 
 @transaction.atomic
@@ -111,7 +102,7 @@ def offers_lapse(now: dt.datetime | None = None) -> int:
         lapsed += Offer.objects.filter(
             session__program=program_id, status=Offer.Status.OFFERED, deadline__lt=at
         ).update(status=Offer.Status.LAPSED, responded_at=at)
-        _promote_later(program_id)
+        later.promote_program(program_id)
     return lapsed
 
 
@@ -176,10 +167,7 @@ def promote(program: Program, *, now: dt.datetime | None = None) -> list[Offer]:
         audit_record(
             action="waitlist_promote", actor=None, target=program, data={"offers": len(made)}
         )
-        from headon.jobs import enqueue
-        from headon.visits import jobs
-
         for offer in made:
-            enqueue(jobs.notify_offer, offer.pk)
+            later.notify_offer(offer.pk)
     faults.pause("waitlist-promote", ",".join(str(o.application_id) for o in made))  # crash tests
     return made

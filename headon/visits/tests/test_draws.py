@@ -35,9 +35,9 @@ from headon.visits.models import (
     WaitlistEntry,
 )
 from headon.visits.services import draws, offers
+from headon.visits.services.tickets import public_keys
 from headon.visits.tests.factories import make_program
 from headon.visits.tests.test_races import race
-from headon.visits.ticketing import public_keys
 
 
 def make_application(

@@ -18,8 +18,8 @@ from headon.desk.models import Ask, Channel
 from headon.visits import jobs
 from headon.visits.models import Application, Feedback, Offer, PartyMember, Program, Ticket
 from headon.visits.services import feedback as service
+from headon.visits.services.tickets import issue_tickets
 from headon.visits.tests.factories import make_program
-from headon.visits.ticketing import issue_tickets
 
 # Two days after the first session (15 February 2027).
 NOW = dt.datetime(2027, 2, 17, 2, 0, tzinfo=dt.UTC)

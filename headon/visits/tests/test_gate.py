@@ -22,9 +22,9 @@ from headon.accounts.models import AuditEvent, User
 from headon.testing import PersonasTestCase, make_staff
 from headon.visits.models import Application, Offer, PartyMember, Program, Session, Ticket
 from headon.visits.services import gate
+from headon.visits.services.tickets import issue_tickets
 from headon.visits.tests.factories import make_program
 from headon.visits.tests.test_races import race
-from headon.visits.ticketing import issue_tickets
 
 # The first session of make_program runs 01:30-03:30 UTC on 15 February
 # 2027; its gate opens an hour before and closes half an hour after.

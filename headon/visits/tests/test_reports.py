@@ -26,8 +26,8 @@ from headon.visits.models import (
     Session,
 )
 from headon.visits.reports import Figures, program_report, spreadsheet_safe
+from headon.visits.services.tickets import issue_tickets
 from headon.visits.tests.factories import make_program
-from headon.visits.ticketing import issue_tickets
 
 # After the first two sessions (15 and 22 February), before the third (1 March).
 NOW = dt.datetime(2027, 2, 23, 4, 0, tzinfo=dt.UTC)

@@ -21,7 +21,7 @@ from headon.visits import tickets as ticket_core
 from headon.visits.ical import ticket_calendar
 from headon.visits.models import Draw, Offer, Program, WaitlistEntry
 from headon.visits.services import draws, offers
-from headon.visits.ticketing import public_key
+from headon.visits.services.tickets import public_key
 from headon.visits.views.public import _application_or_404
 from headon.visits.views.staff import _actor, _get_program_for_staff
 

@@ -1,0 +1,33 @@
+"""Work the visit services hand to the background jobs.
+
+The jobs (`headon.visits.jobs`) are thin entry points that call the
+services. A service that wants a job run once its transaction commits asks
+for it here, by the job's path, rather than importing the jobs module back:
+imports run one way, views and jobs -> services -> this module.
+"""
+
+from __future__ import annotations
+
+from headon.jobs import enqueue_named
+
+JOBS = "headon.visits.jobs"
+
+
+def notify_offer(offer_id: int) -> None:
+    """Tell the party of a new offer (from the waitlist) it has a place."""
+    enqueue_named(f"{JOBS}.notify_offer", offer_id)
+
+
+def notify_offers(program_id: int) -> None:
+    """Tell every party the draw gave a place or a waitlist place."""
+    enqueue_named(f"{JOBS}.notify_offers", program_id)
+
+
+def notify_tickets(offer_id: int) -> None:
+    """Send a party that confirmed the link to its tickets."""
+    enqueue_named(f"{JOBS}.notify_tickets", offer_id)
+
+
+def promote_program(program_id: int) -> None:
+    """Offer the places given back to the waitlist."""
+    enqueue_named(f"{JOBS}.promote_program", program_id)

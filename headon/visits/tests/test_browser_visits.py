@@ -18,7 +18,7 @@ from django.core.management import call_command
 
 from headon.conftest import sign_in
 from headon.desk.models import Ask
-from headon.testing import make_staff
+from headon.testing import PASSWORD, make_staff
 from headon.visits.models import Draw, Offer, Ticket, WaitlistEntry
 from headon.visits.services.applications import access_token
 from headon.visits.services.feedback import feedback_token
@@ -143,3 +143,29 @@ def test_a_program_from_the_draw_to_the_report(contexts: Any, live_server: Any) 
     csv = coordinator.request.get(f"{base}/staff/visits/{program.slug}/report/report.csv")
     assert csv.status == 200
     assert csv.body().startswith(b"\xef\xbb\xbf")
+
+
+def test_saving_a_program_in_chinese_keeps_its_application_window(
+    contexts: Any, live_server: Any
+) -> None:
+    make_staff("erin", "visit_coordinator")
+    opens = dt.datetime(2026, 12, 1, 2, 0, tzinfo=dt.UTC)
+    closes = dt.datetime(2027, 1, 10, 12, 0, tzinfo=dt.UTC)
+    program = make_program(applications_open_at=opens, applications_close_at=closes)
+    base = live_server.url
+    page = contexts("zh-CN")
+    page.goto(base + "/accounts/login/")
+    page.fill("#id_username", "erin")
+    page.fill("#id_password", PASSWORD)
+    with page.expect_navigation():
+        page.click("main button[type=submit]")
+    page.goto(f"{base}/staff/visits/{program.slug}/edit/")
+    assert (page.locator("html").get_attribute("lang") or "").startswith("zh")
+    assert page.input_value("#id_applications_open_at") == "2026-12-01T10:00"
+    page.fill("#id_title_en", "Open Days (typo fixed)")
+    with page.expect_navigation():
+        page.click("form.form button[type=submit]")
+    assert "计划已保存" in page.inner_text(".messages")
+    program.refresh_from_db()
+    assert program.title_en == "Open Days (typo fixed)"
+    assert (program.applications_open_at, program.applications_close_at) == (opens, closes)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from django.urls import reverse
 
 from headon.accounts.models import AuditEvent
@@ -151,3 +153,22 @@ class ProgramBuildingTests(PersonasTestCase):
                 ).status_code,
                 403,
             )
+
+
+class ProgramEditTests(PersonasTestCase):
+    def test_the_edit_form_gives_the_browser_iso_times_in_chinese_too(self) -> None:
+        """A localised value ("2026/12/03 12:00") is one a datetime-local
+        field rejects: the browser shows it empty and saving clears it."""
+        program = make_program(
+            applications_open_at=dt.datetime(2026, 12, 1, 2, 0, tzinfo=dt.UTC),
+            applications_close_at=dt.datetime(2027, 1, 10, 12, 0, tzinfo=dt.UTC),
+        )
+        self.client.force_login(self.erin)
+        for language in ("zh-hans", "en"):
+            with self.subTest(language=language):
+                page = self.client.get(
+                    reverse("visits_staff:program_edit", args=[program.slug]),
+                    headers={"accept-language": language},
+                )
+                self.assertContains(page, 'value="2026-12-01T10:00"')
+                self.assertContains(page, 'value="2027-01-10T20:00"')

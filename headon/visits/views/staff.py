@@ -33,16 +33,23 @@ def _actor(request: HttpRequest) -> User:
     return request.user
 
 
+# What <input type="datetime-local"> and type="date" accept, whatever the
+# page's language: localised values ("2026/12/03 12:00" in Chinese) are
+# rejected by the browser, which shows the field empty and saves it empty.
+HTML_DATETIME = "%Y-%m-%dT%H:%M"
+HTML_DATE = "%Y-%m-%d"
+
+
 class ProgramForm(forms.ModelForm[Program]):
     applications_open_at = forms.DateTimeField(
         label=gettext_lazy("Applications open"),
         required=False,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        widget=forms.DateTimeInput(format=HTML_DATETIME, attrs={"type": "datetime-local"}),
     )
     applications_close_at = forms.DateTimeField(
         label=gettext_lazy("Applications close"),
         required=False,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        widget=forms.DateTimeInput(format=HTML_DATETIME, attrs={"type": "datetime-local"}),
     )
 
     class Meta:
@@ -104,10 +111,14 @@ class RuleForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
     )
     first = forms.DateField(
-        label=gettext_lazy("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=gettext_lazy("From"),
+        required=False,
+        widget=forms.DateInput(format=HTML_DATE, attrs={"type": "date"}),
     )
     last = forms.DateField(
-        label=gettext_lazy("Until"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=gettext_lazy("Until"),
+        required=False,
+        widget=forms.DateInput(format=HTML_DATE, attrs={"type": "date"}),
     )
     dates = forms.CharField(
         label=gettext_lazy("Dates (YYYY-MM-DD, one per line)"),
@@ -175,7 +186,7 @@ class RuleForm(forms.Form):
 
 class ExclusionForm(forms.Form):
     date = forms.DateField(
-        label=gettext_lazy("Date"), widget=forms.DateInput(attrs={"type": "date"})
+        label=gettext_lazy("Date"), widget=forms.DateInput(format=HTML_DATE, attrs={"type": "date"})
     )
     start = forms.TimeField(
         label=gettext_lazy("Only the session starting at (optional)"),

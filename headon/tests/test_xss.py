@@ -36,7 +36,7 @@ from django.utils import translation
 from headon.accounts.services import staff_create
 from headon.desk.digest import formats
 from headon.desk.digest import services as digests
-from headon.desk.digest_image import TextOp, _Digest
+from headon.desk.digest.image import TextOp, lay_out_digest
 from headon.desk.models import Answer, Channel, DigestRevision, Question, Tag
 from headon.desk.services import answers as answering
 from headon.desk.services import merging, triage
@@ -502,12 +502,12 @@ class FeedTests(HostileFixtures):
             self.assertEqual(response["Content-Type"], "image/png")
             self.assertTrue(response.content.startswith(b"\x89PNG\r\n\x1a\n"))
             with translation.override(formats.DJANGO_LANGUAGE[lang]):
-                layout = _Digest(
+                layout = lay_out_digest(
                     formats.image_snapshot(revision.snapshot, lang),
-                    lang,
-                    formats.image_labels(),
-                    1080,
-                ).build()
+                    language=lang,
+                    labels=formats.image_labels(),
+                    width=1080,
+                )
             drawn = "".join(
                 run[2] for op in layout.ops if isinstance(op, TextOp) for run in op.runs
             )

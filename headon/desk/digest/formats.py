@@ -242,7 +242,7 @@ def image_snapshot(snapshot: dict[str, Any], lang: str) -> dict[str, Any]:
 
 
 def draw_png(snapshot: dict[str, Any], lang: str) -> bytes:
-    from headon.desk.digest_image import render_digest_png
+    from headon.desk.digest.image import render_digest_png
 
     with translation.override(DJANGO_LANGUAGE[lang]):
         return render_digest_png(
@@ -252,7 +252,7 @@ def draw_png(snapshot: dict[str, Any], lang: str) -> bytes:
 
 def image_labels() -> Any:
     """The image's words in the active language."""
-    from headon.desk.digest_image import ImageLabels
+    from headon.desk.digest.image import ImageLabels
 
     return ImageLabels(
         title=_("Answers for {date}"),

@@ -10,22 +10,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from headon.desk.digest_image import (
-    CLOSING,
-    OPENING,
+from headon.desk.digest.image import ImageLabels, render_digest_png
+from headon.desk.digest.image.fonts import (
     REGULAR,
-    Block,
-    ImageLabels,
-    _png,
     clean,
     font_for,
     font_table,
     load_font,
-    markdown_blocks,
     parse_font_css,
-    render_digest_png,
-    wrap,
 )
+from headon.desk.digest.image.lines import CLOSING, OPENING, wrap
+from headon.desk.digest.image.markdown import Block, markdown_blocks
+from headon.desk.digest.image.png import encode_png
 
 
 def units(text: str) -> float:
@@ -341,5 +337,5 @@ def test_the_png_encoder_round_trips_repeated_and_changing_rows_exactly() -> Non
     rows[95:140] = rows[94]  # a run across the strip boundary at 100
     rows[200:203] = rows[199]  # a run too short to splice
     strips = iter([rows[:100], rows[100:250], rows[250:]])
-    decoded = opened(_png(width, 300, strips))
+    decoded = opened(encode_png(width, 300, strips))
     assert np.array_equal(np.asarray(decoded).reshape(300, width * 3), rows)

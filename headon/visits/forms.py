@@ -3,22 +3,15 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from headon.antibot.forms import ProofOfWorkField
-from headon.timezones import organiser_tz
 from headon.visits.models import Application, Program, Session
 from headon.visits.services.applications import PersonInput
 
 
 def session_label(session: Session) -> str:
-    start = session.starts_at.astimezone(organiser_tz())
-    end = session.ends_at.astimezone(organiser_tz())
-    text = (
-        f"{date_format(start, 'D')} {date_format(start, 'DATE_FORMAT')} {start:%H:%M}–{end:%H:%M}"
-    )
-    return f"{text} · {session.label}" if session.label else text
+    return session.full_label
 
 
 class ContactForm(forms.Form):

@@ -6,8 +6,11 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
+
+from headon.timezones import organiser_tz
 
 
 def _in_chinese() -> bool:
@@ -179,6 +182,20 @@ class Session(models.Model):
         return (
             (self.label_zh or self.label_en) if _in_chinese() else (self.label_en or self.label_zh)
         )
+
+    @property
+    def when(self) -> str:
+        """Weekday, date, start and end in the organiser's zone and the
+        reader's language: several sessions share a label, never a start."""
+        start = timezone.localtime(self.starts_at, organiser_tz())
+        end = timezone.localtime(self.ends_at, organiser_tz())
+        day = f"{date_format(start, 'D')} {date_format(start, 'DATE_FORMAT')}"
+        return f"{day} {start:%H:%M}–{end:%H:%M}"
+
+    @property
+    def full_label(self) -> str:
+        """When it is, then its label if it has one."""
+        return f"{self.when} · {self.label}" if self.label else self.when
 
     @property
     def is_open(self) -> bool:

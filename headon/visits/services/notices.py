@@ -39,6 +39,12 @@ def _send(application: Application, subject: str, body: str) -> None:
         send_email.enqueue(to=application.contact, subject=subject, body=body)
 
 
+def _place(offer: Offer) -> str:
+    """When and where, in the active language: every message names the day."""
+    venue = offer.session.program.venue
+    return f"{offer.session.full_label} · {venue}" if venue else offer.session.full_label
+
+
 OFFER_NOTIFIED = "offer_notified"
 TICKETS_NOTIFIED = "tickets_notified"
 
@@ -52,7 +58,9 @@ def _first_notice(offer_id: int, status: str, action: str) -> Offer | None:
     enqueues them all again) waits on the lock, then finds the audit row
     and sends nothing. Found by headon/tests/test_kill.py."""
     Offer.objects.select_for_update().filter(pk=offer_id).values_list("pk").get()
-    offer = Offer.objects.select_related("application__program", "session").get(pk=offer_id)
+    offer = Offer.objects.select_related("application__program", "session__program").get(
+        pk=offer_id
+    )
     if (
         offer.status != status
         or AuditEvent.objects.filter(
@@ -79,7 +87,7 @@ def offer_notice(offer_id: int) -> bool:
         ) % {
             "program": application.program.title,
             "n": offer.seats,
-            "when": offer.session.label,
+            "when": _place(offer),
             "deadline": offer.deadline.astimezone(organiser_tz()).strftime("%Y-%m-%d %H:%M"),
             "url": private_url(application),
         }
@@ -101,7 +109,7 @@ def tickets_notice(offer_id: int) -> bool:
         subject = _("%(program)s: your tickets") % {"program": application.program.title}
         body = _("%(program)s on %(when)s: your %(n)s tickets (show them at the gate): %(url)s") % {
             "program": application.program.title,
-            "when": offer.session.label,
+            "when": _place(offer),
             "n": offer.seats,
             "url": link,
         }

@@ -368,3 +368,31 @@ class SealedListTests(TestCase):
         with self.assertRaises(VisitError) as caught:
             application_withdraw(application=application)
         self.assertEqual(caught.exception.code, "window_closed")
+
+    def test_every_message_and_page_a_party_gets_names_the_day_and_time(self) -> None:
+        """Five sessions can share the label "Lunar New Year": the label alone
+        never says which day to come."""
+        from headon.sms import outbox
+        from headon.visits import jobs
+        from headon.visits.services.applications import access_token
+
+        program = make_program(sessions=2, capacity=4, venue="Plant 2, 88 Harbour Road")
+        program.sessions.update(label_en="Lunar New Year", label_zh="春节")
+        second = program.sessions.order_by("starts_at")[1]  # 2027-02-22 09:30 in Shanghai
+        make_application(program, 1, 2, [second], language="zh-hans")
+        make_application(program, 2, 1, [second], language="en")
+        drawn(program)
+        chinese, english = Offer.objects.order_by("application__reference")
+        outbox.clear()
+        jobs.notify_offer.call(chinese.pk)
+        self.assertIn("2027年2月22日 09:30–11:30 · 春节 · Plant 2", outbox[-1][1])
+        jobs.notify_offer.call(english.pk)
+        self.assertIn("Feb. 22, 2027 09:30–11:30 · Lunar New Year · Plant 2", outbox[-1][1])
+        offers.offer_confirm(english)
+        jobs.notify_tickets.call(english.pk)
+        self.assertIn("Feb. 22, 2027 09:30–11:30", outbox[-1][1])
+        application = english.application
+        base = f"/visits/{program.slug}/a/{application.reference}/{access_token(application)}/"
+        for page in (base, base + "tickets/"):
+            with self.subTest(page=page):
+                self.assertContains(self.client.get(page), "Feb. 22, 2027 09:30–11:30")

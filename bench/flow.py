@@ -33,6 +33,8 @@ from typing import Any
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
+from bench.harness import Identities, encode_payload, pg_database, solve_fast  # noqa: E402
+
 STEPS = ("challenge1", "codes", "verify", "challenge2", "submit")
 
 
@@ -60,7 +62,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from bench.rush import Identities, encode_payload, solve_fast
     from bench.views import CREATE_TABLE
     from headon.visits.tests.factories import make_program
 
@@ -172,8 +173,6 @@ def main() -> None:
         parser.error("--applications must be in [1, 100000]")
     args.pg_name = f"headon_bench_flow_{os.getpid()}"
     if args.db == "postgres":
-        from bench.rush import pg_database
-
         pg_database(args.pg_name, create=True)
     try:
         with tempfile.TemporaryDirectory(prefix="headon-flow-") as data_dir:

@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import contextlib
 
+from bench.harness import sample
 from headon.desk.merging import (
     MergeEngine,
     Thresholds,
@@ -85,12 +86,6 @@ def load_pairs(path: Path) -> Pairs:
             # Chinese STS-B grades 0-5: 4 and 5 mean the same meaning.
             pairs.append((a, b, int(score >= 4) if score > 1 else int(score)))
     return pairs
-
-
-def sample(rows: list[Any], n: int, seed: int) -> list[Any]:
-    if n <= 0 or len(rows) <= n:
-        return rows
-    return random.Random(seed).sample(rows, n)
 
 
 # -- measuring --------------------------------------------------------------------

@@ -7,9 +7,10 @@ challenge, submission, as bench/rush.py does over HTTP) through Django's
 test client in one process, with no server, network or other load in the
 way, and times each step in CPU seconds (time.process_time) and counts its
 queries. The baseline in the same run is bench/views.py's bare insert (one
-committed INSERT behind the same middleware), so the table says how many
-bare inserts one application costs. Where rush.py says how fast the whole
-server goes, this says where an application's time goes.
+committed INSERT behind the same middleware; Django runs on bench/settings.py
+to route it), so the table says how many bare inserts one application costs.
+Where rush.py says how fast the whole server goes, this says where an
+application's time goes.
 
 Prints a table, then one JSON line with every figure.
 """
@@ -33,21 +34,26 @@ from typing import Any
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-from bench.harness import Identities, encode_payload, pg_database, solve_fast  # noqa: E402
+from bench.harness import (  # noqa: E402
+    BENCH_SETTINGS,
+    Identities,
+    encode_payload,
+    pg_database,
+    solve_fast,
+)
 
 STEPS = ("challenge1", "codes", "verify", "challenge2", "submit")
 
 
 def configure(args: argparse.Namespace, data_dir: str) -> None:
     os.environ.update(
-        DJANGO_SETTINGS_MODULE="headon.settings",
+        DJANGO_SETTINGS_MODULE=BENCH_SETTINGS,  # routes the bare insert, /bench/insert
         HEADON_DATA_DIR=data_dir,
         HEADON_EMBEDDER="none",
         HEADON_SMS_BACKEND="headon.sms.FileBackend",
         HEADON_SMS_FILE=str(Path(data_dir) / "sms.jsonl"),
         HEADON_POW_MAX_NUMBER="1000",
         HEADON_PROXY_COUNT="1",
-        HEADON_BENCH_ENDPOINTS="1",
     )
     if args.db == "postgres":
         os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{args.pg_name}"

@@ -5,6 +5,9 @@ client (fresh identities, the proof of work); and timing a child process.
 
 `headon()` and `start_server()` run `python -m headon` from this checkout
 (its directory as cwd and PYTHONPATH), so a worktree measures its own code.
+A server that must answer the ceiling endpoint (bench/views.py) runs with
+DJANGO_SETTINGS_MODULE=BENCH_SETTINGS: headon's settings with bench/urls.py
+for URLs. The product itself never routes it and never imports bench/.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from typing import Any
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+# headon's settings with the ceiling endpoint routed (bench/settings.py).
+BENCH_SETTINGS = "bench.settings"
 
 
 # --- Running headon -------------------------------------------------------------

@@ -15,7 +15,8 @@ three, 10% four; companions by phone or ID number; 1-3 ranked choices) with an
 Idempotency-Key; a few re-send the same submission, as a double click would.
 
 In the same run it measures the ceiling: the same server answering a bare view
-that inserts one row (bench/views.py, served with HEADON_BENCH_ENDPOINTS=1).
+that inserts one row (bench/views.py, routed by bench/urls.py: the server
+runs with DJANGO_SETTINGS_MODULE=bench.settings).
 Afterwards it counts rows in the database: applications must equal the
 acknowledged 201s, reference for reference, with no duplicate person keys,
 contacts or idempotency keys.
@@ -60,6 +61,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
 from bench.harness import (  # noqa: E402
+    BENCH_SETTINGS,
     Identities,
     Server,
     client_cpu_seconds,
@@ -159,7 +161,7 @@ def server_env(args: argparse.Namespace, data_dir: Path, pg_name: str) -> dict[s
         HEADON_SMS_FILE=str(data_dir / "sms.jsonl"),
         HEADON_POW_MAX_NUMBER=str(args.pow_max_number),
         HEADON_PROXY_COUNT="1",
-        HEADON_BENCH_ENDPOINTS="1",
+        DJANGO_SETTINGS_MODULE=BENCH_SETTINGS,  # routes the ceiling, /bench/insert
         PYTHONPATH=str(PROJECT_DIR),
     )
     if args.db == "postgres":
@@ -555,7 +557,11 @@ def report(
         "phases": summaries,
         "bench_ceiling_rows": counts.get("bench_ceiling_rows"),
         "target_met": bool(target) and args.seconds >= 60,
-        "server_env": {k: v for k, v in env.items() if k.startswith("HEADON_") and "DIR" not in k},
+        "server_env": {
+            k: v
+            for k, v in env.items()
+            if (k.startswith("HEADON_") and "DIR" not in k) or k == "DJANGO_SETTINGS_MODULE"
+        },
     }
 
 
@@ -683,7 +689,7 @@ def run_on_cluster(args: argparse.Namespace) -> int:
     args.db, args.redis = "postgres", True
     extra = {
         "HEADON_POW_MAX_NUMBER": str(args.pow_max_number),
-        "HEADON_BENCH_ENDPOINTS": "1",
+        "DJANGO_SETTINGS_MODULE": BENCH_SETTINGS,
     }
     cluster = Cluster(
         webs=args.webs, workers=2, web_workers=1, threads=args.threads, env=extra, keep=args.keep

@@ -36,7 +36,7 @@ import aiohttp
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-from bench.rush import headon, isolated_headon, start_server, stop_server  # noqa: E402
+from bench.harness import headon, isolated_headon, start_server, stop_server  # noqa: E402
 
 SETUP = r"""
 import datetime as dt, json, random, time

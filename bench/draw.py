@@ -39,7 +39,6 @@ import os
 import pickle
 import random
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -103,20 +102,6 @@ def make_applications(
 
 def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def run_timed(args: list[str]) -> tuple[float, float, str]:
-    """(seconds, peak RSS in MB, stdout) of a child, by GNU time when there is one."""
-    with tempfile.NamedTemporaryFile("r") as report:
-        timer = ["/usr/bin/time", "-f", "%M", "-o", report.name]
-        if not Path(timer[0]).exists():
-            timer = []
-        started = time.perf_counter()
-        done = subprocess.run([*timer, *args], check=True, cwd=ROOT, capture_output=True, text=True)
-        seconds = time.perf_counter() - started
-        lines = report.read().strip().splitlines()
-    peak_kb = float(lines[-1]) if timer and lines else 0.0
-    return seconds, peak_kb / 1024, done.stdout
 
 
 # --- The children ----------------------------------------------------------------------
@@ -212,6 +197,10 @@ def main() -> None:
         )
         print(json.dumps(figures))
         return
+    # Only the parent times children: each child's peak memory is a figure,
+    # so the children import only what they measure.
+    from bench.harness import run_timed
+
     count = args.sessions or (16 if args.seats <= 960 else max(16, round(args.seats / 300)))
     rng = np.random.default_rng(args.seed)
     started = time.perf_counter()

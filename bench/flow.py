@@ -7,9 +7,10 @@ challenge, submission, as bench/rush.py does over HTTP) through Django's
 test client in one process, with no server, network or other load in the
 way, and times each step in CPU seconds (time.process_time) and counts its
 queries. The baseline in the same run is bench/views.py's bare insert (one
-committed INSERT behind the same middleware), so the table says how many
-bare inserts one application costs. Where rush.py says how fast the whole
-server goes, this says where an application's time goes.
+committed INSERT behind the same middleware; Django runs on bench/settings.py
+to route it), so the table says how many bare inserts one application costs.
+Where rush.py says how fast the whole server goes, this says where an
+application's time goes.
 
 Prints a table, then one JSON line with every figure.
 """
@@ -33,19 +34,26 @@ from typing import Any
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
+from bench.harness import (  # noqa: E402
+    BENCH_SETTINGS,
+    Identities,
+    encode_payload,
+    pg_database,
+    solve_fast,
+)
+
 STEPS = ("challenge1", "codes", "verify", "challenge2", "submit")
 
 
 def configure(args: argparse.Namespace, data_dir: str) -> None:
     os.environ.update(
-        DJANGO_SETTINGS_MODULE="headon.settings",
+        DJANGO_SETTINGS_MODULE=BENCH_SETTINGS,  # routes the bare insert, /bench/insert
         HEADON_DATA_DIR=data_dir,
         HEADON_EMBEDDER="none",
         HEADON_SMS_BACKEND="headon.sms.FileBackend",
         HEADON_SMS_FILE=str(Path(data_dir) / "sms.jsonl"),
         HEADON_POW_MAX_NUMBER="1000",
         HEADON_PROXY_COUNT="1",
-        HEADON_BENCH_ENDPOINTS="1",
     )
     if args.db == "postgres":
         os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{args.pg_name}"
@@ -60,7 +68,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from bench.rush import Identities, encode_payload, solve_fast
     from bench.views import CREATE_TABLE
     from headon.visits.tests.factories import make_program
 
@@ -172,8 +179,6 @@ def main() -> None:
         parser.error("--applications must be in [1, 100000]")
     args.pg_name = f"headon_bench_flow_{os.getpid()}"
     if args.db == "postgres":
-        from bench.rush import pg_database
-
         pg_database(args.pg_name, create=True)
     try:
         with tempfile.TemporaryDirectory(prefix="headon-flow-") as data_dir:

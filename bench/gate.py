@@ -37,7 +37,7 @@ import aiohttp
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-from bench.rush import headon, isolated_headon, start_server, stop_server  # noqa: E402
+from bench.harness import headon, isolated_headon, start_server, stop_server  # noqa: E402
 
 TARGET_P99_MS = 20
 SERVER_TIMING = re.compile(r"app;dur=([0-9.]+)")

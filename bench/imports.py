@@ -15,14 +15,16 @@ import csv
 import json
 import os
 import random
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.harness import run_timed  # noqa: E402
+
 TEXTS = [
     "交付什么时候开始？",
     "What's the real-world range?",
@@ -50,27 +52,6 @@ def make_export(path: Path, rows: int, seed: int) -> None:
                     rng.randint(0, 20),
                 ]
             )
-
-
-def run_child(args: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """(seconds, peak RSS in MB) of a child process, by GNU time when there
-    is one (getrusage's children figure is the largest child so far)."""
-    with tempfile.NamedTemporaryFile("r") as report:
-        timer = (
-            ["/usr/bin/time", "-f", "%M", "-o", report.name]
-            if Path("/usr/bin/time").exists()
-            else []
-        )
-        started = time.perf_counter()
-        subprocess.run([*timer, *args], env=env, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-        seconds = time.perf_counter() - started
-        text = report.read().strip().splitlines()
-    peak_kb = (
-        float(text[-1])
-        if timer and text
-        else resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    )
-    return seconds, peak_kb / 1024
 
 
 BASELINE = """
@@ -115,7 +96,7 @@ def main() -> None:
              "Channel.objects.create(slug='weibo', name='Weibo', kind='social_export')"],
             env=env, check=True, cwd=ROOT,
         )  # fmt: skip
-        base_s, base_mb = run_child(
+        base_s, base_mb, _ = run_timed(
             [python, "-c", BASELINE, str(export), str(work / "base.sqlite3")], env
         )
         cmd = [
@@ -128,8 +109,8 @@ def main() -> None:
             "weibo",
             "--no-progress",
         ]
-        first_s, first_mb = run_child(cmd, env)
-        again_s, again_mb = run_child(cmd, env)  # a re-import: every row is a duplicate
+        first_s, first_mb, _ = run_timed(cmd, env)
+        again_s, again_mb, _ = run_timed(cmd, env)  # a re-import: every row is a duplicate
     rows = args.rows
     table = [
         ("baseline: csv + sqlite3.executemany", base_s, base_mb),

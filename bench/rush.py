@@ -15,15 +15,17 @@ three, 10% four; companions by phone or ID number; 1-3 ranked choices) with an
 Idempotency-Key; a few re-send the same submission, as a double click would.
 
 In the same run it measures the ceiling: the same server answering a bare view
-that inserts one row (bench/views.py, served with HEADON_BENCH_ENDPOINTS=1).
+that inserts one row (bench/views.py, routed by bench/urls.py: the server
+runs with DJANGO_SETTINGS_MODULE=bench.settings).
 Afterwards it counts rows in the database: applications must equal the
 acknowledged 201s, reference for reference, with no duplicate person keys,
 contacts or idempotency keys.
 
-The client is asyncio + aiohttp over keep-alive connections: its HTTP parser
-is C, so one Python process issues thousands of requests a second at a small
-share of one core, which matters when the server has only two cores to share
-with it; the client's own CPU use is printed beside each row.
+The client (bench/rush_client.py) is asyncio + aiohttp over keep-alive
+connections: its HTTP parser is C, so one Python process issues thousands of
+requests a second at a small share of one core, which matters when the server
+has only two cores to share with it; the client's own CPU use is printed
+beside each row.
 
 Past saturation (`--overload 2`, the default) it then offers twice the
 highest rate held (no error, p99 within 250 ms) and, at once after it, the
@@ -39,22 +41,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import datetime as dt
 import json
 import os
 import random
 import re
-import resource
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
-from collections.abc import Coroutine, Iterator, Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,74 +60,28 @@ import aiohttp
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
+from bench.harness import (  # noqa: E402
+    BENCH_SETTINGS,
+    Identities,
+    Server,
+    client_cpu_seconds,
+    headon,
+    machine_busy,
+    pg_database,
+    postgres_cpu_seconds,
+    server_cpu_seconds,
+    start_server,
+    stop_server,
+)
+from bench.rush_client import Flow, Outcome, SmsInbox  # noqa: E402
 from headon.ops.cluster import sigterm_as_interrupt  # noqa: E402
-from headon.visits.identity import make_test_id_number  # noqa: E402
 
-PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
-PARTY_SIZES = (1, 2, 3, 4)
-PARTY_WEIGHTS = (40, 30, 20, 10)
-CODE_RE = re.compile(r"\b(\d{6})\b")
-SMS_POLL_SECONDS = 0.002  # the code-reading delay this adds to a flow: 1 ms on average
 REQUESTS_PER_APPLICATION = 5  # two challenges, code request, verify, submit
 TARGET_P99_MS = 250
 STEPS = ("challenge1", "codes", "sms", "verify", "challenge2", "submit")
 
 
-# --- Running the server ---------------------------------------------------------
-
-
-@dataclass
-class Server:
-    process: subprocess.Popen[bytes]
-    port: int
-    env: dict[str, str]
-    data_dir: Path
-    log_path: Path
-    # With --cluster: the cluster (headon.ops.cluster), whose proxy is `port`.
-    cluster: Any = None
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def roots(self) -> list[int]:
-        """The pids whose CPU (with their children's) is the server's."""
-        if self.cluster is None:
-            return [self.process.pid]
-        managed = [*self.cluster.web, self.cluster.proxy, *self.cluster.worker]
-        return [m.process.pid for m in managed if m.process is not None]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def headon(env: dict[str, str], *args: str, timeout: float = 300) -> str:
-    """Run `python -m headon ARGS` in the server's environment; its stdout."""
-    result = subprocess.run(
-        [sys.executable, "-m", "headon", *args],
-        cwd=PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"headon {args[0]} failed:\n{result.stdout}\n{result.stderr}")
-    return result.stdout.strip().rsplit("\n", 1)[-1]  # the last line: the JSON a script printed
-
-
-def pg_database(name: str, *, create: bool) -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if create:
-            conn.execute(f'CREATE DATABASE "{name}"')
+# --- The server and its data ----------------------------------------------------
 
 
 SETUP = """
@@ -203,25 +153,6 @@ print(json.dumps(out))
 """
 
 
-@contextlib.contextmanager
-def isolated_headon(db: str, name: str) -> Iterator[tuple[Path, dict[str, str]]]:
-    """A throwaway data directory (and PostgreSQL database, for db="postgres")
-    and the environment that points headon at them; both gone afterwards."""
-    data_dir = Path(tempfile.mkdtemp(prefix=f"headon-bench-{name}-"))
-    pg_name = f"headon_bench_{name}_{os.getpid()}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HEADON_", "DATABASE_URL"))}
-    env.update(HEADON_DATA_DIR=str(data_dir), HEADON_EMBEDDER="none", PYTHONPATH=str(PROJECT_DIR))
-    if db == "postgres":
-        pg_database(pg_name, create=True)
-        env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{pg_name}"
-    try:
-        yield data_dir, env
-    finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
-        if db == "postgres":
-            pg_database(pg_name, create=False)
-
-
 def server_env(args: argparse.Namespace, data_dir: Path, pg_name: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HEADON_", "DATABASE_URL"))}
     env.update(
@@ -230,7 +161,7 @@ def server_env(args: argparse.Namespace, data_dir: Path, pg_name: str) -> dict[s
         HEADON_SMS_FILE=str(data_dir / "sms.jsonl"),
         HEADON_POW_MAX_NUMBER=str(args.pow_max_number),
         HEADON_PROXY_COUNT="1",
-        HEADON_BENCH_ENDPOINTS="1",
+        DJANGO_SETTINGS_MODULE=BENCH_SETTINGS,  # routes the ceiling, /bench/insert
         PYTHONPATH=str(PROJECT_DIR),
     )
     if args.db == "postgres":
@@ -238,370 +169,6 @@ def server_env(args: argparse.Namespace, data_dir: Path, pg_name: str) -> dict[s
     if args.redis:
         env["HEADON_REDIS_URL"] = args.redis_url
     return env
-
-
-def start_server(args: argparse.Namespace, env: dict[str, str], data_dir: Path) -> Server:
-    port = free_port()
-    log_path = data_dir / "server.log"
-    with log_path.open("wb") as log:
-        serve = ["serve", "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers)]
-        process = subprocess.Popen(
-            [sys.executable, "-m", "headon", *serve, "--threads", str(args.threads)],
-            cwd=PROJECT_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, stopped as one
-        )
-    server = Server(process, port, env, data_dir, log_path)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited:\n{log_path.read_text()[-3000:]}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-            return server
-        time.sleep(0.2)
-    raise RuntimeError("server did not start within 60 s")
-
-
-def stop_server(server: Server) -> None:
-    if server.process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(server.process.pid, signal.SIGTERM)
-    try:
-        server.process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.process.pid, signal.SIGKILL)
-        server.process.wait(timeout=10)
-
-
-def _proc_ticks(pid: int, children: bool = False) -> int:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0
-    own = int(fields[11]) + int(fields[12])  # utime + stime
-    return own + (int(fields[13]) + int(fields[14]) if children else 0)  # + cutime, cstime
-
-
-def server_cpu_seconds(server: Server) -> float:
-    """CPU time of gunicorn's master and workers so far (with --cluster: of
-    every web process, the proxy and the job workers)."""
-    roots = server.roots()
-    pids = list(roots)
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, IndexError):
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) in roots:
-                pids.append(int(stat.parent.name))
-    return sum(_proc_ticks(pid) for pid in pids) / os.sysconf("SC_CLK_TCK")
-
-
-def postgres_cpu_seconds() -> float:
-    """CPU time of every PostgreSQL process so far (0 when it is not local).
-
-    A backend that exits takes its time along, except into its parent's
-    cutime/cstime: the postmaster's children times keep those."""
-    ticks = 0
-    for comm in Path("/proc").glob("[0-9]*/comm"):
-        with contextlib.suppress(OSError):
-            if comm.read_text().strip() == "postgres":
-                pid = int(comm.parent.name)
-                ppid = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]
-                postmaster = Path(f"/proc/{ppid}/comm").read_text().strip() != "postgres"
-                ticks += _proc_ticks(pid, children=postmaster)
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def machine_busy() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine, from /proc/stat."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]
-    tick = os.sysconf("SC_CLK_TCK")
-    return (sum(values) - idle) / tick, sum(values) / tick
-
-
-def client_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-# --- One applicant --------------------------------------------------------------
-
-
-class StepError(Exception):
-    def __init__(self, kind: str) -> None:
-        super().__init__(kind)
-        self.kind = kind
-
-
-@dataclass
-class Outcome:
-    ok: bool = False
-    error: str = ""
-    flow: float = 0.0  # seconds from the scheduled arrival to the answer to the submission
-    steps: dict[str, float] = field(default_factory=dict)
-    reference: str = ""
-    replay_ok: bool | None = None
-    replay_error: str = ""
-    # The submission was sent: if no answer came, it may or may not be stored.
-    submitted: bool = False
-    # For a refused step: seconds from sending it to the refusal, and when the
-    # refusal came, from the phase's first scheduled arrival.
-    error_after: float = 0.0
-    error_at: float = 0.0
-
-
-class Identities:
-    """Fresh phones, addresses and ID numbers, never reused within a run."""
-
-    def __init__(self) -> None:
-        self.n = 0
-
-    def next(self) -> int:
-        self.n += 1
-        return self.n
-
-    def phone(self, prefix: str) -> str:
-        return f"+86{prefix}{self.next():08d}"
-
-    def address(self) -> str:
-        n = self.next()
-        return f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
-
-    def id_number(self) -> str:
-        n = self.next()
-        birth = dt.date(1950, 1, 1) + dt.timedelta(days=n // 1000)
-        return make_test_id_number(birth=birth, sequence=n % 1000)
-
-
-class SmsInbox:
-    """Follows the server's SMS file and hands each code to whoever waits for it."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.offset = 0
-        self.partial = b""
-        self.codes: dict[str, str] = {}
-        self.waiters: dict[str, asyncio.Future[str]] = {}
-
-    def expect(self, phone: str) -> asyncio.Future[str]:
-        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self.waiters[phone] = future
-        return future
-
-    def poll(self) -> None:
-        try:
-            with self.path.open("rb") as fh:
-                fh.seek(self.offset)
-                chunk = fh.read()
-        except FileNotFoundError:
-            return
-        self.offset += len(chunk)
-        *lines, self.partial = (self.partial + chunk).split(b"\n")
-        for line in lines:
-            message = json.loads(line)
-            match = CODE_RE.search(message["body"])
-            waiter = self.waiters.pop(message["to"], None)
-            if match and waiter is not None and not waiter.done():
-                waiter.set_result(match[1])
-
-    async def follow(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            self.poll()
-            await asyncio.sleep(SMS_POLL_SECONDS)
-
-
-def solve_fast(challenge: dict[str, Any]) -> int:
-    """pow.solve, with the salt hashed once: the client must stay cheap."""
-    import hashlib
-
-    prefix = hashlib.sha256(challenge["salt"].encode())
-    target = bytes.fromhex(challenge["challenge"])
-    for number in range(int(challenge["maxnumber"]) + 1):
-        digest = prefix.copy()
-        digest.update(str(number).encode())
-        if digest.digest() == target:
-            return number
-    raise StepError("pow:unsolvable")
-
-
-def encode_payload(challenge: dict[str, Any], number: int) -> str:
-    from headon.antibot.pow import encode_payload as encode
-
-    return encode(challenge, number)
-
-
-@dataclass
-class Flow:
-    http: aiohttp.ClientSession
-    base: str
-    inbox: SmsInbox
-    ids: Identities
-    rng: random.Random
-    replay_share: float
-    pages: list[str] = field(default_factory=list)  # public question pages to read
-
-    async def call(
-        self,
-        step: str,
-        method: str,
-        path: str,
-        outcome: Outcome,
-        *,
-        address: str,
-        body: dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
-        expect: Sequence[int] = (200,),
-        parse: bool = True,
-    ) -> dict[str, Any]:
-        started = time.perf_counter()
-        try:
-            async with self.http.request(
-                method,
-                self.base + path,
-                json=body,
-                headers={"X-Forwarded-For": address, **(headers or {})},
-            ) as response:
-                data = await response.read()
-                status = response.status
-        except TimeoutError:
-            raise StepError(f"{step}:timeout") from None
-        except aiohttp.ClientError as exc:
-            raise StepError(f"{step}:{type(exc).__name__}") from None
-        outcome.steps[step] = time.perf_counter() - started
-        if status not in expect:
-            outcome.error_after = outcome.steps.pop(step)
-            outcome.error_at = time.perf_counter()
-            code = ""
-            with contextlib.suppress(ValueError, AttributeError):
-                code = ":" + str(json.loads(data).get("code", ""))
-            raise StepError(f"{step}:{status}{code if code != ':' else ''}")
-        if not parse:
-            return {}
-        result: dict[str, Any] = json.loads(data)
-        return result
-
-    async def pow(self, scope: str, step: str, outcome: Outcome, address: str) -> str:
-        challenge = await self.call(
-            step, "GET", f"/antibot/challenge/{scope}", outcome, address=address
-        )
-        return encode_payload(challenge, solve_fast(challenge))
-
-    def party(self, sessions: Sequence[int]) -> dict[str, Any]:
-        size = self.rng.choices(PARTY_SIZES, PARTY_WEIGHTS)[0]
-        companions = []
-        for n in range(1, size):
-            if self.rng.random() < 0.5:
-                companions.append({"name": f"Companion {n}", "phone": self.ids.phone("137")})
-            else:
-                companions.append({"name": f"Companion {n}", "id_number": self.ids.id_number()})
-        choices = self.rng.sample(list(sessions), self.rng.randint(1, 3))
-        return {"lead": {"name": "Lead"}, "companions": companions, "choices": choices}
-
-    async def applicant(
-        self, outcome: Outcome, slug: str, sessions: Sequence[int], arrival: float
-    ) -> Outcome:
-        address, phone = self.ids.address(), self.ids.phone("138")
-        api = f"/api/v1/programs/{slug}"
-        contact = {"channel": "phone", "destination": phone}
-        try:
-            pow_code = await self.pow("visits-code", "challenge1", outcome, address)
-            code_future = self.inbox.expect(phone)
-            await self.call(
-                "codes",
-                "POST",
-                f"{api}/codes",
-                outcome,
-                address=address,
-                body={**contact, "pow": pow_code},
-                expect=(202,),
-            )
-            sms_started = time.perf_counter()
-            try:
-                code = await asyncio.wait_for(code_future, timeout=10)
-            except TimeoutError:
-                raise StepError("sms:timeout") from None
-            outcome.steps["sms"] = time.perf_counter() - sms_started
-            verified = await self.call(
-                "verify",
-                "POST",
-                f"{api}/codes/verify",
-                outcome,
-                address=address,
-                body={**contact, "code": code},
-            )
-            pow_apply = await self.pow("visits-apply", "challenge2", outcome, address)
-            body = {
-                "verification_token": verified["verification_token"],
-                **self.party(sessions),
-                "consent": True,
-                "pow": pow_apply,
-            }
-            key = {"Idempotency-Key": uuid.uuid4().hex}
-            outcome.submitted = True
-            receipt = await self.call(
-                "submit",
-                "POST",
-                f"{api}/applications",
-                outcome,
-                address=address,
-                body=body,
-                headers=key,
-                expect=(201,),
-            )
-            outcome.flow = time.perf_counter() - arrival
-            outcome.ok, outcome.reference = True, str(receipt["reference"])
-        except StepError as exc:
-            outcome.error = exc.kind
-        finally:
-            self.inbox.waiters.pop(phone, None)
-        if outcome.ok and self.rng.random() < self.replay_share:
-            # A double click: the same submission again must return the same receipt.
-            try:
-                again = await self.call(
-                    "replay",
-                    "POST",
-                    f"{api}/applications",
-                    Outcome(),
-                    address=address,
-                    body=body,
-                    headers=key,
-                    expect=(200,),
-                )
-                outcome.replay_ok = again.get("reference") == outcome.reference
-            except StepError as exc:
-                outcome.replay_ok, outcome.replay_error = False, exc.kind
-        return outcome
-
-    async def read(self, outcome: Outcome, arrival: float, paths: Sequence[str]) -> Outcome:
-        """One reader opening one public question page."""
-        try:
-            page = self.rng.choice(paths)
-            await self.call("page", "GET", page, outcome, address=self.ids.address(), parse=False)
-        except StepError as exc:
-            outcome.error = exc.kind
-            return outcome
-        outcome.flow = time.perf_counter() - arrival
-        outcome.ok = True
-        return outcome
-
-    async def insert(self, outcome: Outcome, arrival: float) -> Outcome:
-        try:
-            async with self.http.post(self.base + "/bench/insert", data=b"ceiling") as response:
-                await response.read()
-                status = response.status
-        except TimeoutError:
-            outcome.error = "insert:timeout"
-            return outcome
-        except aiohttp.ClientError as exc:
-            outcome.error = f"insert:{type(exc).__name__}"
-            return outcome
-        outcome.flow = time.perf_counter() - arrival
-        outcome.ok = status == 201
-        outcome.error = "" if outcome.ok else f"insert:{status}"
-        return outcome
 
 
 # --- Phases ---------------------------------------------------------------------
@@ -990,7 +557,11 @@ def report(
         "phases": summaries,
         "bench_ceiling_rows": counts.get("bench_ceiling_rows"),
         "target_met": bool(target) and args.seconds >= 60,
-        "server_env": {k: v for k, v in env.items() if k.startswith("HEADON_") and "DIR" not in k},
+        "server_env": {
+            k: v
+            for k, v in env.items()
+            if (k.startswith("HEADON_") and "DIR" not in k) or k == "DJANGO_SETTINGS_MODULE"
+        },
     }
 
 
@@ -1118,7 +689,7 @@ def run_on_cluster(args: argparse.Namespace) -> int:
     args.db, args.redis = "postgres", True
     extra = {
         "HEADON_POW_MAX_NUMBER": str(args.pow_max_number),
-        "HEADON_BENCH_ENDPOINTS": "1",
+        "DJANGO_SETTINGS_MODULE": BENCH_SETTINGS,
     }
     cluster = Cluster(
         webs=args.webs, workers=2, web_workers=1, threads=args.threads, env=extra, keep=args.keep

@@ -59,6 +59,9 @@ import numpy as np
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
+
+from bench.harness import sample  # noqa: E402
+
 SHARED_DATA = PROJECT_DIR.parent / "shared" / "data"
 TOP = 10
 
@@ -130,12 +133,6 @@ def chinese(path: Path, cap: int, seed: int) -> tuple[list[Doc], Queries]:
         (p, frozenset(group[root(q)])) for q in questions for p in dict.fromkeys(paraphrases[q])
     ]
     return docs, queries
-
-
-def sample(rows: list[Any], n: int, seed: int) -> list[Any]:
-    if n <= 0 or len(rows) <= n:
-        return rows
-    return random.Random(seed).sample(rows, n)
 
 
 # -- systems ---------------------------------------------------------------------

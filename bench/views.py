@@ -1,9 +1,11 @@
 """The load benchmark's ceiling: the cheapest request that still writes.
 
-Served only with HEADON_BENCH_ENDPOINTS=1 (headon/urls.py). It goes through
-the same middleware and server as the application flow and inserts one row
-into `bench_ceiling`, a table bench/rush.py creates before the server starts,
-so the figure is "one HTTP request plus one committed INSERT" on this machine.
+Routed only by the benchmarks' own URLs (bench/urls.py, which a server run
+with DJANGO_SETTINGS_MODULE=bench.settings loads), never by headon's. It goes
+through the same middleware and server as the application flow and inserts
+one row into `bench_ceiling`, a table bench/rush.py and bench/flow.py create
+before the first request, so the figure is "one HTTP request plus one
+committed INSERT" on this machine.
 """
 
 from __future__ import annotations

@@ -349,10 +349,6 @@ EMAIL_BACKEND = os.environ.get(
 DEFAULT_FROM_EMAIL = os.environ.get("HEADON_FROM_EMAIL", "headon@localhost")
 HEADON_SMS_BACKEND = os.environ.get("HEADON_SMS_BACKEND", "headon.sms.ConsoleBackend")
 
-# Benchmark only: HEADON_BENCH_ENDPOINTS=1 adds /bench/insert, a bare view
-# that inserts one row, so bench/rush.py can measure the server's ceiling.
-# Never set in production; the view lives in bench/, outside the package.
-HEADON_BENCH_ENDPOINTS = env_bool("HEADON_BENCH_ENDPOINTS")
 # Crash tests only (headon/faults.py): the pause points at which a process
 # waits to be killed, e.g. "application-submit", and where it says so.
 # Empty, the default, turns every pause point into a no-op. Never set in

@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
@@ -22,9 +21,3 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]
-
-if settings.HEADON_BENCH_ENDPOINTS:
-    # The load benchmark's ceiling (bench/rush.py); see settings.py.
-    from bench.views import insert_one
-
-    urlpatterns.append(path("bench/insert", insert_one, name="bench_insert"))

@@ -94,7 +94,6 @@ class Row:
 UNLISTED = {
     "admin/": "Django's admin: every view checks is_staff and the model permission itself; "
     "the matrix samples its index and the application list (personal data)",
-    "bench_insert": "benchmark only, routed only with HEADON_BENCH_ENDPOINTS=1",
 }
 # The API's operations are rows of api_rows(); these are ninja's own views.
 API_OPERATION_PREFIX = "api:"
@@ -108,7 +107,6 @@ CSRF_EXEMPT = {
     # never request.user, so a browser's cookies give a forged request
     # nothing; test_the_api_uses_no_cookie_auth holds it to that.
     "api/v1/": "django-ninja operations, header-token auth only",
-    "bench_insert": "benchmark only (HEADON_BENCH_ENDPOINTS=1), takes no form",
 }
 
 SECURITY_HEADERS = {

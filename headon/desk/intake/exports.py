@@ -356,6 +356,10 @@ def read_jsonl(
             except ValueError:
                 yield RowError(number, gettext_noop("not valid JSON"))
                 continue
+            except RecursionError:
+                # A line of "[[[[…" fits MAX_FIELD and takes the parser down.
+                yield RowError(number, gettext_noop("nested too deeply"))
+                continue
             if not isinstance(record, dict):
                 yield RowError(number, gettext_noop("not a JSON object"))
                 continue

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import uuid
 from collections.abc import Callable, Iterable
 from functools import lru_cache
@@ -33,6 +34,8 @@ BATCH = 2000
 MAX_REPORTED_ERRORS = 1000
 
 Progress = Callable[[ImportRun], None]
+
+logger = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=65_536)
@@ -204,6 +207,17 @@ def import_file(
             ImportRun.Status.FAILED,
             gettext_noop("The file cannot be decoded: %(detail)s"),
             {"detail": str(exc)[:300]},
+        )
+    except Exception as exc:
+        # Whatever else stops a file ends its run as failed, with the rows
+        # before it kept and said so, never "running" for ever.
+        logger.exception("import run %s failed", run.pk)
+        run.status, run.message, run.message_params = (
+            ImportRun.Status.FAILED,
+            gettext_noop(
+                "The import stopped at an error (%(detail)s); the asks added before it are kept."
+            ),
+            {"detail": type(exc).__name__},
         )
     else:
         run.status = ImportRun.Status.DONE

@@ -7,6 +7,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import translation
+from django_tasks_db.models import DBTaskResult
 
 from headon.desk.models import Ask, Channel, ImportRun
 from headon.desk.services.imports import import_file
@@ -105,3 +106,14 @@ def test_a_problem_stored_before_templates_is_shown_as_it_was(channel: Channel) 
     with translation.override("zh-hans"):
         assert run.error_rows() == [(3, "cannot read the time 'yesterday'")]
         assert run.message_text() == "文件是空的。"
+
+
+def test_the_command_line_import_queues_merging_as_the_page_does(
+    channel: Channel, export: Path
+) -> None:
+    """Imported from the shell, the asks stayed "not yet merged": no job."""
+    out = io.StringIO()
+    call_command("import_asks", str(export), channel="weibo", no_progress=True, stdout=out)
+    queued = DBTaskResult.objects.filter(task_path="headon.desk.jobs.assign_day")
+    assert [job.args_kwargs["args"] for job in queued] == [["2026-11-24"]]
+    assert "Merging queued for 1 day;" in out.getvalue()

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from headon.desk import later
 from headon.desk.intake.exports import FIELDS
 from headon.desk.models import Channel, ImportRun
 from headon.desk.services.imports import import_file
@@ -77,6 +78,13 @@ class Command(BaseCommand):
             f"{path.name}: {run.rows} rows read in {time.monotonic() - started:.1f} s ({total:,} bytes, {run.encoding}); "
             f"{run.added} asks added, {run.duplicates} already there, {run.rejected} rejected."
         )
+        # Placed by the worker, as after an import from the staff page.
+        days = sorted(set(target.asks.filter(import_run=run).values_list("day", flat=True)))
+        for day in days:
+            later.assign_day(day.isoformat())
+        if days:
+            queued = f"{len(days)} day" if len(days) == 1 else f"{len(days)} days"
+            self.stdout.write(f"Merging queued for {queued}; `headon worker` places the new asks.")
         for line, problem in run.error_rows()[:20]:
             self.stdout.write(f"  line {line}: {problem}")
         if run.rejected > 20:

@@ -80,6 +80,9 @@ def ask_receive(
         raise IntakeError("The ask has no external id.")
     now = timezone.now()
     posted_at = min(posted_at or now, now)  # a clock ahead of ours does not post from the future
+    # Stored in UTC: PostgreSQL refuses an offset past ±15:59 ("+22:14"),
+    # which Python and the API's schema accept (found by test_api_fuzz).
+    posted_at = posted_at.astimezone(dt.UTC)
     existing = Ask.objects.filter(channel=channel, external_id=external_id).first()
     if existing is not None:
         return Received(existing, False)

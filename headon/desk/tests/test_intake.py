@@ -47,6 +47,13 @@ class WebhookTests(TestCase):
             DBTaskResult.objects.filter(task_path="headon.desk.jobs.assign_day").count(), 1
         )
 
+    def test_an_ask_with_an_offset_postgresql_refuses_is_stored_in_utc(self) -> None:
+        response = self.post({"text": "Range?", "posted_at": "2026-11-24T08:42:37.7+22:14"})
+        self.assertEqual(response.status_code, 201)
+        self.assertEqual(
+            Ask.objects.get().posted_at.isoformat(), "2026-11-23T10:28:37.700000+00:00"
+        )
+
     def test_a_wrong_or_missing_token_is_refused(self) -> None:
         self.assertEqual(self.post({"text": "hi?"}, token="hdn_wrong").status_code, 401)
         self.assertEqual(

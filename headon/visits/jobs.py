@@ -24,6 +24,12 @@ def notify_tickets(offer_id: int) -> bool:
 
 
 @task()
+def notify_cancelled(offer_id: int) -> bool:
+    """The party's session was cancelled: say so, once."""
+    return notices.cancelled_notice(offer_id)
+
+
+@task()
 def notify_offers(program_id: int) -> int:
     """After the draw: one message per offer (the waitlisted hear it too)."""
     sent = 0

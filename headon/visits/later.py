@@ -28,6 +28,11 @@ def notify_tickets(offer_id: int) -> None:
     enqueue_named(f"{JOBS}.notify_tickets", offer_id)
 
 
+def notify_cancelled(offer_id: int) -> None:
+    """Tell a party its session is cancelled and its tickets void."""
+    enqueue_named(f"{JOBS}.notify_cancelled", offer_id)
+
+
 def promote_program(program_id: int) -> None:
     """Offer the places given back to the waitlist."""
     enqueue_named(f"{JOBS}.promote_program", program_id)

@@ -426,6 +426,7 @@ class Offer(models.Model):
         CONFIRMED = "confirmed", _("Confirmed")
         DECLINED = "declined", _("Declined")
         LAPSED = "lapsed", _("Lapsed")
+        CANCELLED = "cancelled", _("Session cancelled")
 
     class Source(models.TextChoices):
         DRAW = "draw", _("Drawn")

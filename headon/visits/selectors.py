@@ -6,7 +6,7 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 
-from headon.visits.models import Application, ApplicationChoice, Program, Session
+from headon.visits.models import Application, ApplicationChoice, Offer, Program, Session
 
 
 def published_programs() -> QuerySet[Program]:
@@ -85,3 +85,12 @@ def program_demand(program: Program) -> ProgramDemand:
             for s in sessions
         ],
     )
+
+
+def session_holders(session: Session) -> dict[str, int]:
+    """The parties holding places in `session` (offered or confirmed), and
+    their seats: who a cancellation would reach."""
+    row = Offer.objects.filter(
+        session=session, status__in=[Offer.Status.OFFERED, Offer.Status.CONFIRMED]
+    ).aggregate(parties=Count("pk"), seats=Sum("seats"))
+    return {"parties": row["parties"] or 0, "seats": row["seats"] or 0}

@@ -149,6 +149,8 @@ def check_in(
         )
     except Ticket.DoesNotExist:
         return _refuse("unknown", _("No such ticket."), session)
+    if session.status == Session.Status.CANCELLED:
+        return _refuse("session_cancelled", _("This session was cancelled."), session, ticket)
     if ticket.void_at is not None:
         return _refuse("void", _("This ticket was cancelled."), session, ticket)
     if ticket.offer.status != Offer.Status.CONFIRMED:

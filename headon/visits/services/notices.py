@@ -117,6 +117,30 @@ def tickets_notice(offer_id: int) -> bool:
     return True
 
 
+CANCEL_NOTIFIED = "offer_cancel_notified"
+
+
+@transaction.atomic
+def cancelled_notice(offer_id: int) -> bool:
+    """Tell the party, once, its session is cancelled and its tickets void."""
+    offer = _first_notice(offer_id, Offer.Status.CANCELLED, CANCEL_NOTIFIED)
+    if offer is None:
+        return False
+    application = offer.application
+    language = "zh-hans" if application.language.startswith("zh") else "en"
+    with translation.override(language):
+        subject = _("%(program)s: your visit is cancelled") % {"program": application.program.title}
+        body = _(
+            "%(program)s: we are sorry, the visit on %(when)s is cancelled and its tickets are no longer valid: %(url)s"
+        ) % {
+            "program": application.program.title,
+            "when": _place(offer),
+            "url": private_url(application),
+        }
+    _send(application, subject, body)
+    return True
+
+
 FEEDBACK_INVITED = "visit_feedback_invite"
 
 

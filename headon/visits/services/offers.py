@@ -19,9 +19,10 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from headon import faults
+from headon.accounts.models import User
 from headon.accounts.services import audit_record
 from headon.visits import later
-from headon.visits.models import Draw, Offer, Program, Session, WaitlistEntry
+from headon.visits.models import Draw, Offer, Program, Session, Ticket, WaitlistEntry
 from headon.visits.services.draws import offer_deadline
 from headon.visits.services.tickets import issue_tickets
 
@@ -34,6 +35,33 @@ class OfferError(Exception):
 
 def _lock(program_id: int) -> None:
     Draw.objects.select_for_update().filter(program_id=program_id).get()
+
+
+def offers_cancel(session: Session, *, actor: User | None = None) -> list[Offer]:
+    """The session is cancelled: its offers end, their tickets are void
+    (the gate refuses them), and each party is told in its language."""
+    # The seat lock, as for every seat decision (none before a draw).
+    list(Draw.objects.select_for_update().filter(program_id=session.program_id).values("pk"))
+    cancelled = list(
+        Offer.objects.filter(
+            session=session, status__in=[Offer.Status.OFFERED, Offer.Status.CONFIRMED]
+        )
+    )
+    now = timezone.now()
+    Offer.objects.filter(pk__in=[o.pk for o in cancelled]).update(
+        status=Offer.Status.CANCELLED, responded_at=now
+    )
+    Ticket.objects.filter(offer__in=cancelled, void_at__isnull=True).update(void_at=now)
+    for offer in cancelled:
+        later.notify_cancelled(offer.pk)
+    if cancelled:
+        audit_record(
+            action="offers_cancel",
+            actor=actor,
+            target=session,
+            data={"offers": [o.pk for o in cancelled]},
+        )
+    return cancelled
 
 
 def seats_held(session_ids: list[int]) -> dict[int, int]:

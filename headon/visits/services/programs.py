@@ -12,6 +12,7 @@ from headon.accounts.services import audit_record
 from headon.timezones import organiser_tz
 from headon.visits import schedule
 from headon.visits.models import Program, ScheduleExclusion, ScheduleRule, Session
+from headon.visits.services.offers import offers_cancel
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,8 @@ def sessions_apply_rules(*, program: Program, actor: User | None = None) -> Sess
     Session.objects.filter(pk__in=[s.pk for s in plan.to_cancel]).update(
         status=Session.Status.CANCELLED
     )
+    for session in plan.to_cancel:
+        offers_cancel(session, actor=actor)
     audit_record(
         action="sessions_apply_rules",
         actor=actor,
@@ -129,6 +132,7 @@ def exclusion_add(
     return row
 
 
+@transaction.atomic
 def session_edit(
     *,
     session: Session,
@@ -136,7 +140,8 @@ def session_edit(
     cancel: bool = False,
     actor: User | None = None,
 ) -> Session:
-    """Edit one session by hand; rules will not change it afterwards."""
+    """Edit one session by hand; rules will not change it afterwards.
+    Cancelling it cancels its offers and voids their tickets."""
     changes: dict[str, Any] = {}
     if capacity is not None and capacity != session.capacity:
         changes["capacity"] = [session.capacity, capacity]
@@ -147,6 +152,8 @@ def session_edit(
     session.from_rule = False
     session.save()
     audit_record(action="session_edit", actor=actor, target=session, data=changes)
+    if "status" in changes:
+        offers_cancel(session, actor=actor)
     return session
 
 

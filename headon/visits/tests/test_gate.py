@@ -373,3 +373,42 @@ class DoubleScanRaceTests(TransactionTestCase):
                 if doubles:
                     break
         self.assertGreaterEqual(doubles, 1, "the harness never caught the naive double check-in")
+
+
+@time_machine.travel(NOW, tick=False)
+class CancelledSessionTests(PersonasTestCase):
+    def test_cancelling_a_session_voids_its_places_and_tells_each_party(self) -> None:
+        """Cancelled, the session still showed "confirmed" to its visitors
+        and their tickets checked in at the gate."""
+        from headon.sms import outbox
+        from headon.visits import jobs
+        from headon.visits.services.applications import access_token
+        from headon.visits.services.programs import session_edit
+
+        program = make_program(slug="cancel-days")
+        session = program.sessions.order_by("starts_at").first()
+        assert session is not None
+        tickets = confirmed_party(session, size=2)
+        application = tickets[0].offer.application
+        self.client.force_login(self.erin)
+        form = reverse("visits_staff:session_edit", args=[program.slug, session.pk])
+        self.assertContains(self.client.get(form), "cancels the place of 1 party (2 visitors)")
+
+        with self.captureOnCommitCallbacks(execute=True):
+            response = self.client.post(form, {"capacity": session.capacity, "cancel": "on"})
+        self.assertRedirects(response, reverse("visits_staff:program", args=[program.slug]))
+        offer = Offer.objects.get(application=application)
+        self.assertEqual(offer.status, Offer.Status.CANCELLED)
+        self.assertFalse(Ticket.objects.filter(offer=offer, void_at__isnull=True).exists())
+        session.refresh_from_db()
+        scan = gate.check_in(code=tickets[0].code, session=session, actor=self.gus)
+        self.assertEqual((scan.ok, scan.reason), (False, "session_cancelled"))
+
+        outbox.clear()
+        self.assertTrue(jobs.notify_cancelled.call(offer.pk))
+        self.assertFalse(jobs.notify_cancelled.call(offer.pk))  # once
+        self.assertEqual(len(outbox), 1)
+        self.assertIn("cancelled", outbox[0][1])
+        page = f"/visits/{program.slug}/a/{application.reference}/{access_token(application)}/"
+        self.assertContains(self.client.get(page), "this session was cancelled")
+        self.assertEqual(self.client.get(page + "tickets/").status_code, 404)

@@ -11,13 +11,13 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST, require_safe
 
 from headon.accounts.models import User
 from headon.visits import schedule
-from headon.visits.models import Program, ScheduleRule, Session
-from headon.visits.selectors import program_demand, programs_for_staff
+from headon.visits.models import Offer, Program, ScheduleRule, Session
+from headon.visits.selectors import program_demand, programs_for_staff, session_holders
 from headon.visits.services import programs as program_services
 
 coordinator_required = permission_required("visits.coordinate_visits", raise_exception=True)
@@ -369,16 +369,29 @@ def session_edit(request: HttpRequest, slug: str, session_id: int) -> HttpRespon
     session = get_object_or_404(Session, program=program, pk=session_id)
     form = SessionEditForm(request.POST or None, initial={"capacity": session.capacity})
     if request.method == "POST" and form.is_valid():
+        was_open = session.status != Session.Status.CANCELLED
         program_services.session_edit(
             session=session,
             capacity=form.cleaned_data["capacity"],
             cancel=form.cleaned_data["cancel"],
             actor=_actor(request),
         )
-        messages.success(request, _("Session saved."))
+        if was_open and session.status == Session.Status.CANCELLED:
+            told = Offer.objects.filter(session=session, status=Offer.Status.CANCELLED).count()
+            messages.success(
+                request,
+                ngettext(
+                    "Session cancelled. %(n)s party is being told; its tickets no longer work.",
+                    "Session cancelled. %(n)s parties are being told; their tickets no longer work.",
+                    told,
+                )
+                % {"n": told},
+            )
+        else:
+            messages.success(request, _("Session saved."))
         return redirect("visits_staff:program", slug=slug)
     return render(
         request,
         "visits/staff_session_form.html",
-        {"program": program, "session": session, "form": form},
+        {"program": program, "session": session, "form": form, "holders": session_holders(session)},
     )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
+from collections.abc import Mapping
 
 from django.conf import settings
 from django.utils.crypto import salted_hmac
@@ -21,6 +24,18 @@ def pow_key() -> bytes:
 def challenge_issue(*, scope: str, max_number: int | None = None) -> pow.Challenge:
     difficulty = max_number or settings.HEADON_POW_MAX_NUMBER
     return pow.create_challenge(key=pow_key(), now=time.time(), scope=scope, max_number=difficulty)
+
+
+def retry_owner(key: str, request: Mapping[str, object]) -> str:
+    """Who may present one solution again: one idempotency key with one
+    request body (everything but the solution). A retry of the same request
+    learns nothing new; any other request under the key pays a new solution,
+    so one solution cannot probe a hundred variants (a companion's number,
+    say) under one key that never made anything."""
+    if not key:
+        return ""
+    body = json.dumps(request, sort_keys=True, default=str, ensure_ascii=False)
+    return f"{key}:{hashlib.sha256(body.encode()).hexdigest()[:32]}"
 
 
 def first_use(challenge: str, expires: int, owner: str = "") -> bool:

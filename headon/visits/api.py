@@ -14,11 +14,11 @@ from django.utils.translation import get_language
 from ninja import Field, Router, Schema, Status
 from ninja.params import functions as param
 
-from headon.antibot.services import solution_check
+from headon.antibot.services import retry_owner, solution_check
 from headon.visits import guards
 from headon.visits.errors import VisitError
 from headon.visits.models import Application, ApplicationChoice, Program, Session
-from headon.visits.selectors import open_sessions, published_programs
+from headon.visits.selectors import applied_under_key, open_sessions, published_programs
 from headon.visits.services import applications as apps
 from headon.visits.services import verification
 
@@ -291,10 +291,13 @@ def application_create(
     lead, companions = _people(body)
     try:
         guards.submit_allowed(request)
-        # A retry with the same Idempotency-Key may carry the same solution.
-        _pow_check(
-            body.pow, "visits-apply", owner=f"api:{idempotency_key}" if idempotency_key else ""
-        )
+        key = (f"api:{idempotency_key}" if idempotency_key else "")[:80]  # as the service keeps it
+        if not (key and applied_under_key(program, key)):
+            # A retry (same key, same body) may carry the same solution; a key
+            # that made an application is answered by replay or conflict,
+            # which create nothing.
+            request_body = body.model_dump(exclude={"pow"})
+            _pow_check(body.pow, "visits-apply", owner=retry_owner(key, request_body))
         contact = verification.verified_contact(body.verification_token, program=program)
         submission = apps.application_submit(
             program=program,
@@ -304,7 +307,7 @@ def application_create(
             session_ids=body.choices,
             consent=body.consent,
             language=get_language() or "en",
-            idempotency_key=f"api:{idempotency_key}" if idempotency_key else None,
+            idempotency_key=key or None,
         )
     except VisitError as exc:
         return _error(exc)

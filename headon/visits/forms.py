@@ -3,9 +3,11 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
 from headon.antibot.forms import ProofOfWorkField
+from headon.antibot.services import retry_owner
 from headon.visits.models import Application, Program, Session
 from headon.visits.services.applications import PersonInput
 
@@ -93,11 +95,20 @@ class ApplicationForm(forms.Form):
         data = super().clean() or {}
         field = self.fields.get("pow")
         if isinstance(field, ProofOfWorkField) and data.get("pow"):
-            # Spent on behalf of this form's submission id: a double click
-            # sends the same solution and the same id, and finds the first
-            # application instead of a refusal.
+            # Spent on behalf of this form's submission id and answers: a
+            # double click sends the same solution, id and answers, and finds
+            # the first application instead of a refusal.
+            answers = {
+                name: self.data.getlist(name)
+                if isinstance(self.data, QueryDict)
+                else self.data[name]
+                for name in self.data
+                if name not in ("pow", "csrfmiddlewaretoken")
+            }
             try:
-                field.check(data["pow"], owner=data.get("submission_id") or "")
+                field.check(
+                    data["pow"], owner=retry_owner(data.get("submission_id") or "", answers)
+                )
             except forms.ValidationError as exc:
                 self.add_error("pow", exc)
         return data

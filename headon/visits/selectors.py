@@ -94,3 +94,8 @@ def session_holders(session: Session) -> dict[str, int]:
         session=session, status__in=[Offer.Status.OFFERED, Offer.Status.CONFIRMED]
     ).aggregate(parties=Count("pk"), seats=Sum("seats"))
     return {"parties": row["parties"] or 0, "seats": row["seats"] or 0}
+
+
+def applied_under_key(program: Program, idempotency_key: str) -> bool:
+    """Whether an application was made with this idempotency key."""
+    return Application.objects.filter(program=program, idempotency_key=idempotency_key).exists()

@@ -138,6 +138,30 @@ class VisitsApiTests(TestCase):
         missing = {k: v for k, v in self.body(token).items() if k != "pow"}
         self.assertEqual(self.post(f"{self.base}/applications", missing).status_code, 422)
 
+    def test_one_solution_cannot_probe_many_companions_under_one_key(self) -> None:
+        """The attack: a key that never made an application let one solution
+        be spent on request after request, each naming another companion, and
+        the refusal said which person was taken (an oracle)."""
+        taken = id_number(201)
+        self.post(
+            f"{self.base}/applications",
+            self.body(self.token("13900000001"), companions=[{"name": "X", "id_number": taken}]),
+        )
+        token, solution = self.token(), solved_pow("visits-apply")
+
+        def probe(number: str) -> Any:
+            body = self.body(token, pow=solution, companions=[{"name": "Y", "id_number": number}])
+            return self.post(f"{self.base}/applications", body, **{"Idempotency-Key": "probe"})
+
+        first = probe(taken)
+        self.assertEqual(first.json()["code"], "person_taken")
+        # The control: a retry of the very same request is answered again.
+        self.assertEqual(probe(taken).json()["code"], "person_taken")
+        # Another companion under the same key and solution learns nothing.
+        other = probe(id_number(202))
+        self.assertEqual((other.status_code, other.json()["code"]), (403, "pow_invalid"))
+        self.assertEqual(Application.objects.count(), 1)
+
     def test_codes_to_one_phone_are_rate_limited_with_retry_after(self) -> None:
         statuses = [
             self.post(

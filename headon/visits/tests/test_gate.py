@@ -383,7 +383,6 @@ class CancelledSessionTests(PersonasTestCase):
         from headon.sms import outbox
         from headon.visits import jobs
         from headon.visits.services.applications import access_token
-        from headon.visits.services.programs import session_edit
 
         program = make_program(slug="cancel-days")
         session = program.sessions.order_by("starts_at").first()

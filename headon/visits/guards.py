@@ -2,18 +2,22 @@
 
 Limits are per client address and, for codes, per destination: a script
 from one address, or many addresses aiming at one phone, runs out quickly;
-a family sharing one home address does not.
+a family sharing one home address does not. A destination's own limit is
+counted per requester, so a stranger who spends it does not lock the
+owner out; a generous cap over all requesters still stops a botnet from
+flooding one phone.
 """
 
 from __future__ import annotations
 
 from django.http import HttpRequest
 
-from headon.antibot.ratelimit import hit, hit_ip
+from headon.antibot.ratelimit import client_ip, hit, hit_ip, ip_bucket
 from headon.visits.errors import VisitError
 
 CODES_PER_ADDRESS = (20, 600)  # requests, seconds
-CODES_PER_DESTINATION = (5, 3600)
+CODES_PER_DESTINATION = (5, 3600)  # from one requester
+CODES_PER_DESTINATION_ALL = (30, 3600)  # from everyone
 VERIFY_PER_ADDRESS = (40, 600)
 SUBMITS_PER_ADDRESS = (30, 600)
 
@@ -34,7 +38,11 @@ def code_request_allowed(request: HttpRequest, destination: str) -> None:
     result = hit_ip(request, "visits-code", limit=limit, window_seconds=window)
     _check(result.allowed, result.retry_after)
     limit, window = CODES_PER_DESTINATION
-    result = hit("visits-code-to", destination, limit=limit, window_seconds=window)
+    requester = ip_bucket(client_ip(request))
+    result = hit("visits-code-to", f"{destination}|{requester}", limit=limit, window_seconds=window)
+    _check(result.allowed, result.retry_after)
+    limit, window = CODES_PER_DESTINATION_ALL
+    result = hit("visits-code-to-all", destination, limit=limit, window_seconds=window)
     _check(result.allowed, result.retry_after)
 
 

@@ -50,8 +50,10 @@ def normalise_destination(channel: str, raw: str) -> str:
             validate_email(raw)
         except ValidationError as exc:
             raise VisitError("email_invalid", field="destination") from exc
-        local, _sep, domain = raw.rpartition("@")
-        return f"{local}@{domain.lower()}"
+        # All lower case: the one-person rule and the limits compare
+        # addresses, and every mail service in use ignores the local part's
+        # case, so "Ann@" and "ann@" are one inbox and one person.
+        return raw.lower()
     raise VisitError("contact_not_verified", field="channel")
 
 

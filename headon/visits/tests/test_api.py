@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
+import time_machine
 from django.test import TestCase
 
 from headon import sms
@@ -162,6 +164,29 @@ class VisitsApiTests(TestCase):
         self.assertEqual((other.status_code, other.json()["code"]), (403, "pow_invalid"))
         self.assertEqual(Application.objects.count(), 1)
 
+    @time_machine.travel(dt.datetime(2026, 12, 3, 12, 20, tzinfo=dt.UTC), tick=False)
+    def test_a_stranger_cannot_spend_the_owners_code_quota(self) -> None:
+        """Five code requests from anywhere used to lock a phone's owner out
+        of verifying for an hour."""
+
+        def ask(address: str, destination: str = "13812345678", channel: str = "phone") -> int:
+            body = {
+                "channel": channel,
+                "destination": destination,
+                "pow": solved_pow("visits-code"),
+            }
+            return self.client.post(
+                f"{self.base}/codes", body, content_type="application/json", REMOTE_ADDR=address
+            ).status_code
+
+        self.assertEqual([ask("203.0.113.9") for _ in range(6)], [202] * 5 + [429])
+        self.assertEqual(ask("198.51.100.7"), 202)  # the owner, from home
+        # One inbox however its address is spelt: its limit is one too.
+        spellings = ["ann", "ANN", "Ann", "aNn", "anN", "ANn"]
+        statuses = [ask("203.0.113.10", f"{s}@Example.org", "email") for s in spellings]
+        self.assertEqual(statuses, [202] * 5 + [429])
+
+    @time_machine.travel(dt.datetime(2026, 12, 3, 12, 20, tzinfo=dt.UTC), tick=False)
     def test_codes_to_one_phone_are_rate_limited_with_retry_after(self) -> None:
         statuses = [
             self.post(

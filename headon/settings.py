@@ -212,7 +212,13 @@ AXES_VERBOSE = False
 # visit rate limits (headon.antibot.ratelimit.client_ip) read this setting;
 # without it they saw every client behind a proxy as the proxy's address.
 HEADON_PROXY_COUNT = int(os.environ.get("HEADON_PROXY_COUNT", "0"))
-AXES_IPWARE_PROXY_COUNT = HEADON_PROXY_COUNT
+# One place says who the client is, for every limit, the login lockout and
+# the audit log: django-axes without django-ipware keyed on REMOTE_ADDR,
+# the proxy's own address, so five wrong passwords locked out everyone.
+AXES_CLIENT_IP_CALLABLE = "headon.antibot.ratelimit.client_ip"
+# Sign-in attempts per client address in ten minutes, counted before the
+# password is hashed (about 0.25 s of CPU each, for unknown users too).
+HEADON_LOGINS_PER_ADDRESS = int(os.environ.get("HEADON_LOGINS_PER_ADDRESS", "60"))
 
 # Internationalisation --------------------------------------------------------
 

@@ -8,14 +8,13 @@ from django.http import HttpRequest
 
 from headon.accounts.models import AuditEvent, User
 from headon.accounts.roles import ROLES_BY_SLUG
+from headon.antibot.ratelimit import client_ip
 
 
 def _client_ip(request: HttpRequest | None) -> str | None:
-    if request is None:
-        return None
-    # REMOTE_ADDR only: a client can forge X-Forwarded-For; a deployment
-    # behind a proxy sets HEADON_PROXY_COUNT and the proxy fixes REMOTE_ADDR.
-    return request.META.get("REMOTE_ADDR") or None
+    # The address every limit uses: behind HEADON_PROXY_COUNT proxies, the
+    # one the nearest proxy saw, never one the client wrote itself.
+    return (client_ip(request) or None) if request is not None else None
 
 
 def audit_record(

@@ -369,10 +369,12 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"no_4xx_traceback": {"()": "headon.logs.NoTracebackBelow500"}},
     "root": {"handlers": ["console"], "level": os.environ.get("HEADON_LOG_LEVEL", "INFO")},
     "loggers": {
         # Failed and locked-out logins are worth a line each.
         "axes": {"level": "WARNING"},
+        "django.request": {"filters": ["no_4xx_traceback"]},
         "django.db.backends": {"level": "INFO"},
     },
 }

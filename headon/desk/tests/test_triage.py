@@ -137,6 +137,24 @@ class TriageTests(PersonasTestCase):
         log = self.client.get(reverse("desk_staff:actions"))
         self.assertContains(log, "Undo")
 
+    def test_a_mistyped_merge_target_is_an_error_on_the_page_not_a_404(self) -> None:
+        question = qid(self.asks[0])
+        self.client.force_login(self.bob)
+        url = reverse("desk_staff:question_action", args=[question])
+        for typed in ("abc", "99999", "-1", "", "9" * 40):
+            with self.subTest(typed=typed):
+                response = self.client.post(url, {"action": "merge", "target": typed}, follow=True)
+                self.assertEqual(response.status_code, 200)
+                self.assertContains(response, "There is no question number")
+        self.assertFalse(TriageAction.objects.exists())
+
+    def test_a_refused_page_logs_one_line_not_a_traceback(self) -> None:
+        self.client.force_login(self.carol)
+        url = reverse("desk_staff:question_action", args=[qid(self.asks[0])])
+        with self.assertLogs("django.request", "WARNING") as logs:
+            self.assertEqual(self.client.post(url, {"action": "flag"}).status_code, 403)
+        self.assertEqual([r.exc_info for r in logs.records], [None])
+
     def test_the_console_figures_add_up_to_the_asks_in_the_database(self) -> None:
         from headon.desk.selectors import day_overview
 

@@ -101,10 +101,15 @@ def question_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _question_from(request: HttpRequest, field: str) -> Question:
+    """The question a staff member typed the number of, or a message on
+    the form saying there is none (a typo is not a missing page)."""
+    raw = request.POST.get(field, "").strip().lstrip("#")
     try:
-        return Question.objects.get(pk=int(request.POST.get(field, "")))
-    except (ValueError, Question.DoesNotExist):
-        raise Http404 from None
+        return Question.objects.get(pk=int(raw))
+    except (ValueError, OverflowError, Question.DoesNotExist):
+        raise triage.TriageError(
+            _("There is no question number %(number)s.") % {"number": raw[:20] or "…"}
+        ) from None
 
 
 @login_required

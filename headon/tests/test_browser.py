@@ -109,3 +109,29 @@ def test_an_applicant_applies_on_a_phone_in_chinese(browser: Any, live_server: A
     assert "您的报名" in receipt
     assert "报名编号" in receipt
     context.close()
+
+
+def test_a_long_question_still_gets_the_answers_that_may_fit(
+    contexts: Any, live_server: Any, settings: Any
+) -> None:
+    """The suggestions went by GET: a long question passed the server's
+    request-line limit (414 behind gunicorn) and nothing came back."""
+    from headon.desk.models import Channel, Question
+    from headon.desk.tests.test_answering import add_ask, published_answer
+
+    settings.HEADON_EMBEDDER = ["none"]
+    Channel.objects.create(slug="form", name="Form", kind=Channel.Kind.FORM)
+    weibo = Channel.objects.create(slug="weibo", name="Weibo", kind="social_export")
+    question = Question.objects.create(text="什么时候交付")
+    add_ask(weibo, 1, "什么时候交付", question)
+    answer = published_answer(
+        question, make_staff("carol", "writer"), make_staff("dave", "approver")
+    )
+    page = contexts("zh-CN")
+    posted: list[str] = []
+    page.on("request", lambda r: posted.append(r.method) if "answered-already" in r.url else None)
+    page.goto(f"{live_server.url}/answers/ask/")
+    page.fill("textarea[name=text]", "什么时候开始交付？" + "请尽快告诉我们" * 250)
+    page.locator(f"#answered-already a[href$='/q/{answer.pk}/']").wait_for()
+    assert posted
+    assert set(posted) == {"POST"}  # the text rides in the body, never the URL

@@ -16,7 +16,7 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from headon.antibot.forms import ProofOfWorkField
 from headon.antibot.ratelimit import hit_ip
@@ -169,10 +169,12 @@ def search_page(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_safe
+@require_http_methods(["GET", "HEAD", "POST"])
 def answered_already(request: HttpRequest) -> HttpResponse:
-    """For the ask form, as the person types: answers that may fit."""
-    query = (request.GET.get("text") or "")[:500]
+    """For the ask form, as the person types: answers that may fit. The
+    form posts its text: a long question in a query string passed the
+    server's request-line limit (HTTP 414)."""
+    query = (request.POST.get("text") or request.GET.get("text") or "")[:500]
     results: list[dict[str, object]] = []
     if len(query.strip()) >= 4:
         limit, window = SEARCHES_PER_ADDRESS
@@ -188,7 +190,7 @@ class AskForm(forms.Form):
         widget=forms.Textarea(
             attrs={
                 "rows": 4,
-                "hx-get": reverse_lazy("desk:answered_already"),
+                "hx-post": reverse_lazy("desk:answered_already"),
                 "hx-trigger": "input changed delay:600ms",
                 "hx-target": "#answered-already",
             }

@@ -117,3 +117,10 @@ def test_the_command_line_import_queues_merging_as_the_page_does(
     queued = DBTaskResult.objects.filter(task_path="headon.desk.jobs.assign_day")
     assert [job.args_kwargs["args"] for job in queued] == [["2026-11-24"]]
     assert "Merging queued for 1 day;" in out.getvalue()
+
+
+def test_the_command_names_itself_as_the_operator_types_it() -> None:
+    from headon.desk.management.commands.import_asks import Command
+
+    usage = Command().create_parser("headon", "import_asks").format_usage()
+    assert usage.startswith("usage: headon import-asks ")

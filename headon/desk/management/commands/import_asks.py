@@ -16,6 +16,10 @@ from headon.desk.services.imports import import_file
 class Command(BaseCommand):
     help = "Import asks from a CSV or JSON Lines export into a channel (safe to rerun)."
 
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        # The operator's spelling (headon.cli.ALIASES), not the module's.
+        return super().create_parser(prog_name, "import-asks", **kwargs)
+
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("path", type=Path, help="the export file (.csv, .jsonl)")
         parser.add_argument("--channel", required=True, help="channel slug, e.g. weibo")

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import io
+import os
+from typing import Any
+from unittest import mock
 
 import pytest
 from django.core.management import call_command
@@ -66,3 +69,31 @@ def test_the_demo_refuses_to_run_in_production(settings) -> None:
     settings.PRODUCTION = True
     with pytest.raises(CommandError, match="HEADON_PRODUCTION"):
         call_command("demo", no_serve=True)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("bind", "expected"),
+    [
+        ("127.0.0.1:8101", "http://127.0.0.1:8101"),
+        ("0.0.0.0:9000", "http://127.0.0.1:9000"),
+        ("demo.lan:8000", "http://demo.lan:8000"),
+    ],
+)
+def test_the_demo_links_to_the_port_it_serves_on(
+    bind: str, expected: str, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    """Served with --bind 127.0.0.1:8101, the text post, the PNG footer, the
+    feed ids and every SMS link still pointed at :8000."""
+    from headon.ops.management.commands import demo
+
+    monkeypatch.delenv("HEADON_SITE_URL", raising=False)
+    for loader in ("desk_demo", "visits_demo", "accounts_demo"):
+        monkeypatch.setattr(demo, loader, mock.MagicMock())
+    monkeypatch.setattr(demo, "call_command", mock.MagicMock())
+    out = io.StringIO()
+    call_command("demo", bind=bind, no_serve=True, stdout=out)
+    site_url = settings.HEADON_SITE_URL
+    assert site_url == expected
+    assert os.environ["HEADON_SITE_URL"] == expected
+    assert f"Sign in at {expected}/accounts/login/" in out.getvalue()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from django.conf import settings
@@ -10,6 +11,15 @@ from django.db import transaction
 from headon.accounts import demo as accounts_demo
 from headon.desk import demo as desk_demo
 from headon.visits import demo as visits_demo
+
+
+def site_url_for(bind: str) -> str:
+    """The address the demo's links (posts, feeds, messages) should carry
+    when it serves on `bind`: a wildcard address is reached as loopback."""
+    host, _sep, port = bind.rpartition(":")
+    if host in ("", "0.0.0.0", "[::]", "::"):  # noqa: S104  # nosec B104  (read, not bound)
+        host = "127.0.0.1"
+    return f"http://{host}:{port}"
 
 
 class Command(BaseCommand):
@@ -24,6 +34,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, bind: str, no_serve: bool, **options: Any) -> None:
         if settings.PRODUCTION:
             raise CommandError("Refusing to load demo accounts with HEADON_PRODUCTION set.")
+        if "HEADON_SITE_URL" not in os.environ:
+            # The links the demo writes out must reach the port it serves on;
+            # the worker inherits the environment, gunicorn these settings.
+            os.environ["HEADON_SITE_URL"] = settings.HEADON_SITE_URL = site_url_for(bind)
         call_command("migrate", interactive=False, verbosity=0)
         with transaction.atomic():
             desk_demo.load()
@@ -34,7 +48,7 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS("The demo is loaded."))
         self.stdout.write(f"  Data directory: {settings.DATA_DIR}")
         self.stdout.write(
-            f"  Sign in at http://{bind}/accounts/login/ with password {password!r} as:"
+            f"  Sign in at {settings.HEADON_SITE_URL}/accounts/login/ with password {password!r} as:"
         )
         for username, role in accounts:
             self.stdout.write(f"    {username:<26} {role}")

@@ -228,4 +228,6 @@ def draw_run(*, program: Program, actor: User | None, beacon_value: str = "") ->
         data={"offers": len(result.offers), "waitlist": len(result.waitlist)},
     )
     later.notify_offers(program.pk)
+    # Seats no drawn party could take whole go to the waitlist at once.
+    later.promote_program(program.pk)
     return draw

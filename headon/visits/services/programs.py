@@ -6,13 +6,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from headon.accounts.models import User
 from headon.accounts.services import audit_record
 from headon.timezones import organiser_tz
-from headon.visits import schedule
+from headon.visits import later, schedule
 from headon.visits.models import Program, ScheduleExclusion, ScheduleRule, Session
-from headon.visits.services.offers import offers_cancel
+from headon.visits.services.offers import offers_cancel, seats_held
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,10 @@ def exclusion_add(
     return row
 
 
+class SessionEditError(Exception):
+    """Why a session cannot be changed so; the message is for the coordinator."""
+
+
 @transaction.atomic
 def session_edit(
     *,
@@ -144,6 +149,17 @@ def session_edit(
     Cancelling it cancels its offers and voids their tickets."""
     changes: dict[str, Any] = {}
     if capacity is not None and capacity != session.capacity:
+        held = seats_held([session.pk]).get(session.pk, 0)
+        if capacity < held and not cancel:
+            # A report of 147% full is the visible end of a silent overbooking.
+            raise SessionEditError(
+                _(
+                    "%(held)s seats of this session are offered or confirmed; "
+                    "its capacity cannot go below that. Cancel the session, or "
+                    "wait for parties to decline."
+                )
+                % {"held": held}
+            )
         changes["capacity"] = [session.capacity, capacity]
         session.capacity = capacity
     if cancel and session.status != Session.Status.CANCELLED:
@@ -154,6 +170,9 @@ def session_edit(
     audit_record(action="session_edit", actor=actor, target=session, data=changes)
     if "status" in changes:
         offers_cancel(session, actor=actor)
+    elif "capacity" in changes and changes["capacity"][1] > changes["capacity"][0]:
+        # New seats go to the waitlist at once, in draw order (after commit).
+        later.promote_program(session.program_id)
     return session
 
 

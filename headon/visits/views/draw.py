@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
+from headon.visits import later
 from headon.visits import tickets as ticket_core
 from headon.visits.ical import ticket_calendar
 from headon.visits.models import Draw, Offer, Program, WaitlistEntry
@@ -121,6 +122,11 @@ def draw_staff(request: HttpRequest, slug: str) -> HttpResponse:
             elif action == "close":
                 draws.draw_close(program=program, actor=_actor(request))
                 messages.success(request, _("The application list is sealed and its hash public."))
+            elif action == "promote":
+                later.promote_program(program.pk)
+                messages.success(
+                    request, _("Free seats are being offered to the waitlist, in draw order.")
+                )
             elif action == "run":
                 draws.draw_run(
                     program=program,

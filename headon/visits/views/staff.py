@@ -370,12 +370,25 @@ def session_edit(request: HttpRequest, slug: str, session_id: int) -> HttpRespon
     form = SessionEditForm(request.POST or None, initial={"capacity": session.capacity})
     if request.method == "POST" and form.is_valid():
         was_open = session.status != Session.Status.CANCELLED
-        program_services.session_edit(
-            session=session,
-            capacity=form.cleaned_data["capacity"],
-            cancel=form.cleaned_data["cancel"],
-            actor=_actor(request),
-        )
+        try:
+            program_services.session_edit(
+                session=session,
+                capacity=form.cleaned_data["capacity"],
+                cancel=form.cleaned_data["cancel"],
+                actor=_actor(request),
+            )
+        except program_services.SessionEditError as exc:
+            form.add_error("capacity", str(exc))
+            return render(
+                request,
+                "visits/staff_session_form.html",
+                {
+                    "program": program,
+                    "session": session,
+                    "form": form,
+                    "holders": session_holders(session),
+                },
+            )
         if was_open and session.status == Session.Status.CANCELLED:
             told = Offer.objects.filter(session=session, status=Offer.Status.CANCELLED).count()
             messages.success(

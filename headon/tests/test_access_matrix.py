@@ -38,7 +38,7 @@ from headon.visits.models import Application, Offer, Program, ScheduleRule, Sess
 from headon.visits.services import offers
 from headon.visits.services.applications import access_token
 from headon.visits.services.feedback import feedback_token
-from headon.visits.services.programs import rule_add
+from headon.visits.services.programs import exclusion_add, rule_add
 from headon.visits.tests.factories import make_program
 from headon.visits.tests.test_draws import drawn, make_application
 
@@ -178,6 +178,7 @@ class MatrixFixtures(PersonasTestCase):
                 "capacity": 9,
             },
         )
+        cls.exclusion = exclusion_add(program=cls.open_program, date=dt.date(2027, 3, 1))
         cls.mine = make_application(cls.open_program, 1, 2, sessions)
         make_application(cls.open_program, 2, 1, sessions)
         cls.drawn_program = make_program(slug="drawn-days", sessions=1, capacity=10)
@@ -348,6 +349,12 @@ class MatrixFixtures(PersonasTestCase):
             Row(
                 "visits_staff:rule_delete",
                 open_slug | {"rule_id": self.rule.pk},
+                post_only(VISITS),
+                staff(VISITS, 302),
+            ),
+            Row(
+                "visits_staff:exclusion_delete",
+                open_slug | {"exclusion_id": self.exclusion.pk},
                 post_only(VISITS),
                 staff(VISITS, 302),
             ),

@@ -16,6 +16,11 @@ urlpatterns = [
     path("<slug:slug>/apply-rules/", staff.program_apply_rules, name="apply_rules"),
     path("<slug:slug>/publish/", staff.program_publish, name="publish"),
     path("<slug:slug>/rules/<int:rule_id>/delete/", staff.rule_delete, name="rule_delete"),
+    path(
+        "<slug:slug>/exclusions/<int:exclusion_id>/delete/",
+        staff.exclusion_delete,
+        name="exclusion_delete",
+    ),
     path("<slug:slug>/sessions/<int:session_id>/", staff.session_edit, name="session_edit"),
     path("<slug:slug>/report/", reports.report, name="report"),
     path("<slug:slug>/report/report.csv", reports.report_csv_download, name="report_csv"),

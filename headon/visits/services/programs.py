@@ -26,6 +26,11 @@ class SessionPlan:
     to_cancel: list[Session]  # generated earlier, gone from the rules, with choices
     to_delete: list[Session]  # generated earlier, gone from the rules, unused
     kept_manual: list[Session]  # edited by hand: the rules leave them alone
+    unmatched: list[Any]  # schedule.Exclusion that removes no slot of the rules
+
+    def matches(self, row: ScheduleExclusion) -> bool:
+        """Whether a stored exclusion removes a slot the rules make."""
+        return (row.date, row.start) not in {(e.date, e.start) for e in self.unmatched}
 
 
 def program_rules(program: Program) -> tuple[list[Any], list[Any]]:
@@ -58,6 +63,7 @@ def session_plan(program: Program) -> SessionPlan:
         to_cancel=[s for s in gone if s.pk in used and s.status != Session.Status.CANCELLED],
         to_delete=[s for s in gone if s.pk not in used],
         kept_manual=[s for s in existing.values() if not s.from_rule],
+        unmatched=list(found.unused_exclusions),
     )
 
 
@@ -114,9 +120,16 @@ def rule_remove(*, rule: ScheduleRule, actor: User | None = None) -> None:
     rule.delete()
 
 
+class ExclusionError(Exception):
+    """Why an exclusion is not added; the message is for the coordinator."""
+
+
 def exclusion_add(
     *, program: Program, date: Any, start: Any = None, reason: str = "", actor: User | None = None
 ) -> ScheduleExclusion:
+    """Exclude a date, or one session's start on it, from the rules."""
+    if ScheduleExclusion.objects.filter(program=program, date=date, start=start).exists():
+        raise ExclusionError(_("That date and time are excluded already."))
     row = ScheduleExclusion.objects.create(
         program=program, date=date, start=start, reason=reason[:120]
     )
@@ -131,6 +144,21 @@ def exclusion_add(
         },
     )
     return row
+
+
+def exclusion_remove(*, exclusion: ScheduleExclusion, actor: User | None = None) -> None:
+    """Take an exclusion back: the rules make its sessions again (once applied)."""
+    audit_record(
+        action="exclusion_remove",
+        actor=actor,
+        target=exclusion.program,
+        data={
+            "date": exclusion.date.isoformat(),
+            "start": exclusion.start.isoformat() if exclusion.start else None,
+            "reason": exclusion.reason,
+        },
+    )
+    exclusion.delete()
 
 
 class SessionEditError(Exception):

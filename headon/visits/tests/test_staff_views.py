@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.urls import reverse
 
@@ -172,3 +173,52 @@ class ProgramEditTests(PersonasTestCase):
                 )
                 self.assertContains(page, 'value="2026-12-01T10:00"')
                 self.assertContains(page, 'value="2027-01-10T20:00"')
+
+
+class ExclusionTests(PersonasTestCase):
+    """Exclusions could not be removed; duplicates and exclusions that match
+    no session were accepted without a word."""
+
+    def setUp(self) -> None:
+        self.client.force_login(self.erin)
+        self.client.post(
+            reverse("visits_staff:program_create"),
+            {
+                "slug": "ofd-2027",
+                "title_en": "Open Factory Days 2027",
+                "title_zh": "2027 工厂开放日",
+                "party_size_max": "4",
+                "choices_max": "3",
+            },
+        )
+        self.url = reverse("visits_staff:program", args=["ofd-2027"])
+        self.client.post(self.url, WEEKLY)  # Mondays and Saturdays, 15 Feb to 22 Mar 2027
+
+    def exclude(self, date: str, start: str = "") -> Any:
+        body = {"exclusion-date": date, "exclusion-start": start, "exclusion-reason": "Maintenance"}
+        return self.client.post(self.url, body, follow=True)
+
+    def test_a_coordinator_removes_an_exclusion_and_the_session_comes_back(self) -> None:
+        self.assertContains(self.exclude("2027-02-15"), "Exclusion added.")
+        self.assertContains(self.client.get(self.url), "The rules make 10 sessions.")
+        exclusion = Program.objects.get(slug="ofd-2027").exclusions.get()
+        delete = reverse("visits_staff:exclusion_delete", args=["ofd-2027", exclusion.pk])
+        self.assertContains(self.client.post(delete, follow=True), "Exclusion removed.")
+        self.assertContains(self.client.get(self.url), "The rules make 11 sessions.")
+        self.assertTrue(AuditEvent.objects.filter(action="exclusion_remove").exists())
+
+    def test_a_duplicate_is_refused_and_one_that_matches_nothing_is_said(self) -> None:
+        self.exclude("2027-02-15")
+        self.assertContains(self.exclude("2027-02-15"), "excluded already")
+        self.assertEqual(Program.objects.get(slug="ofd-2027").exclusions.count(), 1)
+        # A Tuesday: the rules make nothing then.
+        self.assertContains(self.exclude("2027-02-16"), "no session of the rules falls on it")
+        self.assertContains(self.client.get(self.url), "matches no session")
+
+    def test_only_a_coordinator_removes_an_exclusion(self) -> None:
+        self.exclude("2027-02-15")
+        exclusion = Program.objects.get(slug="ofd-2027").exclusions.get()
+        delete = reverse("visits_staff:exclusion_delete", args=["ofd-2027", exclusion.pk])
+        self.client.force_login(self.gus)
+        self.assertEqual(self.client.post(delete).status_code, 403)
+        self.assertEqual(self.client.get(delete).status_code, 403)

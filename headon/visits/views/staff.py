@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from headon.accounts.models import User
 from headon.visits import schedule
-from headon.visits.models import Offer, Program, ScheduleRule, Session
+from headon.visits.models import Offer, Program, ScheduleExclusion, ScheduleRule, Session
 from headon.visits.selectors import program_demand, programs_for_staff, session_holders
 from headon.visits.services import programs as program_services
 
@@ -282,10 +282,15 @@ def program_detail(request: HttpRequest, slug: str) -> HttpResponse:
         else:
             exclusion_form = ExclusionForm(request.POST, prefix="exclusion")
             if exclusion_form.is_valid():
-                program_services.exclusion_add(
-                    program=program, actor=_actor(request), **exclusion_form.cleaned_data
-                )
-                return redirect("visits_staff:program", slug=slug)
+                try:
+                    row = program_services.exclusion_add(
+                        program=program, actor=_actor(request), **exclusion_form.cleaned_data
+                    )
+                except program_services.ExclusionError as exc:
+                    exclusion_form.add_error(None, str(exc))
+                else:
+                    _say_if_it_matches(request, program, row)
+                    return redirect("visits_staff:program", slug=slug)
     try:
         plan = program_services.session_plan(program)
         plan_error = ""
@@ -297,7 +302,9 @@ def program_detail(request: HttpRequest, slug: str) -> HttpResponse:
         {
             "program": program,
             "rules": [(row, describe_rule(row.spec)) for row in program.rules.all()],
-            "exclusions": program.exclusions.all(),
+            "exclusions": [
+                (row, plan is None or plan.matches(row)) for row in program.exclusions.all()
+            ],
             "plan": plan,
             "plan_error": plan_error,
             "sessions": program.sessions.order_by("starts_at"),
@@ -349,6 +356,31 @@ def rule_delete(request: HttpRequest, slug: str, rule_id: int) -> HttpResponse:
     program = _get_program_for_staff(request, slug)
     rule = get_object_or_404(ScheduleRule, program=program, pk=rule_id)
     program_services.rule_remove(rule=rule, actor=_actor(request))
+    return redirect("visits_staff:program", slug=slug)
+
+
+def _say_if_it_matches(request: HttpRequest, program: Program, row: ScheduleExclusion) -> None:
+    try:
+        matches = program_services.session_plan(program).matches(row)
+    except schedule.ScheduleError:
+        matches = True  # the preview shows the rules' own error
+    if matches:
+        messages.success(request, _("Exclusion added. Check the preview, then apply the rules."))
+    else:
+        messages.warning(
+            request,
+            _("Exclusion added, but no session of the rules falls on it. Check the date and time."),
+        )
+
+
+@login_required
+@coordinator_required
+@require_POST
+def exclusion_delete(request: HttpRequest, slug: str, exclusion_id: int) -> HttpResponse:
+    program = _get_program_for_staff(request, slug)
+    exclusion = get_object_or_404(ScheduleExclusion, program=program, pk=exclusion_id)
+    program_services.exclusion_remove(exclusion=exclusion, actor=_actor(request))
+    messages.success(request, _("Exclusion removed. Check the preview, then apply the rules."))
     return redirect("visits_staff:program", slug=slug)
 
 

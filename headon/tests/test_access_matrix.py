@@ -34,7 +34,15 @@ from headon.desk.intake.sources import channel_token_issue
 from headon.desk.models import Answer, Channel, ImportRun, Question
 from headon.desk.tests.test_answering import add_ask, published_answer
 from headon.testing import PASSWORD, PersonasTestCase
-from headon.visits.models import Application, Offer, Program, ScheduleRule, Session, Ticket
+from headon.visits.models import (
+    Application,
+    Offer,
+    Program,
+    ScheduleExclusion,
+    ScheduleRule,
+    Session,
+    Ticket,
+)
 from headon.visits.services import offers
 from headon.visits.services.applications import access_token
 from headon.visits.services.feedback import feedback_token
@@ -147,6 +155,7 @@ class MatrixFixtures(PersonasTestCase):
     drawn_program: ClassVar[Program]
     session: ClassVar[Session]
     rule: ClassVar[ScheduleRule]
+    exclusion: ClassVar[ScheduleExclusion]
     mine: ClassVar[Application]  # open program: can still change and withdraw
     a: ClassVar[Application]  # drawn program: confirmed, with tickets
     b: ClassVar[Application]

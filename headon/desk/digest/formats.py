@@ -24,6 +24,7 @@ from headon.links import absolute
 
 LANGUAGES = ("en", "zh")
 DJANGO_LANGUAGE = {"en": "en", "zh": "zh-hans"}
+FEED_LANGUAGE = {"en": "en", "zh": "zh-Hans"}
 
 
 def pick(value: dict[str, str] | str | None, lang: str) -> str:
@@ -138,6 +139,14 @@ class DigestFeed(Feed[DigestRevision, str]):
     def get_object(self, request: HttpRequest, lang: str) -> str:
         return lang
 
+    def feed_guid(self, lang: str) -> str:
+        # One id per language: a reader subscribed to both keeps them apart.
+        return absolute(reverse("desk:feed", args=[lang]))
+
+    def author_name(self, lang: str) -> str:
+        # RFC 4287 wants an author on the feed or on every entry.
+        return settings.SITE_NAME if lang == "en" else settings.HEADON_SITE_NAME_ZH
+
     def title(self, lang: str) -> str:
         with translation.override(DJANGO_LANGUAGE[lang]):
             return _("%(site)s: the night's answers") % {
@@ -155,7 +164,9 @@ class DigestFeed(Feed[DigestRevision, str]):
         latest = (
             DigestRevision.objects.select_related("digest")
             .order_by("-digest__date", "-number")
-            .only("digest__date", "number", "snapshot", "published_at", "note")
+            .only(
+                "digest__date", "digest__first_published_at", "number", "snapshot", "published_at"
+            )
         )
         seen: set[dt.date] = set()
         items = []
@@ -186,16 +197,22 @@ class DigestFeed(Feed[DigestRevision, str]):
         return reverse("desk:digest", args=[item.snapshot["date"]])
 
     def item_guid(self, item: DigestRevision) -> str:
-        return absolute(reverse("desk:digest", args=[item.snapshot["date"]])) + f"#r{item.number}"
+        # One entry per date and language, the same across revisions: a
+        # correction updates the entry instead of adding a second one.
+        page = absolute(reverse("desk:digest", args=[item.snapshot["date"]]))
+        return f"{page}?lang={self._lang}"
 
     def item_pubdate(self, item: DigestRevision) -> dt.datetime:
-        return item.published_at
+        # When the date's digest first appeared; `updated` is this revision.
+        return item.digest.first_published_at or item.published_at
 
     def item_updateddate(self, item: DigestRevision) -> dt.datetime:
         return item.published_at
 
     def __call__(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         self._lang = kwargs.get("lang", "en")
+        # The feed's own language (xml:lang), not the requester's.
+        self.language = FEED_LANGUAGE[self._lang]
         return super().__call__(request, *args, **kwargs)
 
 

@@ -156,6 +156,8 @@ class LedgerTests(PersonasTestCase):
         # The digest published the approved answer.
         self.assertEqual(Answer.objects.get(pk=answer.pk).status, Answer.Status.PUBLISHED)
 
+        before = feedparser.parse(self.client.get(reverse("desk:feed", args=["en"])).content)
+
         later = CUTOFF + dt.timedelta(hours=1)
         with time_machine.travel(later):
             published_answer(b, self.carol, self.dave, fields("B", "乙"))
@@ -170,6 +172,12 @@ class LedgerTests(PersonasTestCase):
         self.assertTrue(created)
         self.assertEqual(second.number, 2)
         self.assertEqual(second.snapshot["note"], "Added the late answer to B.")
+        # A feed reader sees the same entry, updated, not a second one.
+        after = feedparser.parse(self.client.get(reverse("desk:feed", args=["en"])).content)
+        self.assertEqual(len(after.entries), 1)
+        self.assertEqual(after.entries[0].id, before.entries[0].id)
+        self.assertEqual(after.entries[0].published, before.entries[0].published)
+        self.assertNotEqual(after.entries[0].updated, before.entries[0].updated)
         self.assertEqual(len(second.snapshot["answers"]), 2)
         self.assertTrue(
             second.snapshot["answers"][1]["late"] or second.snapshot["answers"][0]["late"]
@@ -266,6 +274,39 @@ class DigestFormatTests(PersonasTestCase):
             self.assertIn(DAY.isoformat(), entry.title)
             self.assertTrue(entry.link.endswith(f"/answers/{DAY.isoformat()}/"))
             self.assertNotIn("<script", entry.summary)
+
+    def test_each_feed_speaks_its_own_language_with_ids_of_its_own(self) -> None:
+        """zh.atom said xml:lang="en" to an English browser, both feeds had
+        one feed id and the same entry ids, and no author (RFC 4287)."""
+        feeds = {}
+        for lang, xml_lang in (("en", "en"), ("zh", "zh-Hans")):
+            response = self.client.get(
+                reverse("desk:feed", args=[lang]), headers={"accept-language": "en"}
+            )
+            self.assertEqual(response["Content-Language"], xml_lang)
+            feeds[lang] = feedparser.parse(response.content)
+            self.assertFalse(feeds[lang].bozo, feeds[lang].get("bozo_exception"))
+            self.assertEqual(feeds[lang].feed.language, xml_lang)
+            self.assertTrue(feeds[lang].feed.author)
+        self.assertNotEqual(feeds["en"].feed.id, feeds["zh"].feed.id)
+        self.assertNotEqual(feeds["en"].entries[0].id, feeds["zh"].entries[0].id)
+        self.assertIn("Covered by the cut-off: ", feeds["en"].entries[0].summary)
+        self.assertRegex(feeds["en"].entries[0].summary, r"\d+% of ")
+        self.assertIn("截止时已覆盖", feeds["zh"].entries[0].summary)
+
+    def test_a_feed_reader_polling_gets_304_until_something_changes(self) -> None:
+        url = reverse("desk:feed", args=["en"])
+        first = self.client.get(url)
+        again = self.client.get(
+            url,
+            headers={
+                "if-none-match": first["ETag"],
+                "if-modified-since": first["Last-Modified"],
+            },
+        )
+        self.assertEqual(again.status_code, 304)
+        other = self.client.get(reverse("desk:feed", args=["zh"]))
+        self.assertNotEqual(other["ETag"], first["ETag"])
 
     def test_json_and_text(self) -> None:
         response = self.client.get(reverse("desk:digest_json", args=[DAY.isoformat()]))

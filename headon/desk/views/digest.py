@@ -9,11 +9,12 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Count, Max
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_control
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import condition, require_safe
 
 from headon.desk.digest import formats
 from headon.desk.digest import services as digests
@@ -121,10 +122,26 @@ def digest_png(request: HttpRequest, day: str, lang: str) -> HttpResponse:
     return HttpResponse(formats.digest_png(revision, lang), content_type="image/png")
 
 
+def _feed_changed(request: HttpRequest, lang: str) -> dt.datetime | None:
+    latest: dt.datetime | None = DigestRevision.objects.aggregate(at=Max("published_at"))["at"]
+    return latest
+
+
+def _feed_etag(request: HttpRequest, lang: str) -> str:
+    latest = DigestRevision.objects.aggregate(n=Count("pk"), at=Max("published_at"))
+    stamp = latest["at"].timestamp() if latest["at"] else 0
+    return f"{lang}-{latest['n']}-{stamp:.6f}"
+
+
+@require_safe
+@condition(etag_func=_feed_etag, last_modified_func=_feed_changed)
 def digest_feed(request: HttpRequest, lang: str) -> HttpResponse:
+    """The Atom feed in one language; readers that poll get a 304 until a
+    digest is published or corrected."""
     if lang not in formats.LANGUAGES:
         raise Http404
     response: HttpResponse = formats.DigestFeed()(request, lang=lang)
+    response["Content-Language"] = formats.FEED_LANGUAGE[lang]
     return response
 
 

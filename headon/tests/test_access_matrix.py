@@ -267,6 +267,7 @@ class MatrixFixtures(PersonasTestCase):
             Row("visits:programs", {}, everyone(200)),
             Row("visits:verifier", {}, everyone(200)),
             Row("visits:ticket_key", {}, everyone(200)),
+            Row("visits:ticket_verifier", {}, everyone(200)),
             Row("visits:program", open_slug, everyone(200)),
             Row("visits:calendar", open_slug, everyone(200)),
             Row("visits:draw", drawn_slug, everyone(200)),

@@ -8,6 +8,7 @@ urlpatterns = [
     path("feedback/<int:ticket_id>/<str:token>/", feedback.feedback, name="feedback"),
     path("draw/verify_draw.py", draw.verifier_script, name="verifier"),
     path("tickets/key.pem", draw.ticket_public_key, name="ticket_key"),
+    path("tickets/verify_ticket.py", draw.ticket_verifier_script, name="ticket_verifier"),
     path("<slug:slug>/", public.program_detail, name="program"),
     path("<slug:slug>/sessions.ics", public.program_calendar_feed, name="calendar"),
     path("<slug:slug>/draw/", draw.draw_page, name="draw"),

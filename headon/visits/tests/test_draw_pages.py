@@ -116,6 +116,19 @@ class DrawPagesTests(PersonasTestCase):
             tickets.verify_ticket(code, tickets.public_keys_by_id([public])).ticket_id,
             Ticket.objects.get(code=code).pk,
         )
+        # Anyone can check it offline with the downloaded verifier and key.
+        script = self.client.get(reverse("visits:ticket_verifier"))
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / "verify_ticket.py").write_bytes(script.content)
+            (Path(tmp) / "key.pem").write_bytes(key.content)
+            checked = subprocess.run(
+                [sys.executable, "verify_ticket.py", "--key", "key.pem", tickets.format_code(code)],
+                cwd=tmp,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+        self.assertEqual(checked.returncode, 0, checked.stdout + checked.stderr)
         # Someone else's token sees nothing.
         other = reverse("visits:tickets", args=[self.program.slug, application.reference, "0" * 36])
         self.assertEqual(self.client.get(other).status_code, 404)

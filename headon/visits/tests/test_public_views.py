@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 
-from django.test import TestCase
+from django.test import TestCase, override_settings
 from django.urls import reverse
 
 from headon import sms
@@ -133,6 +133,19 @@ class ApplyFlowTests(TestCase):
         self.assertIn("DTSTART:20270215T013000Z", body)
         for line in body.split("\r\n"):
             self.assertLessEqual(len(line.encode()), 75)
+
+    @override_settings(ALLOWED_HOSTS=["visits.example.org", "10.0.0.7"])
+    def test_calendar_uids_do_not_change_with_the_host_a_request_used(self) -> None:
+        """A calendar app that fetched the feed by IP and by name made two of
+        every session: the UIDs carried the Host header."""
+        url = reverse("visits:calendar", args=[self.program.slug])
+
+        def uids(host: str) -> list[str]:
+            body = self.client.get(url, headers={"host": host}).content.decode()
+            return [line for line in body.split("\r\n") if line.startswith("UID:")]
+
+        self.assertEqual(len(uids("visits.example.org")), 3)
+        self.assertEqual(uids("visits.example.org"), uids("10.0.0.7"))
 
     def test_an_unpublished_program_is_not_public(self) -> None:
         draft = make_program(slug="draft", status="draft")

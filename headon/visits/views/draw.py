@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
+from headon.links import site_host
 from headon.visits import later
 from headon.visits import tickets as ticket_core
 from headon.visits.ical import ticket_calendar
@@ -27,7 +28,9 @@ from headon.visits.views.public import _application_or_404
 from headon.visits.views.staff import _actor, _get_program_for_staff
 
 coordinator_required = permission_required("visits.coordinate_visits", raise_exception=True)
+# The standalone checkers anyone may download and read before trusting them.
 VERIFIER = Path(__file__).resolve().parent.parent / "verify_draw.py"
+TICKET_VERIFIER = VERIFIER.with_name("verify_ticket.py")
 
 
 def _public_program(slug: str) -> Program:
@@ -68,11 +71,21 @@ def draw_record(request: HttpRequest, slug: str) -> JsonResponse:
     return response
 
 
+def _script(path: Path) -> HttpResponse:
+    response = HttpResponse(path.read_bytes(), content_type="text/x-python; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{path.name}"'
+    return response
+
+
 @require_safe
 def verifier_script(request: HttpRequest) -> HttpResponse:
-    response = HttpResponse(VERIFIER.read_bytes(), content_type="text/x-python; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="verify_draw.py"'
-    return response
+    return _script(VERIFIER)
+
+
+@require_safe
+def ticket_verifier_script(request: HttpRequest) -> HttpResponse:
+    """verify_ticket.py: checks a ticket against key.pem, offline."""
+    return _script(TICKET_VERIFIER)
 
 
 @require_safe
@@ -232,7 +245,7 @@ def application_tickets_ics(
     )
     if offer is None:
         raise Http404
-    body = ticket_calendar(application.program, offer, host=request.get_host(), now=timezone.now())
+    body = ticket_calendar(application.program, offer, host=site_host(), now=timezone.now())
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{application.reference}.ics"'
     return response

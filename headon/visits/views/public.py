@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
+from headon.links import site_host
 from headon.visits import guards
 from headon.visits.errors import VisitError
 from headon.visits.forms import ApplicationForm, CodeForm, ContactForm
@@ -47,7 +48,7 @@ def program_detail(request: HttpRequest, slug: str) -> HttpResponse:
 def program_calendar_feed(request: HttpRequest, slug: str) -> HttpResponse:
     program = public_program(slug)
     body = program_calendar(
-        program, program.sessions.order_by("starts_at"), host=request.get_host(), now=timezone.now()
+        program, program.sessions.order_by("starts_at"), host=site_host(), now=timezone.now()
     )
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = f'inline; filename="{program.slug}.ics"'

@@ -91,8 +91,9 @@ def test_headon_help_lists_the_operator_commands() -> None:
         assert f"  {command} " in result.stdout
 
 
-@pytest.mark.parametrize("command", ["demo", "serve", "worker", "createadmin", "import_asks"])
+@pytest.mark.parametrize("command", ["demo", "serve", "worker", "createadmin", "import-asks"])
 def test_each_operator_command_explains_itself(command: str) -> None:
+    """In the spelling the operator typed (import-asks, not its module's)."""
     result = headon_cmd(command, "--help")
     assert result.returncode == 0, result.stderr
     assert "usage: headon " + command in result.stdout

@@ -76,7 +76,8 @@ class ErrorOut(Schema):
     summary="Post one ask from a channel",
     description=(
         "Authenticate with the channel's token (`Authorization: Bearer ...`). Send `external_id` or an "
-        "`Idempotency-Key` header: a retry finds the first ask (200) instead of adding a second."
+        "`Idempotency-Key` header: a retry finds the first ask (200) instead of adding a second; "
+        "the same id with a different text is refused (422)."
     ),
 )
 def ask_create(

@@ -11,7 +11,9 @@ from django.db.models import Prefetch, prefetch_related_objects
 from django.http import Http404, HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.utils.translation import get_language
+from django.views.decorators.cache import never_cache
 from ninja import Field, Router, Schema, Status
+from ninja.decorators import decorate_view
 from ninja.params import functions as param
 
 from headon.antibot.services import retry_owner, solution_check
@@ -161,6 +163,7 @@ class CodeVerifyOut(Schema):
     response={200: CodeVerifyOut, 409: ErrorOut, 429: ErrorOut},
     summary="Check a one-time code",
 )
+@decorate_view(never_cache)
 def code_verify(
     request: HttpRequest, slug: str, body: CodeVerifyIn
 ) -> Status[Schema] | JsonResponse:
@@ -279,6 +282,7 @@ def _people(body: PartyIn) -> tuple[apps.PersonInput, list[apps.PersonInput]]:
         "refused (409, `idempotency_conflict`)."
     ),
 )
+@decorate_view(never_cache)
 def application_create(
     request: HttpRequest,
     slug: str,
@@ -326,6 +330,7 @@ def _own_application(reference: str, token: str | None) -> Application:
     response={200: ApplicationOut},
     summary="Read an application with its access token",
 )
+@decorate_view(never_cache)
 def application_get(
     request: HttpRequest, reference: str, token: AccessToken = None
 ) -> ApplicationOut:
@@ -337,6 +342,7 @@ def application_get(
     response={200: ApplicationOut, 409: ErrorOut},
     summary="Replace the party and the choices while applications are open",
 )
+@decorate_view(never_cache)
 def application_update(
     request: HttpRequest,
     reference: str,
@@ -359,6 +365,7 @@ def application_update(
     response={200: ApplicationOut, 409: ErrorOut},
     summary="Withdraw an application while applications are open",
 )
+@decorate_view(never_cache)
 def application_withdraw(
     request: HttpRequest, reference: str, token: AccessToken = None
 ) -> Status[Schema] | JsonResponse:

@@ -27,6 +27,10 @@ class IntakeError(ValueError):
     pass
 
 
+class IntakeConflictError(IntakeError):
+    """The external id (or idempotency key) already names a different ask."""
+
+
 @dataclass(frozen=True)
 class Received:
     ask: Ask
@@ -85,7 +89,7 @@ def ask_receive(
     posted_at = posted_at.astimezone(dt.UTC)
     existing = Ask.objects.filter(channel=channel, external_id=external_id).first()
     if existing is not None:
-        return Received(existing, False)
+        return _again(existing, text)
     day = posted_at.astimezone(organiser_tz()).date()
     try:
         with transaction.atomic():
@@ -106,5 +110,15 @@ def ask_receive(
             # Placed by the worker, after this commits (headon.jobs).
             later.assign_day(day.isoformat())
     except IntegrityError:
-        return Received(Ask.objects.get(channel=channel, external_id=external_id), False)
+        return _again(Ask.objects.get(channel=channel, external_id=external_id), text)
     return Received(ask, True)
+
+
+def _again(existing: Ask, text: str) -> Received:
+    """A retry finds the first ask; another ask under its id is refused,
+    never dropped in silence (Stripe's rule for idempotency keys)."""
+    if existing.text != text:
+        raise IntakeConflictError(
+            "This external_id or Idempotency-Key was already used for a different ask."
+        )
+    return Received(existing, False)

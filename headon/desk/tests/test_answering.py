@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from unittest import mock
 
 import time_machine
 from django.test import override_settings
@@ -256,6 +257,21 @@ class AnswerPageTests(PersonasTestCase):
         self.client.cookies.load({"headon_voter": "<script>"})
         response = self.client.post(url)
         self.assertNotEqual(response.cookies["headon_voter"].value, "<script>")
+
+    def test_a_limited_search_is_a_429_that_says_when_to_come_back(self) -> None:
+        """It answered 200 with a message: a script could not tell."""
+        url = reverse("desk:search")
+        with (
+            time_machine.travel(dt.datetime(2026, 12, 3, 12, 0, 5, tzinfo=dt.UTC), tick=False),
+            mock.patch("headon.desk.views.public.SEARCHES_PER_ADDRESS", (2, 60)),
+        ):
+            statuses = [self.client.get(url, {"q": "交付"}).status_code for _ in range(3)]
+            refused = self.client.get(url, {"q": "交付"})
+            htmx = self.client.get(url, {"q": "交付"}, headers={"hx-request": "true"})
+        self.assertEqual(statuses, [200, 200, 429])
+        self.assertEqual(int(refused["Retry-After"]), 55)
+        self.assertContains(refused, "Too many searches", status_code=429)
+        self.assertContains(htmx, "Too many searches")  # htmx swaps only 2xx
 
     def test_search_page_and_answered_already(self) -> None:
         answer = published_answer(self.question, self.carol, self.dave)

@@ -54,6 +54,17 @@ class WebhookTests(TestCase):
             Ask.objects.get().posted_at.isoformat(), "2026-11-23T10:28:37.700000+00:00"
         )
 
+    def test_an_idempotency_key_reused_for_another_ask_is_refused_not_dropped(self) -> None:
+        """The second ask came back as the first one (duplicate: true) and
+        its words were lost without a word."""
+        key = {"Idempotency-Key": "k-9"}
+        self.assertEqual(self.post({"text": "When do deliveries start?"}, **key).status_code, 201)
+        self.assertEqual(self.post({"text": "When do deliveries start?"}, **key).status_code, 200)
+        other = self.post({"text": "Is there a heat pump?"}, **key)
+        self.assertEqual(other.status_code, 422)
+        self.assertIn("already used for a different ask", other.json()["detail"])
+        self.assertEqual(Ask.objects.count(), 1)
+
     def test_a_wrong_or_missing_token_is_refused(self) -> None:
         self.assertEqual(self.post({"text": "hi?"}, token="hdn_wrong").status_code, 401)
         self.assertEqual(
@@ -103,6 +114,16 @@ class AskFormTests(TestCase):
         data["pow"] = solved_pow("desk-ask")
         self.client.post(reverse("desk:ask"), data)
         self.assertEqual(Ask.objects.get().text, "续航多少？")
+
+    def test_sending_the_form_again_with_other_words_is_a_new_ask(self) -> None:
+        """Back, edit, send: the page's submission id comes again with other
+        words; it is a second ask, not the first one found again."""
+        for text in ("续航多少？", "有热泵吗？"):
+            data = {"text": text, "submission_id": "s2", "pow": solved_pow("desk-ask")}
+            self.client.post(reverse("desk:ask"), data)
+        self.assertEqual(
+            sorted(Ask.objects.values_list("text", flat=True)), ["有热泵吗？", "续航多少？"]
+        )
 
     def test_a_bot_without_the_proof_of_work_is_turned_away(self) -> None:
         response = self.client.post(reverse("desk:ask"), {"text": "spam", "submission_id": "s2"})

@@ -3,6 +3,7 @@ question, search and helpful votes."""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import uuid
 
@@ -151,22 +152,29 @@ def search_page(request: HttpRequest) -> HttpResponse:
     """Search every answered question, in Chinese or English."""
     form = SearchForm(request.GET or None)
     results: list[dict[str, object]] = []
-    limited = False
+    retry_after = 0
     query = ""
     if form.is_valid() and (query := form.cleaned_data["q"]):
         limit, window = SEARCHES_PER_ADDRESS
-        if hit_ip(request, "desk-search", limit=limit, window_seconds=window).allowed:
+        allowed = hit_ip(request, "desk-search", limit=limit, window_seconds=window)
+        if allowed.allowed:
             results = _search_results(query, 20)
         else:
-            limited = True
+            retry_after = allowed.retry_after
     template = (
         "desk/_search_results.html" if request.headers.get("HX-Request") else "desk/search.html"
     )
-    return render(
+    response = render(
         request,
         template,
-        {"form": form, "query": query, "results": results, "limited": limited},
+        {"form": form, "query": query, "results": results, "limited": bool(retry_after)},
+        # A refusal is a 429 that says when to come back; htmx (the page's
+        # search as you type) swaps only 2xx, so it gets the message as 200.
+        status=429 if retry_after and not request.headers.get("HX-Request") else 200,
     )
+    if retry_after:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -221,7 +229,10 @@ def ask_form(request: HttpRequest) -> HttpResponse:
                 ask_receive(
                     channel=channel,
                     text=form.cleaned_data["text"],
-                    external_id=f"form:{form.cleaned_data['submission_id'] or uuid.uuid4().hex}",
+                    # A double click sends the same id and text: one ask. Back,
+                    # edit and send again: the same id with other words, a new one.
+                    external_id=f"form:{form.cleaned_data['submission_id'] or uuid.uuid4().hex}"
+                    f":{hashlib.sha256(form.cleaned_data['text'].strip().encode()).hexdigest()[:16]}",
                 )
             except IntakeError:
                 form.add_error("text", _("Please write a question of up to 2,000 characters."))

@@ -64,6 +64,10 @@ class VisitsApiTests(TestCase):
         self.assertEqual(self.client.get(url).status_code, 404)
         read = self.client.get(url, headers={"X-Access-Token": created["access_token"]})
         self.assertEqual(read.json()["reference"], created["reference"])
+        # Personal data: no shared cache may keep it.
+        for cached in (read, response):
+            self.assertIn("no-store", cached["Cache-Control"])
+            self.assertIn("private", cached["Cache-Control"])
         changed = self.client.put(
             url,
             {"lead": {"name": "Li Lei"}, "choices": self.session_ids[2:]},

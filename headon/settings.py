@@ -120,6 +120,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "headon.context_processors.site",
             ],
+            # {% colon %} and |paren in every template: headon/punctuation.py.
+            "builtins": ["headon.punctuation"],
         },
     },
 ]

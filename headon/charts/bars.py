@@ -60,7 +60,7 @@ def bar_chart(
     axes = _Axes(title, show_title, y_label, value_format, FONT if labelled else 0.0)
     frame, parts = _frame(canvas, axes, series, categories, lo, hi if hi > lo else 1.0)
     draw = _stacked_bars if stacked else _grouped_bars
-    bars, notes = draw(frame, categories, series, columns, value_format, labelled)
+    bars, notes = draw(frame, categories, series, columns, value_format, labelled, wording.colon)
     parts += [f'<g class="bars">{"".join(bars)}</g>', f'<g class="values">{"".join(notes)}</g>']
     totals = [
         sum(v for v in column if v is not None) if any(v is not None for v in column) else None
@@ -79,6 +79,7 @@ def _stacked_bars(
     columns: list[Values],
     fmt: ValueFormat,
     labelled: bool,
+    colon: str,
 ) -> tuple[list[str], list[str]]:
     bars, notes = [], []
     bar_width = frame.band * 0.8 if frame.band >= 4 else frame.band
@@ -90,7 +91,7 @@ def _stacked_bars(
                 continue
             start = ends[value > 0]
             ends[value > 0] = start + value
-            hover = f"{category} · {item.name}: {fmt(value)}"
+            hover = f"{category} · {item.name}{colon}{fmt(value)}"
             x = centre - bar_width / 2
             bars.append(_bar(frame, x, bar_width, start, start + value, item, position, hover))
         if labelled and any(value is not None for value in column):
@@ -106,6 +107,7 @@ def _grouped_bars(
     columns: list[Values],
     fmt: ValueFormat,
     labelled: bool,
+    colon: str,
 ) -> tuple[list[str], list[str]]:
     bars, notes = [], []
     slot = frame.band * 0.8 / len(series)
@@ -115,7 +117,7 @@ def _grouped_bars(
             if value is None:
                 continue
             x = centre - frame.band * 0.4 + slot * position
-            hover = f"{category} · {item.name}: {fmt(value)}"
+            hover = f"{category} · {item.name}{colon}{fmt(value)}"
             bars.append(_bar(frame, x, bar_width, 0.0, value, item, position, hover))
             if labelled:
                 notes.append(

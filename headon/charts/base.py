@@ -65,6 +65,13 @@ class Wording:
     highest: str = "Highest"
     latest: str = "Latest"
     total: str = "Total"
+    # Punctuation, full-width in Chinese: "最高：12-02，12。"
+    colon: str = ": "
+    comma: str = ", "
+    semicolon: str = "; "
+    stop: str = "."
+    between: str = " "  # between two sentences
+    parens: tuple[str, str] = (" (", ")")
 
 
 def default_format(value: float) -> str:
@@ -253,19 +260,21 @@ def _describe(
     latest: bool = False,
 ) -> str:
     """The screen-reader summary: "Highest: 2026-11-23, 1,204." per series."""
+    w = wording
     sentences = []
     if totals is not None and (top := _highest(labels, totals)):
-        sentences.append(f"{wording.highest} ({wording.total}): {top[0]}, {fmt(top[1])}.")
+        total = f"{w.parens[0]}{w.total}{w.parens[1]}"
+        sentences.append(f"{w.highest}{total}{w.colon}{top[0]}{w.comma}{fmt(top[1])}{w.stop}")
     for name, values in named:
         facts = []
         if top := _highest(labels, values):
-            facts.append(f"{wording.highest}: {top[0]}, {fmt(top[1])}")
+            facts.append(f"{w.highest}{w.colon}{top[0]}{w.comma}{fmt(top[1])}")
         if latest and (last := _latest(labels, values)):
-            facts.append(f"{wording.latest}: {last[0]}, {fmt(last[1])}")
+            facts.append(f"{w.latest}{w.colon}{last[0]}{w.comma}{fmt(last[1])}")
         if facts:
             lead = f"{name} — " if len(named) > 1 else ""
-            sentences.append(lead + "; ".join(facts) + ".")
-    return " ".join(sentences)
+            sentences.append(lead + w.semicolon.join(facts) + w.stop)
+    return w.between.join(sentences)
 
 
 # -- the canvas ---------------------------------------------------------------

@@ -75,7 +75,7 @@ def horizontal_bar_chart(
             start, end = sorted((x(0.0), x(value)))
             bar = _el(
                 "rect",
-                _tooltip(f"{label}: {note}"),
+                _tooltip(f"{label}{wording.colon}{note}"),
                 x=start,
                 y=bar_top,
                 width=max(end - start, 1.0),

@@ -65,7 +65,7 @@ def line_chart(
         lone = {run[0] for run in runs if len(run) == 1}
         for category, value, point in zip(categories, row, points, strict=True):
             if point is not None and value is not None and (marked or point in lone):
-                hover = _tooltip(f"{category} · {item.name}: {value_format(value)}")
+                hover = _tooltip(f"{category} · {item.name}{wording.colon}{value_format(value)}")
                 drawn.append(
                     _el(
                         "circle",

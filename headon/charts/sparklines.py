@@ -64,5 +64,9 @@ def sparkline(
     last = [point for point in points if point is not None][-1]
     body.append(_el("circle", cx=last[0], cy=last[1], r=2.0, fill=colour, class_="last"))
     latest = [value for value in cleaned if value is not None][-1]
-    desc = f"{wording.highest}: {value_format(hi)}. {wording.latest}: {value_format(latest)}."
+    w = wording
+    desc = (
+        f"{w.highest}{w.colon}{value_format(hi)}{w.stop}{w.between}"
+        f"{w.latest}{w.colon}{value_format(latest)}{w.stop}"
+    )
     return canvas.render(desc, body)

@@ -18,13 +18,8 @@ from headon import charts
 from headon.desk.digest.services import coverage
 from headon.desk.models import Ask, DigestRevision, Question
 from headon.desk.selectors import day_overview
+from headon.punctuation import chart_wording
 from headon.timezones import day_bounds, organiser_today, organiser_tz
-
-
-def _wording() -> charts.Wording:
-    return charts.Wording(
-        no_data=_("No data"), highest=_("Highest"), latest=_("Latest"), total=_("Total")
-    )
 
 
 def _count(value: float) -> str:
@@ -42,7 +37,7 @@ def trend_sparkline(question_pk: int, hourly: Sequence[int]) -> SafeString:
             list(hourly),
             title=_("Asks per hour"),
             id_prefix=f"spark{question_pk}",
-            wording=_wording(),
+            wording=chart_wording(),
         )
     )
 
@@ -100,7 +95,7 @@ def dashboard(days: int = 30, today: dt.date | None = None) -> dict[str, Any]:
         (q for q in overview.questions if q.ranked.rising_since is not None),
         key=lambda q: -q.ranked.growth,
     )[:8]
-    wording = _wording()
+    wording = chart_wording()
     return {
         "today": last,
         "coverage_now": now,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import gettext
+import io
 import re
 from pathlib import Path
 
@@ -79,3 +80,52 @@ class LanguageSwitchTests(TestCase):
         self.assertEqual(response.status_code, 302)
         self.assertFalse(response["Location"].startswith("https://evil.example"))
         self.assertContains(self.client.get("/"), "Every question asked today")
+
+
+# A Chinese character next to ASCII punctuation: "说法: ", "(27 人)", "最高: 3".
+# (Full-width marks next to a question's own "?" are the question's words.)
+CJK = "[\u3400-\u9fff]"
+MIXED = re.compile(f"{CJK}\\s*[:,()!?;]|[:,(!?;]\\s*{CJK}")
+
+
+class ChineseTypographyTests(TestCase):
+    """One style in Chinese: full-width punctuation and one form of address."""
+
+    def test_the_catalogue_addresses_people_as_nin_and_uses_full_width_marks(self) -> None:
+        entries = po_entries(CATALOGUE / "django.po")
+        self.assertEqual([s for _, s, _ in entries if "你" in s], [])
+        self.assertEqual([s for _, s, _ in entries if MIXED.search(s)], [])
+
+    def test_no_page_of_the_demo_mixes_ascii_punctuation_into_chinese(self) -> None:
+        import html
+
+        from django.core.management import call_command
+
+        from headon.accounts.models import User
+        from headon.desk.models import Answer, Digest
+        from headon.visits.models import Application, Program
+        from headon.visits.services.applications import access_token
+
+        call_command("demo", no_serve=True, stdout=io.StringIO())
+        program = Program.objects.get()
+        application = Application.objects.filter(program=program).first()
+        assert application is not None
+        slug = program.slug
+        public = ["/", "/answers/", "/answers/ask/", "/answers/search/?q=交付", "/visits/"]
+        public += [f"/answers/{d.date}/" for d in Digest.objects.filter(revision__gt=0)]
+        public += [f"/answers/q/{a.pk}/" for a in Answer.objects.filter(status="published")[:3]]
+        public += [f"/visits/{slug}/", f"/visits/{slug}/apply/"]
+        public.append(f"/visits/{slug}/a/{application.reference}/{access_token(application)}/")
+        staff = ["/staff/", "/staff/desk/", "/staff/desk/answers/", "/staff/desk/digest/"]
+        staff += ["/staff/desk/dashboard/", f"/staff/visits/{slug}/", "/staff/visits/gate/"]
+        staff += [f"/staff/visits/{slug}/report/", f"/staff/visits/{slug}/draw/"]
+        found = []
+        for url, who in [(u, None) for u in public] + [(u, "demo-admin") for u in staff]:
+            if who:
+                self.client.force_login(User.objects.get(username=who))
+            response = self.client.get(url, headers={"accept-language": "zh-hans"})
+            self.assertEqual(response.status_code, 200, url)
+            body = re.sub(r"(?s)<(script|style)\b.*?</\1>", "", response.content.decode())
+            text = html.unescape(re.sub(r"<[^>]+>", "\n", body))
+            found += [(url, line.strip()) for line in text.splitlines() if MIXED.search(line)]
+        self.assertEqual(found, [])

@@ -54,7 +54,10 @@ class ApplicationForm(forms.Form):
         label=_("Your ID number (optional)"), max_length=40, required=False
     )
     consent = forms.BooleanField(
-        label=_("I have read and accept the privacy notice."), required=False
+        # A sentence, not a label: no colon after its full stop.
+        label=_("I have read and accept the privacy notice."),
+        label_suffix="",
+        required=False,
     )
     submission_id = forms.CharField(widget=forms.HiddenInput, max_length=80, required=False)
 

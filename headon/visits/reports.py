@@ -22,6 +22,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from headon import charts
+from headon.punctuation import chart_wording
 from headon.timezones import organiser_tz
 from headon.visits.models import (
     Application,
@@ -191,12 +192,6 @@ def _safe(svg: str) -> SafeString:
     return mark_safe(svg)  # noqa: S308 - charts escapes every label it draws  # nosec B308 B703
 
 
-def _wording() -> charts.Wording:
-    return charts.Wording(
-        no_data=_("No data"), highest=_("Highest"), latest=_("Latest"), total=_("Total")
-    )
-
-
 def _percent(value: float) -> str:
     return f"{value:.0f}%"
 
@@ -204,7 +199,7 @@ def _percent(value: float) -> str:
 def report_charts(report: ProgramReport) -> dict[str, SafeString]:
     labels = [row.label for row in report.rows]
     figures = [row.figures for row in report.rows]
-    wording = _wording()
+    wording = chart_wording()
 
     def percent(values: Iterable[float | None]) -> list[float | None]:
         return [None if v is None else 100 * v for v in values]

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST, require_safe
 
 from headon.accounts.models import User
+from headon.punctuation import colon
 from headon.visits import schedule
 from headon.visits.models import Offer, Program, ScheduleExclusion, ScheduleRule, Session
 from headon.visits.selectors import program_demand, programs_for_staff, session_holders
@@ -224,7 +225,7 @@ def describe_rule(spec: dict[str, Any]) -> str:
         "times": times,
         "seats": spec["capacity"],
     }
-    return f"{spec['label']}: {text}" if spec.get("label") else text
+    return f"{spec['label']}{colon()}{text}" if spec.get("label") else text
 
 
 @login_required

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
+from django.utils.translation import ngettext
 
 from headon.antibot import store
 
@@ -101,3 +102,13 @@ def _is_ip(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def wait_message(retry_after: int) -> str:
+    """A refusal that says how long to wait, in whole minutes."""
+    minutes = max(1, math.ceil(retry_after / 60))
+    return ngettext(
+        "Too many attempts from here. Please try again in %(n)s minute.",
+        "Too many attempts from here. Please try again in %(n)s minutes.",
+        minutes,
+    ) % {"n": minutes}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
-from headon.antibot.ratelimit import client_ip, hit, hit_ip, ip_bucket
+from headon.antibot.ratelimit import client_ip, hit, hit_ip, ip_bucket, wait_message
 from headon.visits.errors import VisitError
 
 CODES_PER_ADDRESS = (20, 600)  # requests, seconds
@@ -26,6 +26,11 @@ class RateLimitedError(VisitError):
     def __init__(self, retry_after: int) -> None:
         super().__init__("rate_limited")
         self.retry_after = retry_after
+
+    @property
+    def message(self) -> str:
+        """Says how long to wait: "a little" sent people back too soon."""
+        return wait_message(self.retry_after)
 
 
 def _check(allowed: bool, retry_after: int) -> None:

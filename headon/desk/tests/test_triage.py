@@ -109,7 +109,7 @@ class TriageTests(PersonasTestCase):
         self.client.force_login(self.bob)
         response = self.client.get(reverse("desk_staff:day", args=[DAY.isoformat()]))
         page = response.content.decode()
-        self.assertIn("asked by 3 people on 1 channel(s)", page)
+        self.assertIn("asked by 3 people on 1 channel, ", page)
         self.assertLess(page.index("什么时候交付"), page.index("range real"))
         # Each question shows its asks per hour through the day.
         self.assertEqual(page.count('<div class="trend"><svg'), len(response.context["trends"]))

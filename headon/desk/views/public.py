@@ -20,7 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from headon.antibot.forms import ProofOfWorkField
-from headon.antibot.ratelimit import hit_ip
+from headon.antibot.ratelimit import hit_ip, wait_message
 from headon.desk.digest import formats
 from headon.desk.intake.sources import IntakeError, ask_receive
 from headon.desk.markup import render_markdown
@@ -220,10 +220,9 @@ def ask_form(request: HttpRequest) -> HttpResponse:
     form = AskForm(request.POST or None, initial={"submission_id": uuid.uuid4().hex})
     if request.method == "POST" and form.is_valid():
         limit, window = ASKS_PER_ADDRESS
-        if not hit_ip(request, "desk-ask", limit=limit, window_seconds=window).allowed:
-            form.add_error(
-                None, _("Too many questions from here just now. Please wait a few minutes.")
-            )
+        allowed = hit_ip(request, "desk-ask", limit=limit, window_seconds=window)
+        if not allowed.allowed:
+            form.add_error(None, wait_message(allowed.retry_after))
         else:
             try:
                 ask_receive(

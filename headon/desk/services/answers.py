@@ -94,7 +94,11 @@ def answer_create(
     question = Question.objects.select_for_update().get(pk=question.pk)
     if question.answer_id is not None:
         raise AnswerError(_("This question has an answer already; edit that one."))
-    answer = Answer(created_by=actor, is_clarification=question.is_rumour, **_clean_fields(fields))
+    cleaned = _clean_fields(fields)
+    if not any(isinstance(v, str) and v.strip() for v in cleaned.values()):
+        # An empty draft covers nothing and only fills the queue.
+        raise AnswerError(_("Write the question or the answer in one language at least."))
+    answer = Answer(created_by=actor, is_clarification=question.is_rumour, **cleaned)
     answer.save()
     answer.tags.set(list(tags))
     question.answer = answer

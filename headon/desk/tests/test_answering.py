@@ -273,6 +273,16 @@ class AnswerPageTests(PersonasTestCase):
         self.assertContains(refused, "Too many searches", status_code=429)
         self.assertContains(htmx, "Too many searches")  # htmx swaps only 2xx
 
+    def test_an_empty_draft_is_refused_and_an_empty_day_is_not_100_percent(self) -> None:
+        self.client.force_login(self.carol)
+        url = reverse("desk_staff:question_answer", args=[self.question.pk])
+        response = self.client.post(url, {"question_en": " ", "question_zh": "", "body_en": ""})
+        self.assertContains(response, "Write the question or the answer")
+        self.assertFalse(Answer.objects.exists())
+        self.client.force_login(self.bob)
+        empty = reverse("desk_staff:digest", args=["2026-01-05"])
+        self.assertContains(self.client.get(empty), "No asks on this day")
+
     def test_search_page_and_answered_already(self) -> None:
         answer = published_answer(self.question, self.carol, self.dave)
         response = self.client.get(reverse("desk:search"), {"q": "交付时间"})

@@ -5,7 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -215,6 +215,28 @@ class TriageAction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.at:%Y-%m-%d %H:%M}"
+
+    def sentence(self) -> str:
+        """What was done, as a sentence in the reader's language."""
+        s = {k: v for k, v in self.summary.items() if isinstance(v, int)}
+        n = s.get("asks", 0)
+        if self.kind == self.Kind.MERGE:
+            return ngettext(
+                "Merged question #%(source)s into #%(target)s (%(asks)s ask).",
+                "Merged question #%(source)s into #%(target)s (%(asks)s asks).",
+                n,
+            ) % {"asks": n, "source": s.get("source"), "target": s.get("target")}
+        if self.kind == self.Kind.SPLIT:
+            return ngettext(
+                "Split %(asks)s ask off into a new question, #%(question)s.",
+                "Split %(asks)s asks off into a new question, #%(question)s.",
+                n,
+            ) % {"asks": n, "question": s.get("question")}
+        if self.kind == self.Kind.MOVE:
+            return gettext("Moved ask #%(ask)s to question #%(target)s.") % s
+        if self.kind == self.Kind.FLAG:
+            return gettext("Flagged question #%(question)s as a rumour.") % s
+        return gettext("Cleared the rumour flag of question #%(question)s.") % s
 
 
 class Tag(models.Model):

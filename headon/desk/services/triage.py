@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from headon.accounts.models import User
 from headon.accounts.services import audit_record
@@ -41,7 +42,7 @@ def _record(
 def questions_merge(*, source: Question, target: Question, actor: User | None) -> TriageAction:
     """Every ask of `source` joins `target`; `source` points at `target`."""
     if source.pk == target.pk:
-        raise TriageError("A question cannot be merged into itself.")
+        raise TriageError(_("A question cannot be merged into itself."))
     # The target's own asks are pinned too: otherwise a later run, seeing the
     # target held by the moved asks, could give the target's asks a new question.
     asks = list(Ask.objects.select_for_update().filter(question__in=[source, target]))
@@ -62,7 +63,7 @@ def asks_split(
 ) -> tuple[Question, TriageAction]:
     """The asks leave their question for a new one."""
     if not asks:
-        raise TriageError("Choose the asks to split off.")
+        raise TriageError(_("Choose the asks to split off."))
     question = Question.objects.create(text=(text or asks[0].text).strip()[:500])
     before = {"asks": _place(asks, question), "created": question.pk}
     return question, _record(
@@ -73,7 +74,7 @@ def asks_split(
 @transaction.atomic
 def ask_move(*, ask: Ask, target: Question, actor: User | None) -> TriageAction:
     if ask.question_id == target.pk:
-        raise TriageError("The ask is in that question already.")
+        raise TriageError(_("The ask is in that question already."))
     before = {"asks": _place([ask], target)}
     return _record(TriageAction.Kind.MOVE, actor, before, {"ask": ask.pk, "target": target.pk})
 
@@ -93,14 +94,14 @@ def action_undo(*, action: TriageAction, actor: User | None) -> TriageAction:
     be undone, so an undo never clobbers a later correction."""
     action = TriageAction.objects.select_for_update().get(pk=action.pk)
     if action.undone_at is not None:
-        raise TriageError("This change was undone already.")
+        raise TriageError(_("This change was undone already."))
     ask_ids = [int(pk) for pk in action.before.get("asks", {})]
     later = TriageAction.objects.filter(undone_at__isnull=True, at__gt=action.at).exclude(
         pk=action.pk
     )
     for other in later:
         if set(ask_ids) & {int(pk) for pk in other.before.get("asks", {})}:
-            raise TriageError("A later change moved these asks again: undo it first.")
+            raise TriageError(_("A later change moved these asks again: undo it first."))
     for pk, (question_id, assigned_by) in action.before.get("asks", {}).items():
         Ask.objects.filter(pk=int(pk)).update(question_id=question_id, assigned_by=assigned_by)
     if merged := action.before.get("merged"):

@@ -136,6 +136,12 @@ class TriageTests(PersonasTestCase):
         self.assertEqual(TriageAction.objects.count(), 2)
         log = self.client.get(reverse("desk_staff:actions"))
         self.assertContains(log, "Undo")
+        # Sentences, not the stored dicts, in the reader's language.
+        self.assertContains(log, f"Flagged question #{question} as a rumour.")
+        self.assertContains(log, "Split 1 ask off into a new question, #")
+        self.assertNotContains(log, "{&#x27;question&#x27;")
+        zh = self.client.get(reverse("desk_staff:actions"), headers={"accept-language": "zh-hans"})
+        self.assertContains(zh, f"已将问题 #{question} 标记为谣言。")
 
     def test_a_mistyped_merge_target_is_an_error_on_the_page_not_a_404(self) -> None:
         question = qid(self.asks[0])

@@ -8,3 +8,6 @@ class OpsConfig(AppConfig):
     name = "headon.ops"
     label = "ops"
     verbose_name = _("Operations")
+
+    def ready(self) -> None:
+        from headon.ops import checks  # noqa: F401  (registers the deploy checks)

@@ -66,12 +66,28 @@ def test_an_organiser_day_in_shanghai_starts_at_1600_utc_the_day_before() -> Non
     assert end == dt.datetime(2026, 11, 24, 16, tzinfo=dt.UTC)
 
 
+PRODUCTION = {
+    "HEADON_PRODUCTION": "1",
+    "HEADON_SITE_URL": "https://answers.example.org",
+    "HEADON_EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+    "HEADON_SMS_BACKEND": "myorg.sms.GatewayBackend",
+}
+
+
 def test_the_deploy_check_reports_nothing_in_production_mode() -> None:
-    result = headon_cmd(
-        "check", "--deploy", "--fail-level", "WARNING", env={"HEADON_PRODUCTION": "1"}
-    )
+    result = headon_cmd("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_the_deploy_check_fails_on_defaults_that_print_codes_and_links() -> None:
+    """With the console backends and the loopback site URL, check --deploy
+    passed: every code and private link went to the log, every link to
+    127.0.0.1."""
+    result = headon_cmd("check", "--deploy", env={"HEADON_PRODUCTION": "1"})
+    assert result.returncode != 0
+    for problem in ("ops.E101", "ops.E102", "ops.E103"):
+        assert problem in result.stderr + result.stdout
 
 
 def test_production_mode_sets_secure_cookies_hsts_and_the_https_redirect() -> None:

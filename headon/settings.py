@@ -371,12 +371,15 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "filters": {"no_4xx_traceback": {"()": "headon.logs.NoTracebackBelow500"}},
+    "filters": {
+        "no_4xx_traceback": {"()": "headon.logs.NoTracebackBelow500"},
+        "redact_private_links": {"()": "headon.logs.RedactPrivateLinks"},
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("HEADON_LOG_LEVEL", "INFO")},
     "loggers": {
         # Failed and locked-out logins are worth a line each.
         "axes": {"level": "WARNING"},
-        "django.request": {"filters": ["no_4xx_traceback"]},
+        "django.request": {"filters": ["no_4xx_traceback", "redact_private_links"]},
         "django.db.backends": {"level": "INFO"},
     },
 }

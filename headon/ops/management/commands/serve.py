@@ -65,6 +65,8 @@ class Command(BaseCommand):
                     # Answers 503 at once past saturation (headon/ops/shedding.py).
                     "worker_class": "headon.ops.shedding.SheddingWorker",
                     "accesslog": "-",
+                    # Private links' tokens never reach the access log.
+                    "logger_class": "headon.ops.accesslog.RedactingLogger",
                     "errorlog": "-",
                     "graceful_timeout": 10,
                     # gunicorn 27's control socket is one path per user: every

@@ -29,6 +29,8 @@ class DayOverview:
     asks: int
     unassigned: int
     questions: list[DayQuestion]
+    distinct: int = 0  # all the day's questions; `questions` may be one page of them
+    offset: int = 0  # the rank of the first one shown, less one
 
 
 def _hours_so_far(day: dt.date) -> int:
@@ -38,7 +40,9 @@ def _hours_so_far(day: dt.date) -> int:
     return now.hour + 1 if day == now.date() else 0
 
 
-def day_overview(day: dt.date, *, limit: int | None = 50, samples: int = 3) -> DayOverview:
+def day_overview(
+    day: dt.date, *, limit: int | None = 50, offset: int = 0, samples: int = 3
+) -> DayOverview:
     """The day as distinct questions, best first. Five queries whatever the
     number of asks: totals, per-question figures, per-hour counts, the
     questions shown, and a few asks of each (a window function)."""
@@ -87,7 +91,9 @@ def day_overview(day: dt.date, *, limit: int | None = 50, samples: int = 3) -> D
             for r in rows
         ),
         Weights.from_mapping(settings.HEADON_RANK_WEIGHTS),
-    )[:limit]
+    )
+    distinct = len(ranked)
+    ranked = ranked[offset:] if limit is None else ranked[offset : offset + limit]
     shown = [r.question_id for r in ranked]
     questions = Question.objects.in_bulk(shown)
     sampled: dict[int, list[Ask]] = {}
@@ -112,6 +118,8 @@ def day_overview(day: dt.date, *, limit: int | None = 50, samples: int = 3) -> D
         questions=[
             DayQuestion(questions[r.question_id], r, sampled.get(r.question_id, [])) for r in ranked
         ],
+        distinct=distinct,
+        offset=offset,
     )
 
 

@@ -115,6 +115,25 @@ class TriageTests(PersonasTestCase):
         self.assertEqual(page.count('<div class="trend"><svg'), len(response.context["trends"]))
         self.assertGreater(len(response.context["trends"]), 1)
 
+    def test_every_question_of_a_busy_day_can_be_reached_page_by_page(self) -> None:
+        """The console showed the first 50 questions, "50+", and no way on."""
+        for n in range(73):
+            question = Question.objects.create(text=f"question {n}")
+            ask = add_ask(self.channel, 100 + n, f"question {n}", author=f"p{n}")
+            Ask.objects.filter(pk=ask.pk).update(question=question)
+        self.client.force_login(self.bob)
+        url = reverse("desk_staff:day", args=[DAY.isoformat()])
+        first = self.client.get(url)
+        self.assertEqual(len(first.context["trends"]), 50)
+        self.assertEqual(first.context["overview"].distinct, 75)
+        self.assertContains(first, "Page 1 of 2")
+        second = self.client.get(url, {"page": 2})
+        self.assertEqual(len(second.context["trends"]), 25)
+        self.assertContains(second, '<ol class="questions" start="51">')
+        shown = {item.question.pk for item, _ in first.context["trends"] + second.context["trends"]}
+        self.assertEqual(len(shown), 75)
+        self.assertEqual(self.client.get(url, {"page": "abc"}).context["page"], 1)
+
     def test_the_console_takes_a_fixed_number_of_queries(self) -> None:
         self.client.force_login(self.bob)
         url = reverse("desk_staff:day", args=[DAY.isoformat()])

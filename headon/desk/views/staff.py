@@ -55,13 +55,27 @@ class ImportForm(forms.Form):
     file = forms.FileField(label=gettext_lazy("Export file (CSV or JSON Lines)"))
 
 
+QUESTIONS_PER_PAGE = 50
+
+
+def _page_number(request: HttpRequest) -> int:
+    try:
+        return max(1, min(int(request.GET.get("page", "1")), 10_000))
+    except ValueError:
+        return 1
+
+
 @login_required
 @desk_required
 @require_safe
 def staff_desk(request: HttpRequest, day: str | None = None) -> HttpResponse:
     """The triage console: the day's asks as distinct questions, best first."""
     chosen = _day(day)
-    overview = day_overview(chosen)
+    page = _page_number(request)
+    overview = day_overview(
+        chosen, limit=QUESTIONS_PER_PAGE, offset=(page - 1) * QUESTIONS_PER_PAGE
+    )
+    pages = max(1, -(-overview.distinct // QUESTIONS_PER_PAGE))
     return render(
         request,
         "desk/staff_desk.html",
@@ -71,6 +85,10 @@ def staff_desk(request: HttpRequest, day: str | None = None) -> HttpResponse:
                 (item, trend_sparkline(item.question.pk, item.ranked.figures.hourly))
                 for item in overview.questions
             ],
+            "page": page,
+            "previous_page": page - 1 if page > 1 else None,
+            "next_page": page + 1 if page < pages else None,
+            "pages": pages,
             "previous_day": chosen - dt.timedelta(days=1),
             "next_day": chosen + dt.timedelta(days=1) if chosen < organiser_today() else None,
             "channels": active_channels(),

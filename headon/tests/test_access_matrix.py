@@ -278,6 +278,7 @@ class MatrixFixtures(PersonasTestCase):
             Row("visits:application", mine, everyone(200)),
             Row("visits:application_edit", mine, everyone(200)),
             Row("visits:application_withdraw", mine, everyone(405), everyone(302)),
+            Row("visits:application_relink", mine, everyone(405), everyone(302)),
             Row(
                 "visits:offer_respond", a, everyone(405), everyone(302), data={"answer": "confirm"}
             ),

@@ -31,7 +31,8 @@ class JobsByNameTests(SimpleTestCase):
                     self.subTest(later=f"{module.__name__}.{name}"),
                     mock.patch("headon.jobs.enqueue") as enqueue,
                 ):
-                    getattr(module, name)(1)
+                    function = getattr(module, name)
+                    function(*[1] * len(inspect.signature(function).parameters))
                     job = enqueue.call_args.args[0]
                     self.assertIsInstance(job, Task)
                     self.assertEqual(job.name, name)

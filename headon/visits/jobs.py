@@ -30,6 +30,12 @@ def notify_cancelled(offer_id: int) -> bool:
 
 
 @task()
+def notify_receipt(application_id: int, event: str, nonce: str) -> bool:
+    """The party's receipt with its private link; once per nonce."""
+    return notices.receipt_notice(application_id, event, nonce)
+
+
+@task()
 def notify_offers(program_id: int) -> int:
     """After the draw: one message per offer (the waitlisted hear it too)."""
     sent = 0

@@ -8,6 +8,8 @@ imports run one way, views and jobs -> services -> this module.
 
 from __future__ import annotations
 
+import uuid
+
 from headon.jobs import enqueue_named
 
 JOBS = "headon.visits.jobs"
@@ -31,6 +33,12 @@ def notify_tickets(offer_id: int) -> None:
 def notify_cancelled(offer_id: int) -> None:
     """Tell a party its session is cancelled and its tickets void."""
     enqueue_named(f"{JOBS}.notify_cancelled", offer_id)
+
+
+def notify_receipt(application_id: int, event: str) -> None:
+    """Send the party its receipt, with its private link: applied, changed,
+    withdrawn, or a new link. The nonce makes a retried job send it once."""
+    enqueue_named(f"{JOBS}.notify_receipt", application_id, event, uuid.uuid4().hex)
 
 
 def promote_program(program_id: int) -> None:

@@ -25,6 +25,11 @@ urlpatterns = [
         name="application_edit",
     ),
     path(
+        "<slug:slug>/a/<str:reference>/<str:token>/new-link/",
+        public.application_relink,
+        name="application_relink",
+    ),
+    path(
         "<slug:slug>/a/<str:reference>/<str:token>/withdraw/",
         public.application_withdraw,
         name="application_withdraw",

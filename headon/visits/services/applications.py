@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from headon import faults
+from headon.visits import later
 from headon.visits.errors import VisitError
 from headon.visits.models import (
     Application,
@@ -51,6 +52,13 @@ class Submission:
     application: Application
     token: str
     created: bool
+
+
+# What a receipt says happened (headon.visits.services.notices.receipt_notice).
+RECEIPT_SUBMITTED = "submitted"
+RECEIPT_CHANGED = "changed"
+RECEIPT_WITHDRAWN = "withdrawn"
+RECEIPT_RELINKED = "relinked"
 
 
 def new_reference() -> str:
@@ -249,6 +257,7 @@ def application_submit(
         with transaction.atomic():
             application = _create(program, contact, people, language, idempotency_key, fingerprint)
             _write_party(application, people, sessions)
+            later.notify_receipt(application.pk, RECEIPT_SUBMITTED)
             faults.pause("application-submit", application.reference)  # crash tests only
     except IntegrityError:
         # Lost a race: either the same submission got in first (return it),
@@ -351,6 +360,7 @@ def application_change(
             locked.party_size = len(people)
             locked.request_fingerprint = _fingerprint(contact, people, sessions)
             locked.save(update_fields=["party_size", "request_fingerprint", "updated_at"])
+            later.notify_receipt(locked.pk, RECEIPT_CHANGED)
     except IntegrityError:
         raise VisitError("person_taken", position=_taken_position(program, people)) from None
     return locked
@@ -366,4 +376,34 @@ def application_withdraw(*, application: Application) -> Application:
         locked.status = Application.Status.WITHDRAWN
         locked.save(update_fields=["status", "updated_at"])
         PersonKey.objects.filter(application=locked).update(active=False)
+        later.notify_receipt(locked.pk, RECEIPT_WITHDRAWN)
     return locked
+
+
+def application_of_contact(program: Program, contact: VerifiedContact) -> Application | None:
+    """The active application this verified contact made, if any."""
+    if contact.program_id != program.pk:
+        return None
+    return (
+        Application.objects.filter(
+            program=program,
+            contact_kind=contact.channel,
+            contact=contact.destination,
+            status=Application.Status.SUBMITTED,
+        )
+        .order_by("-pk")
+        .first()
+    )
+
+
+@transaction.atomic
+def application_relink(*, application: Application) -> str:
+    """A new private link for a party that lost (or leaked) its own: the
+    old one stops working at once, and the new one is sent to the contact.
+    Returns the new token."""
+    locked = Application.objects.select_for_update().get(pk=application.pk)
+    locked.access_version += 1
+    locked.save(update_fields=["access_version", "updated_at"])
+    application.access_version = locked.access_version
+    later.notify_receipt(locked.pk, RECEIPT_RELINKED)
+    return access_token(locked)

@@ -117,6 +117,54 @@ def tickets_notice(offer_id: int) -> bool:
     return True
 
 
+RECEIPT_SENT = "application_receipt_sent"
+
+
+def _receipt_text(application: Application, event: str) -> str:
+    values = {
+        "program": application.program.title,
+        "reference": application.reference,
+        "url": private_url(application),
+    }
+    if event == "changed":
+        text = _("%(program)s: your application %(reference)s was changed. See it here: %(url)s")
+    elif event == "withdrawn":
+        text = _("%(program)s: your application %(reference)s was withdrawn. %(url)s")
+    elif event == "relinked":
+        text = _(
+            "%(program)s: a new private link to your application %(reference)s; "
+            "the old one no longer works: %(url)s"
+        )
+    else:
+        text = _(
+            "%(program)s: we have your application %(reference)s. Your private link, to see, "
+            "change or withdraw it (keep it to yourself): %(url)s"
+        )
+    return text % values
+
+
+@transaction.atomic
+def receipt_notice(application_id: int, event: str, nonce: str) -> bool:
+    """Send the party's receipt with its private link, once per nonce: the
+    row lock makes a second run wait, then find the audit row."""
+    Application.objects.select_for_update().filter(pk=application_id).values_list("pk").get()
+    application = Application.objects.select_related("program").get(pk=application_id)
+    if AuditEvent.objects.filter(
+        action=RECEIPT_SENT,
+        target_type=Application._meta.label_lower,
+        target_id=str(application_id),
+        data__nonce=nonce,
+    ).exists():
+        return False
+    audit_record(action=RECEIPT_SENT, target=application, data={"event": event, "nonce": nonce})
+    language = "zh-hans" if application.language.startswith("zh") else "en"
+    with translation.override(language):
+        subject = _("%(program)s: your application") % {"program": application.program.title}
+        body = _receipt_text(application, event)
+    _send(application, subject, body)
+    return True
+
+
 CANCEL_NOTIFIED = "offer_cancel_notified"
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 
-from django.test import TestCase, override_settings
+from django.test import Client, TestCase, override_settings
 from django.urls import reverse
 
 from headon import sms
@@ -56,6 +56,62 @@ class ApplyFlowTests(TestCase):
             [c.session_id for c in application.choices.all()],
             [self.sessions[1].pk, self.sessions[0].pk],
         )
+
+    def run_receipts(self) -> list[str]:
+        """The receipt jobs, as the worker runs them; the texts sent."""
+        from django_tasks_db.models import DBTaskResult
+
+        from headon.visits import jobs
+
+        sms.outbox.clear()
+        for job in DBTaskResult.objects.filter(task_path="headon.visits.jobs.notify_receipt"):
+            jobs.notify_receipt.call(*job.args_kwargs["args"])
+            jobs.notify_receipt.call(*job.args_kwargs["args"])  # a retried job sends once
+        DBTaskResult.objects.all().delete()
+        return [body for _to, body in sms.outbox]
+
+    def test_a_lost_link_comes_back_by_verifying_again_and_the_old_one_dies(self) -> None:
+        """The receipt promised on the code page was never sent, and a person
+        who lost the link and verified again got an empty form, then
+        "person taken", and no way back to the application."""
+        self.verify()
+        first = self.client.post(
+            reverse("visits:apply_form", args=[self.program.slug]), self.form_data()
+        )
+        application = Application.objects.get()
+        (receipt,) = self.run_receipts()
+        self.assertIn(application.reference, receipt)
+        self.assertIn(first["Location"], receipt)
+
+        self.client = Client()  # another phone, the link lost
+        apply = reverse("visits:apply", args=[self.program.slug])
+        body = {"channel": "phone", "destination": "13812345678", "pow": solved_pow("visits-code")}
+        self.client.post(apply, body)
+        code = re.search(r"\b(\d{6})\b", sms.outbox[-1][1]).group(1)  # type: ignore[union-attr]
+        self.client.post(reverse("visits:apply_verify", args=[self.program.slug]), {"code": code})
+        back = self.client.get(reverse("visits:apply_form", args=[self.program.slug]), follow=True)
+        self.assertContains(back, "You have applied already")
+        self.assertContains(back, application.reference)
+        new_link = back.redirect_chain[-1][0]
+        self.assertNotEqual(new_link, first["Location"])
+        self.assertEqual(self.client.get(first["Location"]).status_code, 404)
+        (relinked,) = self.run_receipts()
+        self.assertIn(new_link, relinked)
+        self.assertEqual(Application.objects.count(), 1)
+
+    def test_changing_and_withdrawing_each_send_a_receipt(self) -> None:
+        self.verify()
+        url = self.client.post(
+            reverse("visits:apply_form", args=[self.program.slug]), self.form_data()
+        )["Location"]
+        self.run_receipts()
+        self.client.post(url + "change/", self.form_data(choice_2=""))
+        self.assertIn("was changed", self.run_receipts()[0])
+        self.client.post(url + "withdraw/")
+        self.assertIn("was withdrawn", self.run_receipts()[0])
+        renewed = self.client.post(url + "new-link/")
+        self.assertNotEqual(renewed["Location"], url)
+        self.assertIn(renewed["Location"], self.run_receipts()[0])
 
     def test_submitting_the_form_twice_makes_one_application(self) -> None:
         self.verify()

@@ -127,6 +127,21 @@ def apply_form(request: HttpRequest, slug: str) -> HttpResponse:
     except VisitError:
         messages.info(request, _("Please verify your phone number or e-mail address first."))
         return redirect("visits:apply", slug=program.slug)
+    earlier = apps.application_of_contact(program, contact)
+    if request.method == "GET" and earlier is not None:
+        # Verified again with an application made: a lost link, not a second
+        # party. (A POST goes on: a retried submission finds its application.)
+        token = apps.application_relink(application=earlier)
+        messages.success(
+            request,
+            _(
+                "You have applied already: here is your application, with a new private "
+                "link (also sent to you). The old link no longer works."
+            ),
+        )
+        return redirect(
+            "visits:application", slug=program.slug, reference=earlier.reference, token=token
+        )
     sessions = list(open_sessions(program))
     data = request.POST if request.method == "POST" else None
     # A fresh id per rendered form: a double click or a browser retry sends
@@ -200,6 +215,20 @@ def application_detail(request: HttpRequest, slug: str, reference: str, token: s
             ).first(),
         },
     )
+
+
+@never_cache
+@require_POST
+def application_relink(request: HttpRequest, slug: str, reference: str, token: str) -> HttpResponse:
+    """A new private link, for a party that fears its link leaked; the old
+    one stops working at once."""
+    application = _application_or_404(slug, reference, token)
+    new = apps.application_relink(application=application)
+    messages.success(
+        request,
+        _("This is your new private link (also sent to you). The old one no longer works."),
+    )
+    return redirect("visits:application", slug=slug, reference=application.reference, token=new)
 
 
 @never_cache

@@ -29,7 +29,9 @@ def colon() -> str:
 
 @register.filter(is_safe=True)
 def paren(value: object) -> str:
-    return f"（{value}）" if in_chinese() else f"({value})"
+    """ "(27 people)" after a space in English, "（27 人）" with none in Chinese:
+    write it straight after the word it follows."""
+    return f"（{value}）" if in_chinese() else f" ({value})"
 
 
 def chart_wording() -> charts.Wording:

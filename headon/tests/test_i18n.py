@@ -96,6 +96,17 @@ class ChineseTypographyTests(TestCase):
         self.assertEqual([s for _, s, _ in entries if "你" in s], [])
         self.assertEqual([s for _, s, _ in entries if MIXED.search(s)], [])
 
+    def test_brackets_and_colons_follow_the_language(self) -> None:
+        from django.template import Context, Template
+        from django.utils import translation
+
+        template = Template("{{ name }}{{ role|paren }}{% colon %}{{ n }}")
+        context = {"name": "Li", "role": "lead", "n": 3}
+        with translation.override("en"):
+            self.assertEqual(template.render(Context(context)), "Li (lead): 3")
+        with translation.override("zh-hans"):
+            self.assertEqual(template.render(Context(context)), "Li（lead）：3")
+
     def test_no_page_of_the_demo_mixes_ascii_punctuation_into_chinese(self) -> None:
         import html
 

@@ -5,6 +5,7 @@ row, written in the transaction that sends, marks it sent, and a second run
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import groupby
 
 from django.db import transaction
@@ -37,6 +38,14 @@ def _send(application: Application, subject: str, body: str) -> None:
         send_sms(application.contact, body)
     else:
         send_email.enqueue(to=application.contact, subject=subject, body=body)
+
+
+def _tell(application: Application, compose: Callable[[], tuple[str, str]]) -> None:
+    """Send (subject, body) as `compose` words them in the party's language."""
+    language = "zh-hans" if application.language.startswith("zh") else "en"
+    with translation.override(language):
+        subject, body = compose()
+    _send(application, subject, body)
 
 
 def _place(offer: Offer) -> str:
@@ -79,8 +88,8 @@ def offer_notice(offer_id: int) -> bool:
     if offer is None:
         return False
     application = offer.application
-    language = "zh-hans" if application.language.startswith("zh") else "en"
-    with translation.override(language):
+
+    def compose() -> tuple[str, str]:
         subject = _("%(program)s: you have a place") % {"program": application.program.title}
         body = _(
             "%(program)s: a place for your party of %(n)s on %(when)s. Confirm by %(deadline)s: %(url)s"
@@ -91,7 +100,9 @@ def offer_notice(offer_id: int) -> bool:
             "deadline": offer.deadline.astimezone(organiser_tz()).strftime("%Y-%m-%d %H:%M"),
             "url": private_url(application),
         }
-    _send(application, subject, body)
+        return subject, body
+
+    _tell(application, compose)
     return True
 
 
@@ -103,17 +114,18 @@ def tickets_notice(offer_id: int) -> bool:
     if offer is None:
         return False
     application = offer.application
-    language = "zh-hans" if application.language.startswith("zh") else "en"
-    link = private_url(application, "visits:tickets")
-    with translation.override(language):
+
+    def compose() -> tuple[str, str]:
         subject = _("%(program)s: your tickets") % {"program": application.program.title}
         body = _("%(program)s on %(when)s: your %(n)s tickets (show them at the gate): %(url)s") % {
             "program": application.program.title,
             "when": _place(offer),
             "n": offer.seats,
-            "url": link,
+            "url": private_url(application, "visits:tickets"),
         }
-    _send(application, subject, body)
+        return subject, body
+
+    _tell(application, compose)
     return True
 
 
@@ -157,11 +169,13 @@ def receipt_notice(application_id: int, event: str, nonce: str) -> bool:
     ).exists():
         return False
     audit_record(action=RECEIPT_SENT, target=application, data={"event": event, "nonce": nonce})
-    language = "zh-hans" if application.language.startswith("zh") else "en"
-    with translation.override(language):
-        subject = _("%(program)s: your application") % {"program": application.program.title}
-        body = _receipt_text(application, event)
-    _send(application, subject, body)
+    _tell(
+        application,
+        lambda: (
+            _("%(program)s: your application") % {"program": application.program.title},
+            _receipt_text(application, event),
+        ),
+    )
     return True
 
 
@@ -175,8 +189,8 @@ def cancelled_notice(offer_id: int) -> bool:
     if offer is None:
         return False
     application = offer.application
-    language = "zh-hans" if application.language.startswith("zh") else "en"
-    with translation.override(language):
+
+    def compose() -> tuple[str, str]:
         subject = _("%(program)s: your visit is cancelled") % {"program": application.program.title}
         body = _(
             "%(program)s: we are sorry, the visit on %(when)s is cancelled and its tickets are no longer valid: %(url)s"
@@ -185,7 +199,9 @@ def cancelled_notice(offer_id: int) -> bool:
             "when": _place(offer),
             "url": private_url(application),
         }
-    _send(application, subject, body)
+        return subject, body
+
+    _tell(application, compose)
     return True
 
 

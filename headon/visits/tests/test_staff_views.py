@@ -75,7 +75,7 @@ class ProgramBuildingTests(PersonasTestCase):
         url = reverse("visits_staff:program", args=[program.slug])
         response = self.client.post(url, LUNAR | {"rule-lunar_days": "29-31"})
         self.assertEqual(response.status_code, 200)
-        self.assertContains(response, "A lunar day is a number from 1 to 30")
+        self.assertContains(response, "between 1 and 30, like 5-7")
         self.assertEqual(program.rules.count(), 0)
         response = self.client.post(url, WEEKLY | {"rule-times": "11:30-09:30"})
         self.assertEqual(program.rules.count(), 0)
@@ -222,3 +222,61 @@ class ExclusionTests(PersonasTestCase):
         self.client.force_login(self.gus)
         self.assertEqual(self.client.post(delete).status_code, 403)
         self.assertEqual(self.client.get(delete).status_code, 403)
+
+
+class RuleEditorTests(PersonasTestCase):
+    """The rule editor answered in English on the Chinese page, once with
+    Python's None ("The lunar year must be a whole number, not None."), and
+    refused 9:30 and full-width times typed with a Chinese IME."""
+
+    def setUp(self) -> None:
+        self.program = make_program(slug="rules", sessions=0)
+        self.client.force_login(self.erin)
+        self.url = reverse("visits_staff:program", args=["rules"])
+
+    def post(self, **rule: str) -> Any:
+        body = {"rule-capacity": "60", "rule-times": "09:30-11:30"} | {
+            f"rule-{k}": v for k, v in rule.items()
+        }
+        return self.client.post(self.url, body, headers={"accept-language": "zh-hans"}, follow=True)
+
+    def test_mistakes_are_told_in_chinese_and_never_as_none(self) -> None:
+        cases = [
+            ({"kind": "lunar", "lunar_month": "1", "lunar_days": "5-7"}, "农历规则需要填写此项"),
+            (
+                {"kind": "lunar", "lunar_year": "2027", "lunar_month": "1", "lunar_days": "7-5"},
+                "从小到大",
+            ),
+            (
+                {"kind": "weekly", "weekdays": "0", "first": "2027-03-22", "last": "2027-02-06"},
+                "结束日期早于开始日期",
+            ),
+            (
+                {"kind": "weekly", "first": "2027-02-06", "last": "2027-03-22"},
+                "请至少选择一个星期几",
+            ),
+            ({"kind": "dated", "dates": "2027-02-30"}, "不是形如 2027-02-10 的日期"),
+            (
+                {"kind": "dated", "dates": "2027-02-10", "times": "11:30-09:30"},
+                "结束时间必须晚于开始时间",
+            ),
+        ]
+        for rule, message in cases:
+            with self.subTest(rule=rule):
+                page = self.post(**rule)
+                self.assertContains(page, message)
+                self.assertNotContains(page, "None")
+        self.assertFalse(self.program.rules.exists())
+
+    def test_times_and_dates_are_read_as_a_person_types_them(self) -> None:
+        self.post(kind="dated", dates="2027/02/10", times="９：３０－１１：３０，14:00至16:00")
+        self.post(
+            kind="lunar", lunar_year="2027", lunar_month="1", lunar_days="５-７", times="9:30-11:30"
+        )
+        specs = [rule.spec for rule in self.program.rules.order_by("pk")]
+        self.assertEqual(specs[0]["dates"], ["2027-02-10"])
+        self.assertEqual(
+            specs[0]["times"],
+            [{"start": "09:30", "end": "11:30"}, {"start": "14:00", "end": "16:00"}],
+        )
+        self.assertEqual((specs[1]["days"], specs[1]["times"][0]["start"]), ([5, 6, 7], "09:30"))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+import unicodedata
 from typing import Any
 
 from django import forms
@@ -147,42 +150,124 @@ class RuleForm(forms.Form):
         max_length=120,
     )
 
+    def clean(self) -> dict[str, Any]:
+        """Check what the coordinator typed, in their language, before the
+        schedule core (whose messages are English, for the API and files)
+        sees it. Full-width digits and marks, as a Chinese IME types them,
+        and 9:30 for 09:30 are read as meant."""
+        data = super().clean() or {}
+        kind = data.get("kind")
+        if data.get("times") is not None:
+            try:
+                data["times"] = _session_times(data["times"])
+            except forms.ValidationError as exc:
+                self.add_error("times", exc)
+        if kind == "weekly":
+            if not data.get("weekdays"):
+                self.add_error("weekdays", _("Choose at least one weekday."))
+            first, last = data.get("first"), data.get("last")
+            if not first:
+                self.add_error("first", _("Give the first date."))
+            if not last:
+                self.add_error("last", _("Give the last date."))
+            if first and last and last < first:
+                self.add_error("last", _("The last date is before the first."))
+        elif kind == "dated":
+            try:
+                data["dates"] = _dates(data.get("dates") or "")
+            except forms.ValidationError as exc:
+                self.add_error("dates", exc)
+        elif kind == "lunar":
+            for name in ("lunar_year", "lunar_month"):
+                if data.get(name) is None and name not in self.errors:
+                    self.add_error(name, _("This is needed for a lunar rule."))
+            try:
+                data["lunar_days"] = _lunar_days(data.get("lunar_days") or "")
+            except forms.ValidationError as exc:
+                self.add_error("lunar_days", exc)
+        return data
+
     def spec(self) -> dict[str, Any]:
         """The rule as `schedule.rule_from_dict` takes it (ScheduleError if wrong)."""
         data = self.cleaned_data
-        times = []
-        for part in data["times"].replace("，", ",").split(","):
-            start, sep, end = part.strip().replace("–", "-").partition("-")
-            if not sep:
-                raise schedule.ScheduleError(_("Write each time as start-end, e.g. 09:30-11:30."))
-            times.append({"start": start.strip(), "end": end.strip()})
         spec: dict[str, Any] = {
             "kind": data["kind"],
-            "times": times,
+            "times": [{"start": start, "end": end} for start, end in data["times"]],
             "capacity": data["capacity"],
             "label": data["label"],
         }
         if data["kind"] == "weekly":
             spec |= {
                 "weekdays": [int(d) for d in data["weekdays"]],
-                "first": data["first"].isoformat() if data["first"] else None,
-                "last": data["last"].isoformat() if data["last"] else None,
+                "first": data["first"].isoformat(),
+                "last": data["last"].isoformat(),
             }
         elif data["kind"] == "dated":
-            spec["dates"] = [line.strip() for line in data["dates"].split() if line.strip()]
+            spec["dates"] = data["dates"]
         else:
-            first, _sep, last = (data["lunar_days"] or "").partition("-")
-            try:
-                days = list(range(int(first), int(last or first) + 1))
-            except ValueError:
-                raise schedule.ScheduleError(_("Write the lunar days as 5-7 or 5.")) from None
             spec |= {
                 "year": data["lunar_year"],
                 "month": data["lunar_month"],
                 "leap": False,
-                "days": days,
+                "days": data["lunar_days"],
             }
         return spec
+
+
+def _typed(text: str) -> str:
+    """Full-width digits, colons and dashes as ASCII; any dash as "-"."""
+    text = unicodedata.normalize("NFKC", text)
+    return re.sub("[–—~～至]", "-", text).replace("，", ",").replace("、", ",")
+
+
+def _session_times(text: str) -> list[tuple[str, str]]:
+    times = []
+    for part in _typed(text).split(","):
+        match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", part)
+        if not match:
+            raise forms.ValidationError(_("Write each time as start-end, e.g. 09:30-11:30."))
+        h1, m1, h2, m2 = (int(g) for g in match.groups())
+        if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
+            raise forms.ValidationError(
+                _("%(time)s is not a time of day.") % {"time": part.strip()}
+            )
+        start, end = f"{h1:02d}:{m1:02d}", f"{h2:02d}:{m2:02d}"
+        if end <= start:
+            raise forms.ValidationError(
+                _("A session must end after it starts: %(start)s to %(end)s does not.")
+                % {"start": start, "end": end}
+            )
+        times.append((start, end))
+    return times
+
+
+def _dates(text: str) -> list[str]:
+    dates = []
+    for word in _typed(text).replace(",", " ").split():
+        try:
+            dates.append(
+                dt.date.fromisoformat(word.replace("/", "-").replace(".", "-")).isoformat()
+            )
+        except ValueError:
+            raise forms.ValidationError(
+                _("%(date)s is not a date like 2027-02-10.") % {"date": word[:20]}
+            ) from None
+    if not dates:
+        raise forms.ValidationError(_("Give at least one date."))
+    return dates
+
+
+def _lunar_days(text: str) -> list[int]:
+    first, sep, last = _typed(text).strip().partition("-")
+    try:
+        low, high = int(first), int(last) if sep else int(first)
+    except ValueError:
+        raise forms.ValidationError(_("Write the lunar days as 5-7 or 5.")) from None
+    if not 1 <= low <= high <= 30:
+        raise forms.ValidationError(
+            _("Lunar days run from the first to the last, between 1 and 30, like 5-7.")
+        )
+    return list(range(low, high + 1))
 
 
 class ExclusionForm(forms.Form):

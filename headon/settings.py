@@ -231,6 +231,8 @@ USE_I18N = True
 USE_TZ = True
 TIME_ZONE = "UTC"  # what the database stores; the organiser's zone is below
 HEADON_TIME_ZONE = os.environ.get("HEADON_TIME_ZONE", "Asia/Shanghai")
+# One date and time format per language: headon/formats/.
+FORMAT_MODULE_PATH = ["headon.formats"]
 
 # Static files ----------------------------------------------------------------
 

@@ -389,15 +389,15 @@ class SealedListTests(TestCase):
         jobs.notify_offer.call(chinese.pk)
         self.assertIn("2027年2月22日 09:30–11:30 · 春节 · Plant 2", outbox[-1][1])
         jobs.notify_offer.call(english.pk)
-        self.assertIn("Feb. 22, 2027 09:30–11:30 · Lunar New Year · Plant 2", outbox[-1][1])
+        self.assertIn("Mon 22 Feb 2027 09:30–11:30 · Lunar New Year · Plant 2", outbox[-1][1])
         offers.offer_confirm(english)
         jobs.notify_tickets.call(english.pk)
-        self.assertIn("Feb. 22, 2027 09:30–11:30", outbox[-1][1])
+        self.assertIn("Mon 22 Feb 2027 09:30–11:30", outbox[-1][1])
         application = english.application
         base = f"/visits/{program.slug}/a/{application.reference}/{access_token(application)}/"
         for page in (base, base + "tickets/"):
             with self.subTest(page=page):
-                self.assertContains(self.client.get(page), "Feb. 22, 2027 09:30–11:30")
+                self.assertContains(self.client.get(page), "Mon 22 Feb 2027 09:30–11:30")
 
 
 class CapacityTests(PersonasTestCase):

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from itertools import groupby
 
+from django.conf import settings
+from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
 from django.utils import translation
@@ -16,7 +18,6 @@ from django.utils.translation import gettext as _
 from headon.accounts.models import AuditEvent
 from headon.accounts.services import audit_record
 from headon.links import absolute
-from headon.mail import send_email
 from headon.sms import send_sms
 from headon.timezones import organiser_tz
 from headon.visits.models import Application, Offer, Ticket
@@ -34,10 +35,13 @@ def private_url(application: Application, page: str = "visits:application") -> s
 
 
 def _send(application: Application, subject: str, body: str) -> None:
+    """Send now: every notice runs in a job already. Queued as a job of its
+    own, an e-mail kept its address and private link in the job table, past
+    the retention that erases the application."""
     if application.contact_kind == Application.ContactKind.PHONE:
         send_sms(application.contact, body)
     else:
-        send_email.enqueue(to=application.contact, subject=subject, body=body)
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [application.contact])
 
 
 def _tell(application: Application, compose: Callable[[], tuple[str, str]]) -> None:

@@ -99,6 +99,35 @@ class ApplyFlowTests(TestCase):
         self.assertIn(new_link, relinked)
         self.assertEqual(Application.objects.count(), 1)
 
+    def test_an_e_mail_receipt_leaves_no_address_or_link_in_the_job_table(self) -> None:
+        """Notices queued the e-mail as a job of its own, with the address
+        and the private link in its arguments, kept past retention."""
+        from django.core import mail
+        from django_tasks_db.models import DBTaskResult
+
+        from headon.visits import jobs
+
+        self.client.post(
+            reverse("visits:apply", args=[self.program.slug]),
+            {
+                "channel": "email",
+                "destination": "Li.Lei@Example.org",
+                "pow": solved_pow("visits-code"),
+            },
+        )
+        code = re.search(r"\b(\d{6})\b", str(mail.outbox[-1].body)).group(1)  # type: ignore[union-attr]
+        self.client.post(reverse("visits:apply_verify", args=[self.program.slug]), {"code": code})
+        data = self.form_data(lead_id_number=id_number(77))
+        link = self.client.post(reverse("visits:apply_form", args=[self.program.slug]), data)[
+            "Location"
+        ]
+        for job in DBTaskResult.objects.filter(task_path="headon.visits.jobs.notify_receipt"):
+            jobs.notify_receipt.call(*job.args_kwargs["args"])
+        self.assertIn(link, mail.outbox[-1].body)
+        stored = str(list(DBTaskResult.objects.values_list("args_kwargs", flat=True)))
+        self.assertNotIn("li.lei@example.org", stored)
+        self.assertNotIn(link.rstrip("/").rsplit("/", 1)[-1], stored)
+
     def test_changing_and_withdrawing_each_send_a_receipt(self) -> None:
         self.verify()
         url = self.client.post(

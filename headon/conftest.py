@@ -56,6 +56,15 @@ def contexts(browser: Any) -> Iterator[Any]:
         page = context.new_page()
         page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda exc: problems.append(str(exc)))
+        # A "this cannot be undone" question is answered yes, as a person
+        # who meant the click would; page.asked says what was asked.
+        page.asked = []
+
+        def answer(dialog: Any) -> None:
+            page.asked.append(dialog.message)
+            dialog.accept()
+
+        page.on("dialog", answer)
         return page
 
     yield new

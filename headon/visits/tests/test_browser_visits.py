@@ -98,6 +98,9 @@ def test_a_program_from_the_draw_to_the_report(contexts: Any, live_server: Any) 
     with declining.expect_navigation():
         declining.click("button:has-text('We cannot come')")
     assert "Declined" in declining.inner_text(".messages")
+    assert declining.asked == [  # asked before the place was given up
+        "Give up your place? It goes to the next party waiting and cannot be taken back."
+    ]
 
     # The worker moves the first waiting party up.
     run_jobs()

@@ -8,4 +8,13 @@
       target.form.submit();
     }
   });
+  // A button that cannot be taken back asks first (data-confirm). Without
+  // JavaScript the form simply goes through, as before.
+  document.addEventListener("submit", function (event) {
+    var button = event.submitter;
+    var message = button && button.getAttribute("data-confirm");
+    if (message && !window.confirm(message)) {
+      event.preventDefault();
+    }
+  });
 })();

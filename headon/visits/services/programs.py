@@ -12,7 +12,7 @@ from headon.accounts.models import User
 from headon.accounts.services import audit_record
 from headon.timezones import organiser_tz
 from headon.visits import later, schedule
-from headon.visits.models import Program, ScheduleExclusion, ScheduleRule, Session
+from headon.visits.models import Draw, Program, ScheduleExclusion, ScheduleRule, Session
 from headon.visits.services.offers import offers_cancel, seats_held
 
 
@@ -73,6 +73,12 @@ def sessions_apply_rules(*, program: Program, actor: User | None = None) -> Sess
     rules no longer produce (cancelled instead if someone chose them).
     Sessions edited by hand are never touched."""
     Program.objects.select_for_update().get(pk=program.pk)
+    if _sealed_not_drawn(program.pk):
+        raise schedule.ScheduleError(
+            _(
+                "The application list is sealed and not drawn yet: sessions cannot change until the draw has run."
+            )
+        )
     plan = session_plan(program)
     Session.objects.bulk_create(
         Session(
@@ -161,6 +167,10 @@ def exclusion_remove(*, exclusion: ScheduleExclusion, actor: User | None = None)
     exclusion.delete()
 
 
+def _sealed_not_drawn(program_id: int) -> bool:
+    return Draw.objects.filter(program_id=program_id, stage=Draw.Stage.CLOSED).exists()
+
+
 class SessionEditError(Exception):
     """Why a session cannot be changed so; the message is for the coordinator."""
 
@@ -176,6 +186,18 @@ def session_edit(
     """Edit one session by hand; rules will not change it afterwards.
     Cancelling it cancels its offers and voids their tickets."""
     changes: dict[str, Any] = {}
+    changing = (capacity is not None and capacity != session.capacity) or (
+        cancel and session.status != Session.Status.CANCELLED
+    )
+    if changing and _sealed_not_drawn(session.program_id):
+        # Capacities and statuses are what the draw will run on: between the
+        # seal and the run they stay as sealed (a session went from 60 to
+        # 2,000 seats after sealing, and the draw used it).
+        raise SessionEditError(
+            _(
+                "The application list is sealed and not drawn yet: sessions cannot change until the draw has run."
+            )
+        )
     if capacity is not None and capacity != session.capacity:
         held = seats_held([session.pk]).get(session.pk, 0)
         if capacity < held and not cancel:

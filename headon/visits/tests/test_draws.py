@@ -461,3 +461,53 @@ class CapacityTests(PersonasTestCase):
         self.client.post(url, {"action": "promote"})
         self.run_promotion_jobs()
         self.assertEqual(held(self.session), 6)
+
+
+class SealedTermsTests(PersonasTestCase):
+    """After sealing, session 1 went from 60 to 2,000 seats and the draw used
+    it (capacities are not in the list hash), and the close date moved into
+    the future: the page said "open" and refused every application."""
+
+    def setUp(self) -> None:
+        self.program = make_program(sessions=2, capacity=4)
+        self.session = self.program.sessions.order_by("starts_at")[0]
+        make_application(self.program, 1, 2, [self.session])
+        with time_machine.travel(self.program.applications_close_at - dt.timedelta(days=1)):  # type: ignore[operator]
+            draws.draw_commit(program=self.program, source="secret", actor=None)
+        draws.draw_close(program=self.program, actor=None, force=True)
+        self.client.force_login(self.erin)
+
+    def test_sessions_cannot_change_between_the_seal_and_the_draw(self) -> None:
+        url = reverse("visits_staff:session_edit", args=[self.program.slug, self.session.pk])
+        response = self.client.post(url, {"capacity": 2000})
+        self.assertContains(response, "sealed and not drawn yet")
+        self.session.refresh_from_db()
+        self.assertEqual(self.session.capacity, 4)
+        self.client.post(url, {"capacity": 4, "cancel": "on"})
+        self.session.refresh_from_db()
+        self.assertEqual(self.session.status, Session.Status.SCHEDULED)
+        # Once drawn, a raised capacity feeds the waitlist again.
+        draws.draw_run(program=self.program, actor=None)
+        self.client.post(url, {"capacity": 6})
+        self.session.refresh_from_db()
+        self.assertEqual(self.session.capacity, 6)
+
+    def test_the_application_window_cannot_move_once_sealed(self) -> None:
+        url = reverse("visits_staff:program_edit", args=[self.program.slug])
+        later = timezone.localtime(self.program.applications_close_at) + dt.timedelta(days=30)
+        body = {
+            "slug": self.program.slug,
+            "title_en": "Open Days",
+            "title_zh": "开放日",
+            "party_size_max": 4,
+            "choices_max": 3,
+            "applications_open_at": timezone.localtime(self.program.applications_open_at).strftime(
+                "%Y-%m-%dT%H:%M"
+            ),
+            "applications_close_at": later.strftime("%Y-%m-%dT%H:%M"),
+        }
+        response = self.client.post(url, body)
+        self.assertContains(response, "the application window cannot move")
+        before = self.program.applications_close_at
+        self.program.refresh_from_db()
+        self.assertEqual(self.program.applications_close_at, before)

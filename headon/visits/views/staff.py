@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST, require_safe
 from headon.accounts.models import User
 from headon.punctuation import colon
 from headon.visits import schedule
-from headon.visits.models import Offer, Program, ScheduleExclusion, ScheduleRule, Session
+from headon.visits.models import Draw, Offer, Program, ScheduleExclusion, ScheduleRule, Session
 from headon.visits.selectors import program_demand, programs_for_staff, session_holders
 from headon.visits.services import programs as program_services
 
@@ -77,6 +77,23 @@ class ProgramForm(forms.ModelForm[Program]):
         # Times are read in the organiser's zone (OrganiserTimezoneMiddleware).
         data = super().clean() or {}
         opens, closes = data.get("applications_open_at"), data.get("applications_close_at")
+        program = self.instance
+        sealed = (
+            program.pk is not None
+            and Draw.objects.filter(
+                program=program, stage__in=[Draw.Stage.CLOSED, Draw.Stage.DONE]
+            ).exists()
+        )
+        if sealed and (opens, closes) != (
+            program.applications_open_at,
+            program.applications_close_at,
+        ):
+            # A window reopened after the seal showed "open" and an Apply
+            # button, and refused every application.
+            self.add_error(
+                "applications_close_at",
+                _("The application list is sealed: the application window cannot move."),
+            )
         if opens and closes and closes <= opens:
             self.add_error("applications_close_at", _("Applications must close after they open."))
         if not 1 <= (data.get("party_size_max") or 0) <= 20:

@@ -10,6 +10,7 @@ from typing import Any
 
 import feedparser
 import pytest
+import time_machine
 from django.test import override_settings
 
 from headon.conftest import sign_in
@@ -27,7 +28,13 @@ def no_xss(page: Any) -> None:
     assert page.evaluate("window.__xss") is None
 
 
+# A fixed morning: run between 23:00 and midnight in Shanghai (the cut-off),
+# the answers were published late and the digest said 0% (CI failed so).
+MORNING = dt.datetime(2026, 12, 3, 2, 0, tzinfo=dt.UTC)  # 10:00 in Shanghai
+
+
 @override_settings(HEADON_EMBEDDER=["none"])
+@time_machine.travel(MORNING, tick=True)
 def test_a_night_at_the_desk_from_triage_to_the_published_digest(
     contexts: Any, live_server: Any
 ) -> None:

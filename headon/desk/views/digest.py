@@ -4,6 +4,7 @@ and the staff page with the coverage ledger and the publish button."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -122,13 +123,23 @@ def digest_png(request: HttpRequest, day: str, lang: str) -> HttpResponse:
     return HttpResponse(formats.digest_png(revision, lang), content_type="image/png")
 
 
+def _feed_state(request: HttpRequest) -> dict[str, Any]:
+    """The revisions' count and latest time, read once per request:
+    `condition` asks for the ETag and for Last-Modified separately."""
+    state = getattr(request, "_feed_state", None)
+    if state is None:
+        state = DigestRevision.objects.aggregate(n=Count("pk"), at=Max("published_at"))
+        setattr(request, "_feed_state", state)  # noqa: B010  (HttpRequest declares no such field)
+    return state
+
+
 def _feed_changed(request: HttpRequest, lang: str) -> dt.datetime | None:
-    latest: dt.datetime | None = DigestRevision.objects.aggregate(at=Max("published_at"))["at"]
+    latest: dt.datetime | None = _feed_state(request)["at"]
     return latest
 
 
 def _feed_etag(request: HttpRequest, lang: str) -> str:
-    latest = DigestRevision.objects.aggregate(n=Count("pk"), at=Max("published_at"))
+    latest = _feed_state(request)
     stamp = latest["at"].timestamp() if latest["at"] else 0
     return f"{lang}-{latest['n']}-{stamp:.6f}"
 

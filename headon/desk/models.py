@@ -45,6 +45,17 @@ class Channel(models.Model):
         return self.name
 
 
+class SetAside(models.TextChoices):
+    """Why staff took an ask or a question off the public lists. A set-aside
+    ask stays in the coverage ledger, counted under its reason, so the
+    figures still add up; setting aside is logged and undoable."""
+
+    SPAM = "spam", _("Spam")
+    ABUSE = "abuse", _("Abuse")
+    PERSONAL = "personal", _("Personal data")
+    NOT_A_QUESTION = "not_question", _("Not a question")
+
+
 class Question(models.Model):
     """The distinct question that many asks share."""
 
@@ -64,6 +75,14 @@ class Question(models.Model):
     # answer is published, or when the question is linked to an answer
     # already public. The coverage ledger compares it with each day's cut-off.
     covered_at = models.DateTimeField(_("covered at"), null=True, blank=True, db_index=True)
+    # Blank unless staff set it aside (see SetAside).
+    set_aside = models.CharField(
+        _("set aside"), max_length=12, choices=SetAside.choices, blank=True, default=""
+    )
+    set_aside_at = models.DateTimeField(null=True, blank=True)
+    set_aside_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -168,6 +187,14 @@ class Ask(models.Model):
     )
     import_run = models.ForeignKey(
         ImportRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Blank unless staff set it aside (see SetAside).
+    set_aside = models.CharField(
+        _("set aside"), max_length=12, choices=SetAside.choices, blank=True, default=""
+    )
+    set_aside_at = models.DateTimeField(null=True, blank=True)
+    set_aside_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     received_at = models.DateTimeField(auto_now_add=True)
 

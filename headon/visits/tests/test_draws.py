@@ -24,7 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from headon.testing import PersonasTestCase
-from headon.visits import tickets
+from headon.visits import beacon, tickets
 from headon.visits.models import (
     Application,
     ApplicationChoice,
@@ -65,13 +65,36 @@ def make_application(
     return application
 
 
-def drawn(program: Program, **commit: Any) -> Draw:
-    with time_machine.travel(program.applications_close_at - dt.timedelta(days=1)):  # type: ignore[operator]
-        draws.draw_commit(
+# A published quicknet round (beacon.RECORDED): the tests seal just before
+# it is due, OFFSET rounds ahead, and run the draw with its real signature.
+ROUND = 9683710
+SIGNATURE = beacon.RECORDED[ROUND]
+OFFSET = 100
+
+
+def seal_moment(offset: int = OFFSET) -> dt.datetime:
+    """A second before round ROUND - offset: the seal then names ROUND."""
+    return beacon.round_time(ROUND - offset) - dt.timedelta(seconds=1)
+
+
+def committed(program: Program, **commit: Any) -> Draw:
+    commit.setdefault("beacon_offset", OFFSET)
+    with time_machine.travel(seal_moment(commit["beacon_offset"]) - dt.timedelta(days=1)):
+        return draws.draw_commit(
             program=program, source=commit.pop("source", "secret"), actor=None, **commit
         )
-    draws.draw_close(program=program, actor=None, force=True)
-    return draws.draw_run(program=program, actor=None)
+
+
+def sealed(program: Program, **commit: Any) -> Draw:
+    """Committed and sealed so that the draw uses round ROUND."""
+    draw = committed(program, **commit)
+    with time_machine.travel(seal_moment(draw.beacon_offset), tick=False):
+        return draws.draw_close(program=program, actor=None, force=True)
+
+
+def drawn(program: Program, **commit: Any) -> Draw:
+    sealed(program, **commit)
+    return draws.draw_run(program=program, actor=None, beacon_value=SIGNATURE)
 
 
 def held(session: Session) -> int:
@@ -122,19 +145,17 @@ class DrawFlowTests(TestCase):
     def test_a_second_run_changes_nothing(self) -> None:
         first = drawn(self.program)
         offers_before = list(Offer.objects.values_list("application", "session").order_by("pk"))
-        again = draws.draw_run(program=self.program, actor=None)
+        again = draws.draw_run(program=self.program, actor=None)  # no signature needed now
         self.assertEqual(again.seed, first.seed)
         self.assertEqual(
             list(Offer.objects.values_list("application", "session").order_by("pk")), offers_before
         )
 
     def test_the_draw_refuses_a_list_changed_after_it_was_sealed(self) -> None:
-        with time_machine.travel(timezone.now() - dt.timedelta(days=1)):
-            draws.draw_commit(program=self.program, source="secret", actor=None)
-        draws.draw_close(program=self.program, actor=None, force=True)
+        sealed(self.program)
         make_application(self.program, 99, 1, self.sessions)
         with self.assertRaisesMessage(draws.DrawStepError, "changed after it was sealed"):
-            draws.draw_run(program=self.program, actor=None)
+            draws.draw_run(program=self.program, actor=None, beacon_value=SIGNATURE)
         self.assertFalse(Offer.objects.exists())
 
     def test_commit_refused_after_the_close(self) -> None:
@@ -144,14 +165,12 @@ class DrawFlowTests(TestCase):
             draws.draw_commit(program=self.program, source="secret", actor=None)
 
     def test_a_beacon_draw_needs_the_published_value(self) -> None:
-        draws.draw_commit(
-            program=self.program, source="beacon", beacon="drand quicknet round 1", actor=None
-        )
-        draws.draw_close(program=self.program, actor=None, force=True)
-        with self.assertRaisesMessage(draws.DrawStepError, "in hex"):
+        draw = sealed(self.program, source="beacon")
+        self.assertEqual((draw.commitment, draw.beacon_round), ("", ROUND))
+        with self.assertRaisesMessage(draws.DrawStepError, "not the signature"):
             draws.draw_run(program=self.program, actor=None, beacon_value="not hex")
-        draw = draws.draw_run(program=self.program, actor=None, beacon_value="ab" * 32)
-        self.assertEqual(draw.revealed, "ab" * 32)
+        draw = draws.draw_run(program=self.program, actor=None, beacon_value=SIGNATURE)
+        self.assertEqual((draw.revealed, draw.beacon_signature), ("", SIGNATURE))
         out = io.StringIO()
         call_command("draw", "verify", self.program.slug, stdout=out)
         self.assertIn("MATCH", out.getvalue())
@@ -273,9 +292,7 @@ class DrawRaceTests(TransactionTestCase):
         sessions = list(self.program.sessions.all())
         for n in range(10):
             make_application(self.program, n, 1 + n % 2, sessions)
-        with time_machine.travel(timezone.now() - dt.timedelta(days=1)):
-            draws.draw_commit(program=self.program, source="secret", actor=None)
-        draws.draw_close(program=self.program, actor=None, force=True)
+        sealed(self.program)
 
     def _race(self) -> list[Any]:
         barrier = threading.Barrier(2, timeout=2)
@@ -289,7 +306,8 @@ class DrawRaceTests(TransactionTestCase):
             return result
 
         def run() -> str:
-            return draws.draw_run(program=Program.objects.get(pk=self.program.pk), actor=None).seed
+            program = Program.objects.get(pk=self.program.pk)
+            return draws.draw_run(program=program, actor=None, beacon_value=SIGNATURE).seed
 
         with mock.patch.object(draws, "parties_for", parties_then_wait):
             return race(run, run)
@@ -472,9 +490,7 @@ class SealedTermsTests(PersonasTestCase):
         self.program = make_program(sessions=2, capacity=4)
         self.session = self.program.sessions.order_by("starts_at")[0]
         make_application(self.program, 1, 2, [self.session])
-        with time_machine.travel(self.program.applications_close_at - dt.timedelta(days=1)):  # type: ignore[operator]
-            draws.draw_commit(program=self.program, source="secret", actor=None)
-        draws.draw_close(program=self.program, actor=None, force=True)
+        sealed(self.program)
         self.client.force_login(self.erin)
 
     def test_sessions_cannot_change_between_the_seal_and_the_draw(self) -> None:
@@ -487,7 +503,7 @@ class SealedTermsTests(PersonasTestCase):
         self.session.refresh_from_db()
         self.assertEqual(self.session.status, Session.Status.SCHEDULED)
         # Once drawn, a raised capacity feeds the waitlist again.
-        draws.draw_run(program=self.program, actor=None)
+        draws.draw_run(program=self.program, actor=None, beacon_value=SIGNATURE)
         self.client.post(url, {"capacity": 6})
         self.session.refresh_from_db()
         self.assertEqual(self.session.capacity, 6)

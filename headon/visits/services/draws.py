@@ -218,7 +218,11 @@ def _sealed_changes(draw: Draw, program: Program) -> core.Seal:
     """The seal, if nothing sealed has changed since; otherwise the reason."""
     sealed = seal_of(draw)
     parties = parties_for(program, tiers=draw.tiers)
-    if core.sealed_hash(parties, seats_for(program), sealed) != draw.sealed_hash:
+    try:
+        same = core.sealed_hash(parties, seats_for(program), sealed) == draw.sealed_hash
+    except core.DrawError:  # e.g. a round that no longer follows from the seal
+        same = False
+    if not same:
         raise DrawStepError(
             _(
                 "What the draw depends on (applications, sessions, capacities, mechanism or"

@@ -509,9 +509,10 @@ def test_it_rejects_bad_draw_settings(kwargs, message):
 
 
 def genuine_record(mechanism="group_rsd_fair", tiers=False, secret=SECRET) -> dict[str, Any]:
-    return json.loads(
+    record: dict[str, Any] = json.loads(
         json.dumps(sealed_draw(mechanism=mechanism, tiers=tiers, secret=secret).record())
     )
+    return record
 
 
 def run_verifier(tmp_path, record, *args: str) -> int:

@@ -46,7 +46,7 @@ class DrawPagesTests(PersonasTestCase):
             applications_close_at=moment - dt.timedelta(minutes=1),
         )
         commit = {"action": "commit", "source": "secret", "mechanism": "group_rsd_fair"}
-        commit |= {"beacon_offset": OFFSET, **({"tiers": "on"} if tiers else {})}
+        commit |= {"beacon_offset": str(OFFSET), **({"tiers": "on"} if tiers else {})}
         with time_machine.travel(moment - dt.timedelta(days=1)):
             self.client.post(self.staff_url, commit)
             public = self.client.get(reverse("visits:draw", args=[self.program.slug]))

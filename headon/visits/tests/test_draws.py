@@ -17,11 +17,11 @@ import pytest
 import time_machine
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import IntegrityError, connection
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.test import TestCase, TransactionTestCase
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from headon.testing import PersonasTestCase
 from headon.visits import beacon, tickets
@@ -108,6 +108,7 @@ def held(session: Session) -> int:
 
 class DrawFlowTests(TestCase):
     def setUp(self) -> None:
+        self.enterContext(translation.override("en"))  # the refusals are in the staff's language
         self.program = make_program(sessions=2, capacity=6)
         self.sessions = list(self.program.sessions.order_by("starts_at"))
         for n in range(12):
@@ -527,3 +528,99 @@ class SealedTermsTests(PersonasTestCase):
         before = self.program.applications_close_at
         self.program.refresh_from_db()
         self.assertEqual(self.program.applications_close_at, before)
+
+
+class GrindingTests(TestCase):
+    """The attacks on the draw's randomness. An organiser who knew the seed
+    before the seal could try candidate lists (one innocuous application,
+    found after 57 tries, moved a chosen party from place 254 to place 7);
+    a beacon value typed at run time (00, for a round that did not exist)
+    was accepted, and capacities, mechanism and tiers were not sealed."""
+
+    def setUp(self) -> None:
+        self.enterContext(translation.override("en"))
+        self.program = make_program(sessions=2, capacity=4)
+        self.sessions = list(self.program.sessions.order_by("starts_at"))
+        for n in range(8):
+            make_application(self.program, n, 1 + n % 2, self.sessions)
+
+    def test_the_seed_cannot_be_known_before_the_seal(self) -> None:
+        draw = committed(self.program)
+        self.assertIsNone(draw.beacon_round)  # nothing names a round before the seal
+        moment = seal_moment()
+        with time_machine.travel(moment, tick=False):
+            draw = draws.draw_close(program=self.program, actor=None, force=True)
+            # At the seal the round is still to come: nobody has its value.
+            self.assertGreater(beacon.round_time(ROUND), draw.closed_at)
+            with self.assertRaisesMessage(draws.DrawStepError, "does not exist yet"):
+                draws.draw_run(program=self.program, actor=None, beacon_value="00" * 48)
+        # A round published before the seal (its value knowable) is refused.
+        with self.assertRaisesMessage(draws.DrawStepError, "not the signature"):
+            draws.draw_run(program=self.program, actor=None, beacon_value=beacon.RECORDED[657413])
+        # The organiser's secret alone seeds nothing: without the round, no draw.
+        with self.assertRaisesMessage(draws.DrawStepError, "not the signature"):
+            draws.draw_run(program=self.program, actor=None, beacon_value="")
+        self.assertEqual(
+            draws.draw_run(program=self.program, actor=None, beacon_value=SIGNATURE).stage,
+            Draw.Stage.DONE,
+        )
+
+    def test_every_seal_names_a_round_after_it(self) -> None:
+        start = beacon.round_time(ROUND)
+        for step in range(0, 7 * 3600, 997):  # odd steps: every phase of a 3 s round
+            moment = start + dt.timedelta(seconds=step, microseconds=step * 7919 % 10**6)
+            for offset in (1, 100):
+                first = beacon.first_round_at_or_after(moment)
+                self.assertGreaterEqual(beacon.round_time(first), moment)
+                self.assertGreater(beacon.round_time(first + offset), moment)
+
+    def test_applications_cannot_be_added_after_the_seal(self) -> None:
+        from headon.visits.errors import VisitError
+        from headon.visits.services.applications import PersonInput, application_submit
+        from headon.visits.tests.factories import contact
+
+        sealed(self.program)  # the dates still say open: the seal closes the list
+        with self.assertRaises(VisitError) as caught:
+            application_submit(
+                program=self.program,
+                contact=contact(self.program),
+                lead=PersonInput(name="Late Comer"),
+                companions=[],
+                session_ids=[self.sessions[0].pk],
+                consent=True,
+            )
+        self.assertEqual(caught.exception.code, "window_closed")
+        # Written past the services, an application still cannot join the draw.
+        make_application(self.program, 99, 1, self.sessions)
+        with self.assertRaisesMessage(draws.DrawStepError, "changed after it was sealed"):
+            draws.draw_run(program=self.program, actor=None, beacon_value=SIGNATURE)
+
+    def test_nothing_the_draw_depends_on_can_change_after_the_seal(self) -> None:
+        sealed(self.program)
+        changes = [
+            lambda: Session.objects.filter(pk=self.sessions[0].pk).update(capacity=2000),
+            lambda: Session.objects.filter(pk=self.sessions[0].pk).update(
+                status=Session.Status.CANCELLED
+            ),
+            lambda: Draw.objects.update(mechanism=Draw.Mechanism.PLAIN),
+            lambda: Draw.objects.update(tiers=True),
+            lambda: Draw.objects.update(beacon_offset=101),
+        ]
+        for change in changes:
+            with self.subTest(change=change), transaction.atomic():
+                change()
+                with self.assertRaises(draws.DrawStepError):
+                    draws.draw_run(program=self.program, actor=None, beacon_value=SIGNATURE)
+                transaction.set_rollback(True)
+        # The control: unchanged, it runs.
+        self.assertEqual(
+            draws.draw_run(program=self.program, actor=None, beacon_value=SIGNATURE).stage,
+            Draw.Stage.DONE,
+        )
+
+    def test_a_wrong_beacon_value_is_refused_in_the_coordinators_language(self) -> None:
+        sealed(self.program)
+        with translation.override("zh-hans"), self.assertRaises(draws.DrawStepError) as caught:
+            draws.draw_run(program=self.program, actor=None, beacon_value="00")
+        self.assertIn("9683710", str(caught.exception))
+        self.assertIn("签名", str(caught.exception))

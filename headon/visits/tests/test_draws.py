@@ -551,6 +551,7 @@ class GrindingTests(TestCase):
         with time_machine.travel(moment, tick=False):
             draw = draws.draw_close(program=self.program, actor=None, force=True)
             # At the seal the round is still to come: nobody has its value.
+            assert draw.closed_at is not None
             self.assertGreater(beacon.round_time(ROUND), draw.closed_at)
             with self.assertRaisesMessage(draws.DrawStepError, "does not exist yet"):
                 draws.draw_run(program=self.program, actor=None, beacon_value="00" * 48)

@@ -4,6 +4,7 @@ import hashlib
 import importlib.util
 import itertools
 import json
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -730,3 +731,53 @@ def test_the_verifier_runs_with_the_standard_library_alone(tmp_path):
     bad = subprocess.run([*command, "--secret", "00" * 32], capture_output=True, text=True)
     assert bad.returncode == 1
     assert "FAIL the secret given is the record's" in bad.stdout
+
+
+# --- docs/draw.md is enough to write a verifier -------------------------------------
+
+DOC = Path(__file__).resolve().parents[3] / "docs" / "draw.md"
+
+
+def _doc_blocks(language: str) -> list[str]:
+    text = DOC.read_text(encoding="utf-8")
+    return re.findall(rf"```{language}\n(.*?)```", text, flags=re.S)
+
+
+def test_the_docs_record_verifies_and_its_sealed_text_is_what_is_hashed(tmp_path, capsys):
+    (record_text,) = _doc_blocks("json")
+    record = json.loads(record_text)
+    sealed = next(b for b in _doc_blocks("") if b.startswith("headon-draw-v2\nmechanism|group"))
+    assert hashlib.sha256(sealed.encode("ascii")).hexdigest() == record["sealed_hash"]
+    assert run_verifier(tmp_path, record, "--require-signature") == 0
+    # The doc's record is the one the code makes from the inputs it lists.
+    parties = [
+        Party(p["ref"], p["size"], tuple(p["choices"]), p["tier"]) for p in record["parties"]
+    ]
+    seats = [Seats(s["id"], s["capacity"], s["status"]) for s in record["sessions"]]
+    for mechanism in ("group_rsd_fair", "group_rsd"):
+        result = run_draw(
+            parties=parties,
+            seats=seats,
+            mechanism=mechanism,
+            tiers=True,
+            seal=seal(mechanism, True, record["commitment"]),
+            signature=record["beacon"]["signature"],
+            secret=bytes.fromhex(record["secret"]),
+        )
+        text = DOC.read_text(encoding="utf-8")
+        if mechanism == "group_rsd_fair":
+            assert result.record() == record
+        else:
+            assert f"the sealed hash is\n`{result.sealed_hash}`" in text
+            assert f"`{result.seed.hex()}`, the order\n`{', '.join(result.order)}`" in text
+
+
+def test_the_docs_publish_the_verifiers_sha256_and_the_beacon_vectors():
+    text = DOC.read_text(encoding="utf-8")
+    assert hashlib.sha256(VERIFIER_PATH.read_bytes()).hexdigest() in text
+    for number, signature in beacon.RECORDED.items():
+        assert signature in text
+        assert beacon.Round(number, signature).randomness.hex() in text
+    assert beacon.PUBLIC_KEY in text
+    assert "`1694775603` (2023-09-15 11:00:03 UTC)" in text
+    assert int(beacon.round_time(657413).timestamp()) == 1694775603

@@ -625,3 +625,43 @@ class GrindingTests(TestCase):
             draws.draw_run(program=self.program, actor=None, beacon_value="00")
         self.assertIn("9683710", str(caught.exception))
         self.assertIn("签名", str(caught.exception))
+
+
+class MigrationTests(TestCase):
+    def test_unrun_v1_draws_become_v2_and_a_sealed_one_is_sealed_again(self) -> None:
+        import importlib
+
+        from django.apps import apps
+
+        migration = importlib.import_module(
+            "headon.visits.migrations.0006_draw_beacon_round_sealed_hash"
+        )
+        open_program = make_program(slug="committed")
+        sealed_program = make_program(slug="sealed")  # sealed early: its dates still say open
+        drawn_program = make_program(slug="drawn")
+        for program, stage in (
+            (open_program, Draw.Stage.COMMITTED),
+            (sealed_program, Draw.Stage.CLOSED),
+            (drawn_program, Draw.Stage.DONE),
+        ):
+            Draw.objects.create(
+                program=program,
+                algorithm="headon-draw-v1",
+                source="secret",
+                commitment="ab" * 32,
+                stage=stage,
+                sealed_hash="cd" * 32 if stage != Draw.Stage.COMMITTED else "",
+                closed_at=timezone.now() if stage != Draw.Stage.COMMITTED else None,
+            )
+        migration.to_v2(apps, None)
+        rows = {d.program.slug: d for d in Draw.objects.select_related("program")}
+        self.assertEqual(rows["committed"].algorithm, "headon-draw-v2")
+        self.assertEqual(
+            (rows["sealed"].algorithm, rows["sealed"].stage, rows["sealed"].sealed_hash),
+            ("headon-draw-v2", Draw.Stage.COMMITTED, ""),
+        )
+        # Its list stays frozen: the window is closed now.
+        assert rows["sealed"].program.applications_close_at is not None
+        self.assertLessEqual(rows["sealed"].program.applications_close_at, timezone.now())
+        self.assertEqual(rows["drawn"].algorithm, "headon-draw-v1")
+        self.assertEqual(rows["committed"].commitment, "ab" * 32)

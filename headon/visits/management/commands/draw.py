@@ -54,7 +54,7 @@ class Command(BaseCommand):
             "simulate", help="compare the mechanisms on the reference program; write a report"
         )
         simulate.add_argument("--applicants", type=int, default=30_000)
-        simulate.add_argument("--runs", type=int, default=20)
+        simulate.add_argument("--runs", type=int, default=200)
         simulate.add_argument("--seed", type=int, default=1)
         simulate.add_argument(
             "--out", default="", help="a directory for draw-simulation.md and its chart"

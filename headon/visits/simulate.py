@@ -103,10 +103,12 @@ class MechanismResult:
     success_rate_promoted: float  # the same after promotion
     success_by_size: dict[int, float]
     success_by_size_promoted: dict[int, float]
-    gap: float  # success of parties of 1 minus parties of 4, after promotion
+    gap_draw: float  # success of parties of 1 minus parties of 4, in the draw
+    gap: float  # the same after promotion
     mean_rank: float  # rank of the session obtained, 1 = first choice
     wasted_seats: float  # per draw, duplicate wins (the individual lottery only)
     ci: dict[str, float]
+    per_run: dict[str, tuple[float, ...]]  # each figure, run by run
 
     @property
     def label(self) -> str:
@@ -160,19 +162,33 @@ class SimulationReport:
                 "",
                 "| mechanism | "
                 + " | ".join(f"party of {s}" for s in sizes)
-                + (" | 1 minus 4 (points) |" if promoted else " | 4 vs 1 |"),
+                + " | 1 minus 4 (points) |",
                 "|---|" + "---:|" * (len(sizes) + 1),
             ]
             for r in self.results:
                 rates = r.success_by_size_promoted if promoted else r.success_by_size
                 cells = " | ".join(r.pm(f"{prefix} {s}", rates[s]) for s in sizes)
-                if promoted:
-                    last = r.pm("gap", r.gap)
-                else:
-                    last = f"{rates[4] / rates[1]:.2f}" if rates[1] else "-"
+                last = r.pm("gap", r.gap) if promoted else r.pm("gap_draw", r.gap_draw)
                 lines.append(f"| {r.label} | {cells} | {last} |")
-        lines += ["", "```", *self._chart(sizes), "```"]
+        lines += ["", *self._paired(), "", "```", *self._chart(sizes), "```"]
         return "\n".join(lines) + "\n"
+
+    def _paired(self) -> list[str]:
+        """The two group lotteries told apart: the difference of their gaps,
+        run by run (same applicants, same seed), with its interval."""
+        by = {r.mechanism: r for r in self.results}
+        plain, fair = by.get(draw.GROUP_RSD), by.get(draw.GROUP_RSD_FAIR)
+        if plain is None or fair is None:
+            return []
+        out = []
+        for key, when in (("gap_draw", "in the draw"), ("gap", "after waitlist promotion")):
+            diffs = [a - b for a, b in zip(plain.per_run[key], fair.per_run[key], strict=True)]
+            mean, half = _mean_ci(diffs)
+            out.append(
+                f"Gap between parties of 1 and 4, group lottery minus no leapfrogging, {when},"
+                f" paired by run: {100 * mean:.2f} ± {100 * half:.2f} points."
+            )
+        return [" ".join(out)]
 
     def _chart(self, sizes: Sequence[int]) -> list[str]:
         top = max(max(r.success_by_size.values()) for r in self.results) or 1.0
@@ -316,6 +332,7 @@ class _Tally:
             suffix = "_promoted" if name else ""
             self._add(f"fill_rate{suffix}", used / seats if seats else 0.0)
             self._add(f"success_rate{suffix}", sum(won.values()) / len(parties))
+        self._add("gap_draw", self.runs["size 1"][-1] - self.runs["size 4"][-1])
         self._add("gap", self.runs["promoted size 1"][-1] - self.runs["promoted size 4"][-1])
         self._add("wasted_seats", outcome.wasted)
         self.ranks += [
@@ -337,10 +354,12 @@ class _Tally:
             success_rate_promoted=means["success_rate_promoted"],
             success_by_size={s: means[f"size {s}"] for s in sizes},
             success_by_size_promoted={s: means[f"promoted size {s}"] for s in sizes},
+            gap_draw=means["gap_draw"],
             gap=means["gap"],
             mean_rank=fmean(self.ranks) if self.ranks else 0.0,
             wasted_seats=means["wasted_seats"],
             ci=ci,
+            per_run={key: tuple(values) for key, values in self.runs.items()},
         )
 
 

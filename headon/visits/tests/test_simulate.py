@@ -147,3 +147,4 @@ def test_the_report_states_its_applicant_model_and_the_individual_lottery(small_
     assert "in the draw (%)" in text
     assert "after waitlist promotion (%)" in text
     assert " ± " in text
+    assert "group lottery minus no leapfrogging, after waitlist promotion, paired by run" in text

@@ -665,3 +665,29 @@ class MigrationTests(TestCase):
         self.assertLessEqual(rows["sealed"].program.applications_close_at, timezone.now())
         self.assertEqual(rows["drawn"].algorithm, "headon-draw-v1")
         self.assertEqual(rows["committed"].commitment, "ab" * 32)
+
+
+class CommandTests(TestCase):
+    def test_the_command_commits_to_a_round_after_the_seal_and_seals_it(self) -> None:
+        program = make_program(sessions=1, capacity=4)
+        make_application(program, 1, 2, list(program.sessions.all()))
+        out = io.StringIO()
+        call_command(
+            "draw",
+            "commit",
+            program.slug,
+            "--source",
+            "beacon",
+            "--beacon-offset",
+            "20",
+            stdout=out,
+        )
+        self.assertIn("the first drand quicknet round at or after the seal plus 20", out.getvalue())
+        with time_machine.travel(seal_moment(20), tick=False):
+            call_command("draw", "close", program.slug, "--force", stdout=out)
+        self.assertIn(f"the draw uses drand quicknet round {ROUND}", out.getvalue())
+        with self.assertRaises(CommandError):
+            call_command("draw", "run", program.slug, "--beacon-value", "00", stdout=out)
+        call_command("draw", "run", program.slug, "--beacon-value", SIGNATURE, stdout=out)
+        call_command("draw", "verify", program.slug, stdout=out)
+        self.assertTrue(out.getvalue().rstrip().endswith("MATCH"))

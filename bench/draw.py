@@ -15,7 +15,7 @@ Then, each in its own child process so peak memory is per pipeline (getrusage
 and GNU time's maximum resident set; tracemalloc would slow a million objects
 down too much to time anything):
 
-- headon: build the `Party` rows, the list hash published at close, the seed,
+- headon: build the `Party` rows, the sealed hash published at the seal, the seed,
   the order alone, the assignment alone, the whole draw (`run_draw`: validate,
   sort, hash, shuffle, assign), and the record written as published. The
   draw figure is `run_draw` plus the record.
@@ -32,6 +32,7 @@ applications over 960 seats and over 100,000 seats.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -50,10 +51,20 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from headon.visits import draw  # noqa: E402
+from headon.visits import beacon, draw  # noqa: E402
 
 VERIFIER = ROOT / "headon" / "visits" / "verify_draw.py"
 SECRET = hashlib.sha256(b"headon bench organiser secret").digest()
+# A published quicknet round; the seal is a second before the round 100 earlier.
+ROUND = 657413
+SEAL = draw.Seal(
+    mechanism=draw.GROUP_RSD_FAIR,
+    tiers=False,
+    commitment=draw.commitment_for_secret(SECRET),
+    sealed_at=int(beacon.round_time(ROUND - 100).timestamp()) - 1,
+    beacon_offset=100,
+    beacon_round=ROUND,
+)
 SIZES, SIZE_SHARES = (1, 2, 3, 4), (0.35, 0.35, 0.15, 0.15)
 FIRST_DAY = dt.date(2027, 1, 30)  # a week before the first day of the Year of the Goat
 HOLIDAY = {FIRST_DAY + dt.timedelta(days=d) for d in range(7, 14)}  # 2027-02-06..12
@@ -121,8 +132,11 @@ def child_headon(work: Path, mechanism: str) -> dict[str, Any]:
     parties = timed("build parties", lambda rows: [draw.Party(*row) for row in rows], rows)
     del rows  # as a service would hold them: Party rows only
     seat_rows = [draw.Seats(s, c) for s, c in seats]
-    digest = timed("list hash (at close)", lambda: draw.list_hash(parties))
-    seed = timed("seed", lambda: draw.derive_seed(source=SECRET, list_hash=digest))
+    seal = dataclasses.replace(SEAL, mechanism=mechanism)
+    digest = timed("sealed hash (at the seal)", lambda: draw.sealed_hash(parties, seat_rows, seal))
+    randomness = beacon.verify_round(beacon.Round(ROUND, beacon.RECORDED[ROUND]))
+    source = draw.seed_source(randomness, SECRET)
+    seed = timed("seed", lambda: draw.derive_seed(source=source, sealed_hash=digest))
     order = timed("order (draw_order alone)", lambda: draw.draw_order(parties, seed))
     by_ref = {p.ref: p for p in parties}
     ordered = [by_ref[ref] for ref in order]
@@ -136,9 +150,10 @@ def child_headon(work: Path, mechanism: str) -> dict[str, Any]:
         lambda: draw.run_draw(
             parties=parties,
             seats=seat_rows,
-            seed=seed,
             mechanism=mechanism,
-            commitment=draw.commitment_for_secret(SECRET),
+            seal=seal,
+            signature=beacon.RECORDED[ROUND],
+            secret=SECRET,
         ),
     )
     with (work / "record.json").open("w", encoding="utf-8") as out:
@@ -150,7 +165,7 @@ def child_headon(work: Path, mechanism: str) -> dict[str, Any]:
         "peak_mb": peak_mb(),
         "offers": len(result.offers),
         "fill_rate": seats_taken / sum(capacities.values()),
-        "list_hash": digest,
+        "sealed_hash": digest,
     }
 
 

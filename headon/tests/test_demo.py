@@ -22,7 +22,7 @@ def test_the_demo_loads_twice_without_doubling_anything() -> None:
     call_command("demo", no_serve=True, stdout=io.StringIO())
     assert User.objects.filter(username__startswith="demo-").count() == 6
     assert Channel.objects.count() == 6
-    assert Program.objects.count() == 1
+    assert Program.objects.count() == 2  # the open 2027 program, and summer 2024's, drawn
     assert DigestRevision.objects.count() == 1  # yesterday's, published once
     assert Answer.objects.filter(status=Answer.Status.PUBLISHED).count() == 10
     assert demo_password() in out.getvalue()
@@ -61,6 +61,30 @@ def test_the_demo_program_reads_in_both_languages(lexical) -> None:
     assert (
         "2027 工厂开放日" in client.get("/visits/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
     )
+
+
+@pytest.mark.django_db
+def test_the_demos_draw_verifies_with_the_published_verifier_alone(lexical, tmp_path) -> None:
+    """A stranger downloads the record and the verifier and runs it: on the
+    standard library alone it checks everything but the round's BLS
+    signature (and says so); with py_arkworks_bls12381, that too."""
+    import subprocess
+    import sys
+
+    call_command("demo", no_serve=True, stdout=io.StringIO())
+    client = Client()
+    record = client.get("/visits/open-factory-days-2024/draw/record.json")
+    assert record.status_code == 200
+    (tmp_path / "record.json").write_bytes(record.content)
+    (tmp_path / "verify_draw.py").write_bytes(client.get("/visits/draw/verify_draw.py").content)
+    bare = [sys.executable, "-I", "-S", "verify_draw.py", "record.json"]
+    run = subprocess.run(bare, cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "round 9683710's BLS signature not checked" in run.stdout
+    full = [sys.executable, "verify_draw.py", "record.json", "--require-signature"]
+    run = subprocess.run(full, cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "round 9683710's signature is quicknet's" in run.stdout
 
 
 def test_the_demo_refuses_to_run_in_production(settings) -> None:

@@ -118,18 +118,20 @@ class ChineseTypographyTests(TestCase):
         from headon.visits.services.applications import access_token
 
         call_command("demo", no_serve=True, stdout=io.StringIO())
-        program = Program.objects.get()
+        program = Program.objects.get(slug="open-factory-days-2027")
         application = Application.objects.filter(program=program).first()
         assert application is not None
         slug = program.slug
         public = ["/", "/answers/", "/answers/ask/", "/answers/search/?q=交付", "/visits/"]
         public += [f"/answers/{d.date}/" for d in Digest.objects.filter(revision__gt=0)]
         public += [f"/answers/q/{a.pk}/" for a in Answer.objects.filter(status="published")[:3]]
-        public += [f"/visits/{slug}/", f"/visits/{slug}/apply/"]
+        public += [f"/visits/{slug}/", f"/visits/{slug}/apply/", f"/visits/{slug}/draw/"]
+        public += ["/visits/open-factory-days-2024/draw/"]  # drawn: the record, the verifier
         public.append(f"/visits/{slug}/a/{application.reference}/{access_token(application)}/")
         staff = ["/staff/", "/staff/desk/", "/staff/desk/answers/", "/staff/desk/digest/"]
         staff += ["/staff/desk/dashboard/", f"/staff/visits/{slug}/", "/staff/visits/gate/"]
         staff += [f"/staff/visits/{slug}/report/", f"/staff/visits/{slug}/draw/"]
+        staff += ["/staff/visits/open-factory-days-2024/draw/"]
         found = []
         for url, who in [(u, None) for u in public] + [(u, "demo-admin") for u in staff]:
             if who:

@@ -1,6 +1,15 @@
 """The visit program's part of the demo: the reference program, built from
 its rules, open for applications, with a rush of applications already in
-and its draw committed (a coordinator can close, seal and draw at once)."""
+and its draw committed (a coordinator can close and seal it at once; the
+draw then waits for its drand round, whose signature is on the internet);
+and last summer's program, drawn, whose public record anyone can verify.
+
+The drawn program's draw was sealed a second before quicknet round 9683610
+(2024-07-24 20:49:54 UTC) and names round 9683710, 100 rounds later: a
+real, published round (`beacon.RECORDED`), so the record verifies offline,
+signature included. Its dates are in the past, so it is written as the
+applications are, directly, and sealed with the services' own functions
+(`parties_for`, `seats_for`, `seal_of`): `draw_close` would seal it now."""
 
 from __future__ import annotations
 
@@ -9,7 +18,8 @@ import random
 
 from django.utils import timezone
 
-from headon.visits import schedule
+from headon.visits import beacon, schedule
+from headon.visits import draw as core
 from headon.visits.models import (
     Application,
     ApplicationChoice,
@@ -21,7 +31,7 @@ from headon.visits.models import (
     Session,
 )
 from headon.visits.services import draws
-from headon.visits.services.people import mask_phone_number
+from headon.visits.services.people import mask_phone_number, seal
 from headon.visits.services.programs import sessions_apply_rules
 
 LABELS = {
@@ -81,6 +91,64 @@ def load() -> Program:
         sessions_apply_rules(program=program)
         load_applications(program)
         draws.draw_commit(program=program, source=Draw.Source.SECRET, actor=None)
+    load_drawn()
+    return program
+
+
+DRAWN_ROUND = 9683710  # 2024-07-24 20:54:54 UTC, quicknet
+
+
+def load_drawn() -> Program:
+    """Last summer's program: four Saturday sessions of 30, 200 parties,
+    drawn on a real quicknet round (see the module's docstring)."""
+    sealed_at = beacon.round_time(DRAWN_ROUND - 100) - dt.timedelta(seconds=1)
+    program, created = Program.objects.get_or_create(
+        slug="open-factory-days-2024",
+        defaults={
+            "title_en": "Open Factory Days, summer 2024",
+            "title_zh": "2024 夏季工厂开放日",
+            "description_en": "Four Saturday mornings in August 2024. Drawn; the record is public.",
+            "description_zh": "2024 年 8 月的四个周六上午。已抽签，记录公开。",
+            "venue": "Plant 2, 88 Jiading Road, Shanghai · 上海嘉定路 88 号二号工厂",
+            "status": Program.Status.PUBLISHED,
+            "party_size_max": 4,
+            "choices_max": 3,
+            "applications_open_at": sealed_at - dt.timedelta(days=30),
+            "applications_close_at": sealed_at - dt.timedelta(minutes=50),
+        },
+    )
+    if not created:
+        return program
+    first = dt.datetime(2024, 8, 3, 1, 30, tzinfo=dt.UTC)  # 09:30 in Shanghai
+    for week in range(4):
+        Session.objects.create(
+            program=program,
+            starts_at=first + dt.timedelta(weeks=week),
+            ends_at=first + dt.timedelta(weeks=week, hours=2),
+            capacity=30,
+            label_en="Saturday morning",
+            label_zh="周六上午",
+        )
+    load_applications(program, parties=200, seed=2024, prefix="S")
+    secret = core.new_secret()
+    draw = Draw.objects.create(
+        program=program,
+        algorithm=core.ALGORITHM_VERSION,
+        mechanism=Draw.Mechanism.FAIR,
+        source=Draw.Source.SECRET,
+        commitment=core.commitment_for_secret(secret),
+        secret_sealed=seal(secret.hex()),
+        beacon_offset=100,
+    )
+    draw.committed_at = sealed_at - dt.timedelta(days=7)
+    draw.closed_at = dt.datetime.fromtimestamp(int(sealed_at.timestamp()), dt.UTC)
+    draw.beacon_round = beacon.first_round_at_or_after(draw.closed_at) + draw.beacon_offset
+    parties = draws.parties_for(program)
+    draw.sealed_hash = core.sealed_hash(parties, draws.seats_for(program), draws.seal_of(draw))
+    draw.parties = len(parties)
+    draw.stage = Draw.Stage.CLOSED
+    draw.save()
+    draws.draw_run(program=program, actor=None, beacon_value=beacon.RECORDED[DRAWN_ROUND])
     return program
 
 
@@ -88,7 +156,9 @@ SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
 GIVEN = ["伟", "芳", "娜", "敏", "静", "磊", "洋", "勇", "艳", "杰", "Emma", "Liam", "Olivia"]
 
 
-def load_applications(program: Program, parties: int = 1100, seed: int = 2027) -> int:
+def load_applications(
+    program: Program, parties: int = 1100, seed: int = 2027, prefix: str = "D"
+) -> int:
     """A realistic rush: about 2,400 people in 1,100 parties for 960 seats,
     the Lunar New Year and Saturday sessions wanted most. Written directly
     (the demo's people have phone numbers only, masked)."""
@@ -108,9 +178,9 @@ def load_applications(program: Program, parties: int = 1100, seed: int = 2027) -
         applications.append(
             Application(
                 program=program,
-                reference=f"D{n:06d}"[:12],
+                reference=f"{prefix}{n:06d}"[:12],
                 contact_kind=Application.ContactKind.PHONE,
-                contact=f"+86139{n:08d}",
+                contact=f"+86139{n:08d}" if prefix == "D" else f"+86136{n:08d}",
                 language="zh-hans" if rng.random() < 0.8 else "en",
                 party_size=rng.choices([1, 2, 3, 4], weights=[35, 35, 15, 15])[0],
                 consented_at=now,

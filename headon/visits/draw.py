@@ -6,12 +6,15 @@ any language, and ``verify_draw.py`` next to this module is the standalone
 re-implementation that anyone can run against a published record.
 
 1. The application list is pseudonymised into `Party` rows and serialised by
-   :func:`canonical_list`; :func:`list_hash` is its SHA-256 and is published
-   when applications close.
-2. :func:`derive_seed` mixes the seed source (an organiser secret committed to
-   by :func:`commitment_for_secret` before close, or a public beacon value that
-   appears after close) with the list hash, so neither the organiser nor an
-   applicant can steer the order once the other side is fixed.
+   :func:`canonical_list`. At the seal, :func:`sealed_text` writes it with
+   everything else the draw depends on (mechanism, tiers flag, commitment,
+   the seal's time, the beacon round, each session's id, capacity and
+   status); :func:`sealed_hash` is its SHA-256, published at once.
+2. :func:`derive_seed` mixes the seed source (the randomness of a drand
+   quicknet round that appears after the seal, see ``beacon.py``, followed
+   by the organiser secret committed to by :func:`commitment_for_secret`,
+   when one is used) with the sealed hash: nobody knows the round's value
+   when the list is sealed, and nothing sealed can change after.
 3. :func:`draw_order` shuffles the parties (Fisher–Yates) with integers drawn
    from :class:`HashStream`, SHA-256 in counter mode, by rejection sampling.
 4. :func:`run_draw` walks the order: each party gets its highest-ranked session
@@ -20,8 +23,8 @@ re-implementation that anyone can run against a published record.
    :func:`_assign`) that removes the plain group lottery's bias towards small
    parties, after Arnosti & Bonet, "Lotteries for Shared Experiences" (2022).
 5. :meth:`DrawResult.record` is the published record; :meth:`DrawResult.write_record`
-   writes the same JSON text without building it, which is what makes a
-   million-party draw take seconds (``bench/draw.py``).
+   writes the same JSON text without building it (``record_text.py``), which
+   is what makes a million-party draw take seconds (``bench/draw.py``).
 
 Bad input raises `DrawError` (a `ValueError`) with an English message.
 """
@@ -29,6 +32,7 @@ Bad input raises `DrawError` (a `ValueError`) with an English message.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import gc
 import hashlib
 import json
@@ -42,6 +46,8 @@ from itertools import chain, islice, pairwise
 from operator import attrgetter, eq, length_hint
 from typing import Any, Final, NamedTuple, TextIO
 
+from headon.visits import beacon, record_text
+
 __all__ = [
     "ALGORITHM_VERSION",
     "MECHANISMS",
@@ -49,22 +55,32 @@ __all__ = [
     "DrawResult",
     "HashStream",
     "Party",
+    "Seal",
     "Seats",
     "canonical_list",
     "commitment_for_secret",
     "derive_seed",
     "draw_order",
-    "list_hash",
     "new_secret",
     "run_draw",
+    "sealed_hash",
+    "sealed_text",
+    "seed_source",
     "shuffle",
 ]
 
-ALGORITHM_VERSION: Final = "headon-draw-v1"
+ALGORITHM_VERSION: Final = "headon-draw-v2"
+RECORD_FORMAT: Final = "headon-draw-record-2"
 SEED_DOMAIN: Final = b"headon-draw-seed\x00"
 GROUP_RSD: Final = "group_rsd"
 GROUP_RSD_FAIR: Final = "group_rsd_fair"
 MECHANISMS: Final = (GROUP_RSD, GROUP_RSD_FAIR)
+SCHEDULED: Final = "scheduled"
+CANCELLED: Final = "cancelled"
+STATUSES: Final = (SCHEDULED, CANCELLED)
+BEACON_NETWORK: Final = beacon.NETWORK
+RANDOMNESS_BYTES: Final = 32  # a quicknet round's randomness, SHA-256 of its signature
+MAX_BEACON_OFFSET: Final = 28_800  # rounds after the seal: at most a day
 
 # Limits that keep hostile or mistaken input from producing absurd draws.
 MAX_PARTIES: Final = 5_000_000
@@ -98,10 +114,47 @@ class Party:
 
 @dataclass(frozen=True, slots=True)
 class Seats:
-    """The capacity of one session."""
+    """One session: its capacity and status. A cancelled session is sealed
+    with the rest but has no seats in the draw."""
 
     session: str
     capacity: int
+    status: str = SCHEDULED
+
+
+@dataclass(frozen=True, slots=True)
+class Seal:
+    """What is fixed at the seal besides the parties and sessions: the
+    committed mechanism, tiers flag and commitment (``None`` without an
+    organiser secret), the seal's time in Unix seconds, and the beacon round:
+    the first quicknet round at or after the seal, plus ``beacon_offset``."""
+
+    mechanism: str
+    tiers: bool
+    commitment: str | None
+    sealed_at: int
+    beacon_offset: int
+    beacon_round: int
+
+    def check(self) -> None:
+        if self.mechanism not in MECHANISMS:
+            raise DrawError(
+                f"Unknown mechanism {self.mechanism!r:.40}; choose one of {MECHANISMS}."
+            )
+        if not isinstance(self.tiers, bool):
+            raise DrawError("The tiers flag is true or false.")
+        if self.commitment is not None and not _HEX64_RE.fullmatch(str(self.commitment)):
+            raise DrawError("A commitment must be 64 lowercase hex digits.")
+        if not _is_int(self.sealed_at) or self.sealed_at < beacon.GENESIS:
+            raise DrawError("The seal's time is whole Unix seconds after quicknet's genesis.")
+        if not _is_int(self.beacon_offset) or not 1 <= self.beacon_offset <= MAX_BEACON_OFFSET:
+            raise DrawError(f"The beacon offset is 1 to {MAX_BEACON_OFFSET} rounds.")
+        first = beacon.first_round_at_or_after(dt.datetime.fromtimestamp(self.sealed_at, dt.UTC))
+        if self.beacon_round != first + self.beacon_offset:
+            raise DrawError(
+                f"The beacon round must be {first + self.beacon_offset}: the first quicknet round"
+                f" at or after the seal ({first}) plus {self.beacon_offset}."
+            )
 
 
 def _check_name(value: object, what: str) -> str:
@@ -227,20 +280,30 @@ def _sorted(parties: Iterable[Party], sessions: Mapping[str, int] | None = None)
     return _Sorted(given, positions, refs, plain)
 
 
-def _capacities(seats: Iterable[Seats]) -> dict[str, int]:
-    capacities: dict[str, int] = {}
+def _sessions(seats: Iterable[Seats]) -> list[Seats]:
+    """The sessions, checked, sorted by id."""
+    rows: dict[str, Seats] = {}
     for row in seats:
         if not isinstance(row, Seats):
             raise DrawError(f"Expected Seats, not {type(row).__name__}.")
         session = _check_name(row.session, "session id")
         if not _is_int(row.capacity) or row.capacity < 0:
             raise DrawError(f"Session {session} has capacity {row.capacity!r:.40}; need >= 0.")
-        if session in capacities:
+        if row.status not in STATUSES:
+            raise DrawError(
+                f"Session {session} has status {row.status!r:.40}; not one of {STATUSES}."
+            )
+        if session in rows:
             raise DrawError(f"Session {session} appears twice in the seats.")
-        capacities[session] = row.capacity
-    if not capacities:
+        rows[session] = row
+    if not rows:
         raise DrawError("The draw needs at least one session.")
-    return capacities
+    return [rows[session] for session in sorted(rows)]
+
+
+def _capacities(seats: Iterable[Seats]) -> dict[str, int]:
+    """Seats each session has in the draw: none for a cancelled one."""
+    return {row.session: row.capacity if row.status == SCHEDULED else 0 for row in _sessions(seats)}
 
 
 # --- The published inputs ----------------------------------------------------
@@ -253,9 +316,58 @@ def canonical_list(parties: Iterable[Party]) -> bytes:
     return _sorted(parties).canonical()
 
 
-def list_hash(parties: Iterable[Party]) -> str:
-    """SHA-256 (lowercase hex) of :func:`canonical_list`."""
-    return hashlib.sha256(canonical_list(parties)).hexdigest()
+def sealed_text(parties: Iterable[Party], seats: Iterable[Seats], seal: Seal) -> bytes:
+    """Everything the draw depends on, as the bytes whose SHA-256 is published
+    at the seal (docs/draw.md, section 2)::
+
+        headon-draw-v2
+        mechanism|group_rsd_fair
+        tiers|on                  (or off)
+        commitment|<64 hex>       (or none)
+        sealed_at|<Unix seconds>
+        beacon|drand-quicknet|<offset>|<round>
+        sessions|<count>
+        <id>|<capacity>|<status>  (one per session, sorted by id)
+        parties|<count>
+        <canonical list>          (one line per party, sorted by ref)
+    """
+    seal.check()
+    sessions = _sessions(seats)
+    by_ref = _sorted(parties, {row.session: row.capacity for row in sessions})
+    return _sealed_bytes(by_ref, sessions, seal) + by_ref.canonical()
+
+
+def _sealed_bytes(by_ref: _Sorted, sessions: Sequence[Seats], seal: Seal) -> bytes:
+    """The sealed text up to the canonical list."""
+    head = [
+        ALGORITHM_VERSION,
+        f"mechanism|{seal.mechanism}",
+        f"tiers|{'on' if seal.tiers else 'off'}",
+        f"commitment|{seal.commitment or 'none'}",
+        f"sealed_at|{seal.sealed_at}",
+        f"beacon|{BEACON_NETWORK}|{seal.beacon_offset}|{seal.beacon_round}",
+        f"sessions|{len(sessions)}",
+        *(f"{row.session}|{row.capacity}|{row.status}" for row in sessions),
+        f"parties|{len(by_ref.refs)}",
+    ]
+    return "".join(line + "\n" for line in head).encode("ascii")
+
+
+def sealed_hash(parties: Iterable[Party], seats: Iterable[Seats], seal: Seal) -> str:
+    """SHA-256 (lowercase hex) of :func:`sealed_text`."""
+    return hashlib.sha256(sealed_text(parties, seats, seal)).hexdigest()
+
+
+def seed_source(randomness: bytes, secret: bytes | None = None) -> bytes:
+    """The seed's source: the beacon round's 32 bytes of randomness, then the
+    organiser secret if one is used. A secret is never the source alone."""
+    if not isinstance(randomness, bytes) or len(randomness) != RANDOMNESS_BYTES:
+        raise DrawError("A beacon round's randomness is exactly 32 bytes.")
+    if secret is None:
+        return randomness
+    if not isinstance(secret, bytes) or len(secret) < MIN_SECRET_BYTES:
+        raise DrawError(f"An organiser secret must be at least {MIN_SECRET_BYTES} bytes.")
+    return randomness + secret
 
 
 def new_secret() -> bytes:
@@ -270,20 +382,20 @@ def commitment_for_secret(secret: bytes) -> str:
     return hashlib.sha256(secret).hexdigest()
 
 
-def derive_seed(*, source: bytes, list_hash: str, algorithm: str = ALGORITHM_VERSION) -> bytes:
+def derive_seed(*, source: bytes, sealed_hash: str, algorithm: str = ALGORITHM_VERSION) -> bytes:
     """The 32-byte seed: SHA-256 of ``b"headon-draw-seed\\x00" + algorithm +
-    b"\\x00" + source + b"\\x00" + list_hash`` (algorithm and list hash as
-    ASCII). ``source`` is the revealed organiser secret or the beacon value.
-    The list hash is fixed-length and last, so a NUL inside the source cannot
-    make two different inputs collide."""
+    b"\\x00" + source + b"\\x00" + sealed_hash`` (algorithm and hash as
+    ASCII). ``source`` is :func:`seed_source`: the beacon round's randomness,
+    then the organiser secret if any. The hash is fixed-length and last, so a
+    NUL inside the source cannot make two different inputs collide."""
     if not isinstance(source, bytes) or not source:
-        raise DrawError("The seed source (secret or beacon value) must be non-empty bytes.")
-    if not isinstance(list_hash, str) or not _HEX64_RE.fullmatch(list_hash):
-        raise DrawError("The list hash must be 64 lowercase hex digits.")
+        raise DrawError("The seed source must be non-empty bytes.")
+    if not isinstance(sealed_hash, str) or not _HEX64_RE.fullmatch(sealed_hash):
+        raise DrawError("The sealed hash must be 64 lowercase hex digits.")
     if not isinstance(algorithm, str) or not _NAME_RE.fullmatch(algorithm):
         raise DrawError(f"Unknown algorithm name {algorithm!r:.40}.")
     material = b"".join(
-        [SEED_DOMAIN, algorithm.encode("ascii"), b"\x00", source, b"\x00", list_hash.encode()]
+        [SEED_DOMAIN, algorithm.encode("ascii"), b"\x00", source, b"\x00", sealed_hash.encode()]
     )
     return hashlib.sha256(material).digest()
 
@@ -500,35 +612,56 @@ class DrawResult:
     algorithm: str
     mechanism: str
     tiers: bool
-    list_hash: str
     seed: bytes
     parties: tuple[Party, ...]  # sorted by ref
-    capacities: dict[str, int]
+    sessions: tuple[Seats, ...]  # sorted by id
+    capacities: dict[str, int]  # seats in the draw: none for a cancelled session
     order: list[str]
     offers: dict[str, str]
     waitlist: list[str]
     seats_left: dict[str, int]
     closed: list[str]  # sessions closed by the no-leapfrogging rule
-    commitment: str | None = None
+    # Only a sealed draw has a record: what was sealed, its hash, and the
+    # seed's sources (the beacon round's signature, the revealed secret).
+    seal: Seal | None = None
+    sealed_hash: str | None = None
+    signature: str | None = None
+    secret: bytes | None = None
 
     def _head(self) -> dict[str, Any]:
+        seal = self.seal
+        if seal is None:
+            raise DrawError("Only a sealed draw has a record.")
         return {
-            "format": "headon-draw-record-1",
+            "format": RECORD_FORMAT,
             "algorithm": self.algorithm,
             "mechanism": self.mechanism,
             "tiers": self.tiers,
-            "list_hash": self.list_hash,
-            "commitment": self.commitment,
+            "commitment": seal.commitment,
+            "secret": self.secret.hex() if self.secret is not None else None,
+            "sealed_at": seal.sealed_at,
+            "beacon": {
+                "network": BEACON_NETWORK,
+                "chain_hash": beacon.CHAIN_HASH,
+                "offset": seal.beacon_offset,
+                "round": seal.beacon_round,
+                "signature": self.signature,
+            },
+            "sealed_hash": self.sealed_hash,
             "seed": self.seed.hex(),
-            "capacities": dict(sorted(self.capacities.items())),
+            "sessions": [
+                {"id": row.session, "capacity": row.capacity, "status": row.status}
+                for row in self.sessions
+            ],
         }
 
     def record(self) -> dict[str, Any]:
         """The published record (JSON-serialisable): enough to re-run the draw.
         The format is described in docs/draw.md; `write_record` writes it."""
+        head = self._head()
         with _gc_paused():
             return {
-                **self._head(),
+                **head,
                 "parties": [
                     {"ref": p.ref, "size": p.size, "choices": list(p.choices), "tier": p.tier}
                     for p in self.parties
@@ -550,7 +683,7 @@ class DrawResult:
         tier is a plain int; `run_draw` keeps the list for results where it
         checked that, and other results take the slow path."""
         canonical: bytes | None = getattr(self, "_canonical", None)
-        if canonical is None:
+        if canonical is None or self.seal is None:
             fh.write(json.dumps(self.record()))
             return
         # Everything goes out in pieces of about a megabyte: small enough to
@@ -559,75 +692,22 @@ class DrawResult:
         as_json[None] = "null"
         offers = map(as_json.__getitem__, map(self.offers.get, self.order))
         fh.write(json.dumps(self._head())[:-1] + ', "parties": [')
-        _write_joined(fh, map(_canonical_as_json, _lines(canonical.decode("ascii"))))
+        record_text.write_joined(
+            fh, map(record_text.canonical_as_json, record_text.lines(canonical.decode("ascii")))
+        )
         fh.write('], "order": [')
-        _write_joined(fh, map(_quoted, _pieces(self.order)))
+        record_text.write_joined(fh, map(record_text.quoted, record_text.pieces(self.order)))
         fh.write('], "outcome": {')
-        _write_joined(
-            fh, (_pairs(refs, list(islice(offers, len(refs)))) for refs in _pieces(self.order))
+        record_text.write_joined(
+            fh,
+            (
+                record_text.pairs(refs, list(islice(offers, len(refs))))
+                for refs in record_text.pieces(self.order)
+            ),
         )
         fh.write('}, "waitlist": [')
-        _write_joined(fh, map(_quoted, _pieces(self.waitlist)))
+        record_text.write_joined(fh, map(record_text.quoted, record_text.pieces(self.waitlist)))
         fh.write(f'], "seats_left": {json.dumps(dict(sorted(self.seats_left.items())))}}}')
-
-
-_PIECE = 25_000  # refs or parties written at a time by write_record
-
-
-def _pieces(items: list[str]) -> Iterator[list[str]]:
-    return (items[k : k + _PIECE] for k in range(0, len(items), _PIECE))
-
-
-def _lines(text: str) -> Iterator[str]:
-    """``text`` in pieces of about `_PIECE` whole lines."""
-    start = 0
-    while start < len(text):
-        end = text.find("\n", start + _PIECE * 40) + 1 or len(text)
-        yield text[start:end]
-        start = end
-
-
-def _write_joined(fh: TextIO, texts: Iterable[str]) -> None:
-    """Write ``", ".join(texts)``, one text at a time."""
-    separator = ""
-    for text in texts:
-        fh.write(separator + text)
-        separator = ", "
-
-
-def _canonical_as_json(text: str) -> str:
-    """Canonical lines as the record's party objects: ``a|1|s1,s2|0\\n`` becomes
-    ``{"ref": "a", "size": 1, "choices": ["s1", "s2"], "tier": 0}``, and lines
-    are joined by ``", "``. Commas only separate choices and newlines only
-    parties, so a replace each fixes those; a line's three bars each become
-    different text, so the pieces between bars are interleaved with the three
-    fillers by slice assignment. All at C speed, none of it per party."""
-    pieces = text[:-1].replace(",", '", "').replace("\n", '}, {"ref": "').split("|")
-    n = len(pieces) // 3
-    parts = [""] * (2 * len(pieces) - 1)
-    parts[0::2] = pieces
-    parts[1::6] = ['", "size": '] * n
-    parts[3::6] = [', "choices": ["'] * n
-    parts[5::6] = ['"], "tier": '] * n
-    return '{"ref": "' + "".join(parts) + "}"
-
-
-def _quoted(names: list[str]) -> str:
-    """``"a", "b"``: names as JSON strings, comma-separated."""
-    return '"' + '", "'.join(names) + '"' if names else ""
-
-
-def _pairs(keys: list[str], values: list[str]) -> str:
-    """``"a": 1, "b": null``: the members of a JSON object whose values are
-    already JSON, interleaved by slice assignment rather than formatted one by one."""
-    if not keys:
-        return ""
-    parts = [""] * (4 * len(keys))
-    parts[0::4] = keys
-    parts[1::4] = ['": '] * len(keys)
-    parts[2::4] = values
-    parts[3::4] = [', "'] * len(keys)
-    return '"' + "".join(parts[:-1])
 
 
 @contextlib.contextmanager
@@ -648,24 +728,49 @@ def run_draw(
     *,
     parties: Iterable[Party],
     seats: Iterable[Seats],
-    seed: bytes,
     mechanism: str,
     tiers: bool = False,
+    seed: bytes | None = None,
     algorithm_version: str = ALGORITHM_VERSION,
-    commitment: str | None = None,
+    seal: Seal | None = None,
+    signature: str | None = None,
+    secret: bytes | None = None,
 ) -> DrawResult:
-    """Run the draw. ``tiers`` turns on priority tiers (off by default);
-    ``commitment`` (the published SHA-256 of the organiser secret) is copied
-    into the record so the verifier can check the revealed secret."""
+    """Run the draw. ``tiers`` turns on priority tiers (off by default).
+
+    A real draw passes its ``seal`` and the beacon round's ``signature`` (and
+    the organiser ``secret`` when the commitment names one): the signature is
+    checked against quicknet's public key, the seed is derived from them and
+    the sealed hash, and the result has a record. A bare ``seed`` runs the
+    mechanism alone (the simulation, the benchmarks)."""
     if algorithm_version != ALGORITHM_VERSION:
         raise DrawError(f"This code runs {ALGORITHM_VERSION}, not {algorithm_version!r:.40}.")
     if mechanism not in MECHANISMS:
         raise DrawError(f"Unknown mechanism {mechanism!r:.40}; choose one of {MECHANISMS}.")
-    if commitment is not None and not _HEX64_RE.fullmatch(str(commitment)):
-        raise DrawError("A commitment must be 64 lowercase hex digits.")
-    capacities = _capacities(seats)
+    sessions = _sessions(seats)
+    capacities = _capacities(sessions)
     by_ref = _sorted(parties, capacities)
     canonical = by_ref.canonical()
+    digest = None
+    if seal is not None:
+        seal.check()
+        if (seal.mechanism, seal.tiers) != (mechanism, tiers):
+            raise DrawError("The draw must run with the mechanism and tiers flag it sealed.")
+        if (secret is None) != (seal.commitment is None):
+            raise DrawError("An organiser secret goes with a commitment, and only with one.")
+        if secret is not None and commitment_for_secret(secret) != seal.commitment:
+            raise DrawError("This secret is not the one committed to.")
+        try:
+            randomness = beacon.verify_round(beacon.Round(seal.beacon_round, signature or ""))
+        except beacon.BeaconError as exc:
+            raise DrawError(str(exc)) from None
+        digest = hashlib.sha256(_sealed_bytes(by_ref, sessions, seal) + canonical).hexdigest()
+        derived = derive_seed(source=seed_source(randomness, secret), sealed_hash=digest)
+        if seed is not None and seed != derived:
+            raise DrawError("This seed does not derive from the beacon round and the seal.")
+        seed = derived
+    elif seed is None:
+        raise DrawError("A draw needs its seal and beacon round, or a seed.")
     rows = by_ref.rows()
     order = _order(rows, seed, tiers=tiers)
     ordered = list(map(rows.__getitem__, order))
@@ -675,16 +780,19 @@ def run_draw(
         algorithm=algorithm_version,
         mechanism=mechanism,
         tiers=tiers,
-        list_hash=hashlib.sha256(canonical).hexdigest(),
         seed=seed,
         parties=tuple(rows),
+        sessions=tuple(sessions),
         capacities=capacities,
         order=refs,
         offers=outcome.offers,
         waitlist=outcome.waitlist,
         seats_left=outcome.seats_left,
         closed=outcome.closed,
-        commitment=commitment,
+        seal=seal,
+        sealed_hash=digest,
+        signature=signature if seal is not None else None,
+        secret=secret,
     )
     if by_ref.plain:  # names need no escaping, sizes and tiers are ints: see write_record
         object.__setattr__(result, "_canonical", canonical)

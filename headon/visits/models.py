@@ -363,13 +363,17 @@ class VerificationCode(models.Model):
 
 
 class Draw(models.Model):
-    """The program's lottery: committed to before applications close, the
-    application list hashed at close, then run once from the revealed seed
-    source. Its record is public; `verify_draw.py` re-runs it."""
+    """The program's lottery: committed to before applications close, sealed
+    (everything it depends on hashed) after they close, then run once from a
+    drand quicknet round that appears after the seal, combined with the
+    organiser secret when one was committed. Its record is public;
+    `verify_draw.py` re-runs it."""
 
     class Source(models.TextChoices):
-        SECRET = "secret", _("Organiser secret, committed now and revealed at the draw")
-        BEACON = "beacon", _("Public randomness beacon value, entered when it appears")
+        # Both include the beacon round: a secret alone could be known before
+        # the seal, by the organiser, who could then shape the list.
+        SECRET = "secret", _("A public beacon round after the seal, with an organiser secret")
+        BEACON = "beacon", _("A public beacon round after the seal")
 
     class Mechanism(models.TextChoices):
         FAIR = "group_rsd_fair", _("Group lottery with the fairness correction")
@@ -391,17 +395,22 @@ class Draw(models.Model):
     # sealed here until the draw reveals it.
     commitment = models.CharField(max_length=64, blank=True)
     secret_sealed = models.TextField(blank=True)
-    # BEACON: which future value will be used, e.g. "drand quicknet round 1234567".
-    beacon = models.CharField(_("beacon value to use"), max_length=200, blank=True)
+    # The beacon: the first drand quicknet round at or after the seal, plus
+    # this many (committed); the round is fixed at the seal, its signature
+    # entered at the run.
+    beacon_offset = models.PositiveIntegerField(_("beacon rounds after the seal"), default=100)
+    beacon_round = models.PositiveBigIntegerField(null=True, blank=True)
+    beacon_signature = models.CharField(max_length=96, blank=True)
     stage = models.CharField(max_length=10, choices=Stage.choices, default=Stage.COMMITTED)
     committed_at = models.DateTimeField(auto_now_add=True)
     committed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
-    list_hash = models.CharField(max_length=64, blank=True)
+    # SHA-256 of everything the draw depends on (docs/draw.md, section 2).
+    sealed_hash = models.CharField(max_length=64, blank=True)
     parties = models.PositiveIntegerField(default=0)
-    closed_at = models.DateTimeField(null=True, blank=True)
-    revealed = models.CharField(max_length=200, blank=True)  # the secret (hex) or beacon value
+    closed_at = models.DateTimeField(null=True, blank=True)  # the seal, whole seconds
+    revealed = models.CharField(max_length=200, blank=True)  # the secret (hex), once drawn
     seed = models.CharField(max_length=64, blank=True)
     record = models.JSONField(null=True, blank=True)
     ran_at = models.DateTimeField(null=True, blank=True)

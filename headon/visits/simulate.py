@@ -17,13 +17,16 @@ mechanisms share one synthetic program and population per run:
 The two group lotteries run the real `draw.run_draw`, so the simulation
 measures the code that draws, not a model of it.
 
-The population, stated so the figures can be argued with: parties of 1, 2, 3
-and 4 people in the shares 35/35/15/15% (about 2.1 people a party), each
-ranking 1-5 sessions (15/15/20/20/30%), chosen one after another in
-proportion to popularity among those not yet ranked. Sessions run two a day
-from 2027-02-03, three days before the Lunar New Year (2027-02-06); a session
-on a holiday day (2027-02-06 to 02-12) is three times as wanted, a Saturday
-twice, so the New Year's Day Saturday six times.
+The population, stated so the figures can be argued with (`APPLICANT_MODEL`,
+also printed in the report): parties of 1, 2, 3 and 4 people in the shares
+35/35/15/15% (about 2.1 people a party), each ranking 1-5 sessions
+(15/15/20/20/30%), chosen one after another in proportion to popularity
+among those not yet ranked. Sessions run two a day from 2027-02-03, three
+days before the Lunar New Year (2027-02-06); a session on a holiday day
+(2027-02-06 to 02-12) is three times as wanted, a Saturday twice, so the New
+Year's Day Saturday six times. Every figure is a mean over runs with a 95%
+confidence interval (1.96 standard errors of the per-run values); success is
+reported before and after waitlist promotion.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import hashlib
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from statistics import fmean
+from statistics import fmean, stdev
 from typing import Final
 
 from headon.visits import draw
@@ -49,6 +52,24 @@ LABELS: Final = {
 }
 PARTY_SIZES: Final = {1: 0.35, 2: 0.35, 3: 0.15, 4: 0.15}
 CHOICE_COUNTS: Final = {1: 0.15, 2: 0.15, 3: 0.20, 4: 0.20, 5: 0.30}
+APPLICANT_MODEL: Final = (
+    "Applicants come in parties of 1, 2, 3 and 4 people (35%, 35%, 15%, 15%; about 2.1 people"
+    " a party). Each party ranks 1 to 5 sessions (15%, 15%, 20%, 20%, 30%), picked one after"
+    " another in proportion to how wanted each remaining session is. Sessions run two a day"
+    " from 2027-02-03; one on a Lunar New Year holiday (2027-02-06 to 02-12) is three times as"
+    " wanted, a Saturday twice, the New Year's Saturday six times. Parties and choices are"
+    " drawn afresh for every run."
+)
+INDIVIDUAL_MEANING: Final = (
+    "The *individual lottery* is the usual alternative: every member of a party enters alone,"
+    " asking for seats for the whole party; entries are drawn in a uniformly random order and"
+    " each takes its first choice with room for the party. A party succeeds if any member"
+    " wins; a second win is a duplicate whose seats are wasted, because by then the draw is"
+    " published (so it has no waitlist promotion here). The two group lotteries draw each"
+    " party once, whole (docs/draw.md, section 6); after the draw, free seats go to waitlisted"
+    " parties in draw order, each its first choice with room for the whole party."
+)
+Z95: Final = 1.96  # two-sided 95% normal quantile
 FIRST_DAY: Final = dt.date(2027, 2, 3)
 HOLIDAY: Final = frozenset(dt.date(2027, 2, 6) + dt.timedelta(days=d) for d in range(7))
 
@@ -71,17 +92,31 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class MechanismResult:
+    """Means over runs; ``ci`` holds the 95% half-width of each figure, by
+    field name (and ``success_by_size``'s as ``"size N"``, the promoted ones
+    as ``"promoted size N"``)."""
+
     mechanism: str
     fill_rate: float  # seats used by visitors / seats, after the draw
     fill_rate_promoted: float  # the same after waitlist promotion in draw order
     success_rate: float  # parties that visit / parties
+    success_rate_promoted: float  # the same after promotion
     success_by_size: dict[int, float]
+    success_by_size_promoted: dict[int, float]
+    gap_draw: float  # success of parties of 1 minus parties of 4, in the draw
+    gap: float  # the same after promotion
     mean_rank: float  # rank of the session obtained, 1 = first choice
     wasted_seats: float  # per draw, duplicate wins (the individual lottery only)
+    ci: dict[str, float]
+    per_run: dict[str, tuple[float, ...]]  # each figure, run by run
 
     @property
     def label(self) -> str:
         return LABELS[self.mechanism]
+
+    def pm(self, key: str, value: float, scale: float = 100.0, digits: int = 2) -> str:
+        """``value ± half-width``, in percent by default."""
+        return f"{scale * value:.{digits}f} ± {scale * self.ci.get(key, 0.0):.{digits}f}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,35 +130,65 @@ class SimulationReport:
     results: tuple[MechanismResult, ...]
 
     def to_markdown(self) -> str:
-        """Two tables and a bar chart of success by party size."""
+        """The model, three tables (figures in % with 95% intervals) and a bar
+        chart of success by party size after promotion."""
         sizes = sorted(PARTY_SIZES)
         lines = [
             f"{self.applicants:,} applicants in about {self.parties:,.0f} parties,"
             f" {self.sessions} sessions of {self.capacity} seats"
-            f" ({self.sessions * self.capacity:,} seats), {self.runs} runs, seed {self.seed}.",
+            f" ({self.sessions * self.capacity:,} seats), {self.runs} runs, seed {self.seed}."
+            " Figures are means over the runs ± the half-width of a 95% confidence interval"
+            " (1.96 standard errors of the per-run values).",
             "",
-            "| mechanism | seats filled | after promotion | seats wasted | parties served"
-            " | mean rank obtained |",
-            "|---|---:|---:|---:|---:|---:|",
+            f"**Applicants.** {APPLICANT_MODEL}",
+            "",
+            INDIVIDUAL_MEANING,
+            "",
+            "| mechanism | seats filled % | after promotion % | seats wasted | parties served %"
+            " | served after promotion % | mean rank obtained |",
+            "|---|---:|---:|---:|---:|---:|---:|",
         ]
         lines += [
-            f"| {r.label} | {r.fill_rate:.1%} | {r.fill_rate_promoted:.1%} | {r.wasted_seats:.1f}"
-            f" | {r.success_rate:.2%} | {r.mean_rank:.2f} |"
+            f"| {r.label} | {r.pm('fill_rate', r.fill_rate)} | {r.pm('fill_rate_promoted', r.fill_rate_promoted)}"
+            f" | {r.pm('wasted_seats', r.wasted_seats, 1, 1)} | {r.pm('success_rate', r.success_rate)}"
+            f" | {r.pm('success_rate_promoted', r.success_rate_promoted)} | {r.mean_rank:.2f} |"
             for r in self.results
         ]
-        lines += [
-            "",
-            "Success rate by party size:",
-            "",
-            "| mechanism | " + " | ".join(f"party of {s}" for s in sizes) + " | 4 vs 1 |",
-            "|---|" + "---:|" * (len(sizes) + 1),
-        ]
-        for r in self.results:
-            ratio = r.success_by_size[4] / r.success_by_size[1] if r.success_by_size[1] else 0
-            cells = " | ".join(f"{r.success_by_size[s]:.2%}" for s in sizes)
-            lines.append(f"| {r.label} | {cells} | {ratio:.2f} |")
-        lines += ["", "```", *self._chart(sizes), "```"]
+        for title, promoted in (("in the draw", False), ("after waitlist promotion", True)):
+            prefix = "promoted size" if promoted else "size"
+            lines += [
+                "",
+                f"Success rate by party size, {title} (%):",
+                "",
+                "| mechanism | "
+                + " | ".join(f"party of {s}" for s in sizes)
+                + " | 1 minus 4 (points) |",
+                "|---|" + "---:|" * (len(sizes) + 1),
+            ]
+            for r in self.results:
+                rates = r.success_by_size_promoted if promoted else r.success_by_size
+                cells = " | ".join(r.pm(f"{prefix} {s}", rates[s]) for s in sizes)
+                last = r.pm("gap", r.gap) if promoted else r.pm("gap_draw", r.gap_draw)
+                lines.append(f"| {r.label} | {cells} | {last} |")
+        lines += ["", *self._paired(), "", "```", *self._chart(sizes), "```"]
         return "\n".join(lines) + "\n"
+
+    def _paired(self) -> list[str]:
+        """The two group lotteries told apart: the difference of their gaps,
+        run by run (same applicants, same seed), with its interval."""
+        by = {r.mechanism: r for r in self.results}
+        plain, fair = by.get(draw.GROUP_RSD), by.get(draw.GROUP_RSD_FAIR)
+        if plain is None or fair is None:
+            return []
+        out = []
+        for key, when in (("gap_draw", "in the draw"), ("gap", "after waitlist promotion")):
+            diffs = [a - b for a, b in zip(plain.per_run[key], fair.per_run[key], strict=True)]
+            mean, half = _mean_ci(diffs)
+            out.append(
+                f"Gap between parties of 1 and 4, group lottery minus no leapfrogging, {when},"
+                f" paired by run: {100 * mean:.2f} ± {100 * half:.2f} points."
+            )
+        return [" ".join(out)]
 
     def _chart(self, sizes: Sequence[int]) -> list[str]:
         top = max(max(r.success_by_size.values()) for r in self.results) or 1.0
@@ -131,7 +196,7 @@ class SimulationReport:
         for r in self.results:
             rows.append(r.label)
             for s in sizes:
-                rate = r.success_by_size[s]
+                rate = r.success_by_size_promoted[s]
                 rows.append(f"  party of {s} {'█' * round(40 * rate / top):<40} {rate:.2%}")
         return rows
 
@@ -204,73 +269,97 @@ def group_lottery(
     return Outcome({ref: result.offers.get(ref) for ref in result.order}), result.order
 
 
-def _promoted_seats(
+def _promote(
     outcome: Outcome,
     order: Sequence[str],
     parties: Sequence[draw.Party],
     capacities: Mapping[str, int],
-) -> int:
-    """Seats used once the waitlist is offered what is left, in draw order,
+) -> Outcome:
+    """The visits once the waitlist is offered what is left, in draw order,
     each party its first choice with room (no closing: the draw is over)."""
     by_ref = {p.ref: p for p in parties}
     left = dict(capacities)
-    used = 0
-    for ref, session in outcome.visits.items():
+    visits = dict(outcome.visits)
+    for ref, session in visits.items():
         if session is not None:
             left[session] -= by_ref[ref].size
-            used += by_ref[ref].size
     for ref in order:
         party = by_ref[ref]
-        if outcome.visits[ref] is None:
+        if visits[ref] is None:
             session = next((s for s in party.choices if left[s] >= party.size), None)
             if session is not None:
                 left[session] -= party.size
-                used += party.size
-    return used
+                visits[ref] = session
+    return Outcome(visits, outcome.wasted)
+
+
+def _mean_ci(values: Sequence[float]) -> tuple[float, float]:
+    """The mean and the half-width of its 95% confidence interval."""
+    if len(values) < 2:
+        return fmean(values), 0.0
+    return fmean(values), Z95 * stdev(values) / len(values) ** 0.5
 
 
 @dataclass
 class _Tally:
-    fill: list[float]
-    promoted: list[float]
-    served: list[float]
-    wasted: list[float]
+    """Per-run figures of one mechanism; `result` turns them into means and
+    intervals."""
+
+    runs: dict[str, list[float]]
     ranks: list[int]
-    won: dict[int, int]
-    tried: dict[int, int]
 
     @classmethod
     def empty(cls) -> _Tally:
-        return cls([], [], [], [], [], dict.fromkeys(PARTY_SIZES, 0), dict.fromkeys(PARTY_SIZES, 0))
+        return cls({}, [])
+
+    def _add(self, key: str, value: float) -> None:
+        self.runs.setdefault(key, []).append(value)
 
     def add(
-        self, outcome: Outcome, parties: Sequence[draw.Party], seats: int, promoted: int
+        self, outcome: Outcome, promoted: Outcome, parties: Sequence[draw.Party], seats: int
     ) -> None:
-        used = 0
-        for party in parties:
-            session = outcome.visits[party.ref]
-            self.tried[party.size] = self.tried.get(party.size, 0) + 1
-            if session is not None:
-                used += party.size
-                self.won[party.size] = self.won.get(party.size, 0) + 1
-                self.ranks.append(party.choices.index(session) + 1)
-        self.fill.append(used / seats if seats else 0.0)
-        self.promoted.append(promoted / seats if seats else 0.0)
-        self.served.append(sum(v is not None for v in outcome.visits.values()) / len(parties))
-        self.wasted.append(outcome.wasted)
+        for name, visits in (("", outcome.visits), ("promoted ", promoted.visits)):
+            tried = dict.fromkeys(PARTY_SIZES, 0)
+            won = dict.fromkeys(PARTY_SIZES, 0)
+            used = 0
+            for party in parties:
+                tried[party.size] = tried.get(party.size, 0) + 1
+                if visits[party.ref] is not None:
+                    won[party.size] = won.get(party.size, 0) + 1
+                    used += party.size
+            for size in sorted(tried):
+                self._add(f"{name}size {size}", won[size] / tried[size] if tried[size] else 0.0)
+            suffix = "_promoted" if name else ""
+            self._add(f"fill_rate{suffix}", used / seats if seats else 0.0)
+            self._add(f"success_rate{suffix}", sum(won.values()) / len(parties))
+        self._add("gap_draw", self.runs["size 1"][-1] - self.runs["size 4"][-1])
+        self._add("gap", self.runs["promoted size 1"][-1] - self.runs["promoted size 4"][-1])
+        self._add("wasted_seats", outcome.wasted)
+        self.ranks += [
+            party.choices.index(session) + 1
+            for party in parties
+            if (session := outcome.visits[party.ref]) is not None
+        ]
 
     def result(self, mechanism: str) -> MechanismResult:
+        means, ci = {}, {}
+        for key, values in self.runs.items():
+            means[key], ci[key] = _mean_ci(values)
+        sizes = sorted(int(key.split()[-1]) for key in self.runs if key.startswith("size "))
         return MechanismResult(
             mechanism=mechanism,
-            fill_rate=fmean(self.fill),
-            fill_rate_promoted=fmean(self.promoted),
-            success_rate=fmean(self.served),
-            success_by_size={
-                s: self.won.get(s, 0) / n if (n := self.tried.get(s, 0)) else 0.0
-                for s in sorted(PARTY_SIZES.keys() | self.tried.keys())
-            },
+            fill_rate=means["fill_rate"],
+            fill_rate_promoted=means["fill_rate_promoted"],
+            success_rate=means["success_rate"],
+            success_rate_promoted=means["success_rate_promoted"],
+            success_by_size={s: means[f"size {s}"] for s in sizes},
+            success_by_size_promoted={s: means[f"promoted size {s}"] for s in sizes},
+            gap_draw=means["gap_draw"],
+            gap=means["gap"],
             mean_rank=fmean(self.ranks) if self.ranks else 0.0,
-            wasted_seats=fmean(self.wasted),
+            wasted_seats=means["wasted_seats"],
+            ci=ci,
+            per_run={key: tuple(values) for key, values in self.runs.items()},
         )
 
 
@@ -284,12 +373,11 @@ def compare(
     for run, parties in enumerate(population):
         run_seed = hashlib.sha256(f"headon-simulation:{seed}:{run}".encode()).digest()
         outcome = individual_lottery(parties, capacities, run_seed)
-        used = sum(p.size for p in parties if outcome.visits[p.ref] is not None)
-        tallies[INDIVIDUAL].add(outcome, parties, seats, used)  # duplicates are not re-offered
+        tallies[INDIVIDUAL].add(outcome, outcome, parties, seats)  # duplicates are not re-offered
         for mechanism in (draw.GROUP_RSD, draw.GROUP_RSD_FAIR):
             outcome, order = group_lottery(parties, capacities, run_seed, mechanism)
-            promoted = _promoted_seats(outcome, order, parties, capacities)
-            tallies[mechanism].add(outcome, parties, seats, promoted)
+            promoted = _promote(outcome, order, parties, capacities)
+            tallies[mechanism].add(outcome, promoted, parties, seats)
     return tuple(tallies[m].result(m) for m in MECHANISMS)
 
 
@@ -298,7 +386,7 @@ def simulate(
     applicants: int = 30_000,
     sessions: int = 16,
     capacity: int = 60,
-    runs: int = 20,
+    runs: int = 200,
     seed: int = 1,
 ) -> SimulationReport:
     """The three mechanisms on ``runs`` populations of ``applicants`` people,

@@ -1,43 +1,45 @@
 """The draw of a program, from commitment to offers and the waitlist.
 
-1. `draw_commit` before applications close: the algorithm, the mechanism and
-   the seed source are fixed and published (for an organiser secret, its
-   SHA-256 now; for a beacon, which future value will be used).
-2. `draw_close` after they close: the pseudonymised application list is
-   hashed and the hash published.
-3. `draw_run`: the seed from the revealed secret or beacon value and the
-   list hash; the pure core (`headon.visits.draw`) orders and assigns; offers
-   and the waitlist are written in the same transaction as the record, under
-   a row lock on the draw, so a second run (concurrent, or after a kill) finds
+1. `draw_commit` before applications close: the algorithm, the mechanism,
+   the tiers flag and the seed's sources are fixed and published: always a
+   drand quicknet round (the first at or after the seal, plus a committed
+   number of rounds), and, for an organiser secret, its SHA-256 now.
+2. `draw_close` after they close: everything the draw depends on (the
+   pseudonymised list, each session's id, capacity and status, mechanism,
+   tiers, commitment, the seal's time and the round it names) is hashed and
+   the hash published. Nobody can know the round's value yet.
+3. `draw_run`, once the round has appeared: its signature is checked against
+   quicknet's public key, everything sealed is hashed again and must match,
+   and the pure core (`headon.visits.draw`) orders and assigns; offers and
+   the waitlist are written in the same transaction as the record, under a
+   row lock on the draw, so a second run (concurrent, or after a kill) finds
    the first one's outcome and changes nothing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 
 from headon.accounts.models import User
 from headon.accounts.services import audit_record
+from headon.visits import beacon, later
 from headon.visits import draw as core
-from headon.visits import later
 from headon.visits.models import (
     Application,
     ApplicationChoice,
     Draw,
     Offer,
     Program,
-    Session,
     WaitlistEntry,
 )
 from headon.visits.services.people import seal, unseal
-
-_HEX = re.compile(r"[0-9a-fA-F]+")
 
 
 class DrawStepError(Exception):
@@ -67,10 +69,26 @@ def parties_for(program: Program, *, tiers: bool = False) -> list[core.Party]:
 
 
 def seats_for(program: Program) -> list[core.Seats]:
+    """Every session of the program with its capacity and status: a
+    cancelled one is sealed too, with no seats in the draw."""
     return [
-        core.Seats(session_id(s.pk), s.capacity)
-        for s in program.sessions.filter(status=Session.Status.SCHEDULED).order_by("starts_at")
+        core.Seats(session_id(s.pk), s.capacity, s.status)
+        for s in program.sessions.order_by("starts_at")
     ]
+
+
+def seal_of(draw: Draw) -> core.Seal:
+    """What the draw sealed besides the list, from its row."""
+    if draw.closed_at is None or draw.beacon_round is None:
+        raise DrawStepError(_("Seal the application list first."))
+    return core.Seal(
+        mechanism=draw.mechanism,
+        tiers=draw.tiers,
+        commitment=draw.commitment or None,
+        sealed_at=int(draw.closed_at.timestamp()),
+        beacon_offset=draw.beacon_offset,
+        beacon_round=draw.beacon_round,
+    )
 
 
 @transaction.atomic
@@ -80,39 +98,45 @@ def draw_commit(
     source: str,
     actor: User | None,
     mechanism: str = Draw.Mechanism.FAIR,
-    beacon: str = "",
     tiers: bool = False,
+    beacon_offset: int = 100,
 ) -> Draw:
     """Fix how the draw will run, before applications close."""
     if Draw.objects.filter(program=program).exists():
-        raise DrawStepError("This program's draw is committed already.")
+        raise DrawStepError(_("This program's draw is committed already."))
     if program.applications_close_at and timezone.now() >= program.applications_close_at:
-        raise DrawStepError("Commit before applications close, or the commitment proves nothing.")
+        raise DrawStepError(
+            _("Commit before applications close, or the commitment proves nothing.")
+        )
     if mechanism not in Draw.Mechanism.values:
-        raise DrawStepError("Unknown mechanism.")
+        raise DrawStepError(_("Unknown mechanism."))
+    if not 1 <= beacon_offset <= core.MAX_BEACON_OFFSET:
+        raise DrawStepError(
+            _("The beacon round is 1 to %(most)s rounds after the seal.")
+            % {"most": core.MAX_BEACON_OFFSET}
+        )
     draw = Draw(
         program=program,
         algorithm=core.ALGORITHM_VERSION,
         mechanism=mechanism,
         tiers=tiers,
         source=source,
+        beacon_offset=beacon_offset,
         committed_by=actor,
     )
     if source == Draw.Source.SECRET:
         secret = core.new_secret()
         draw.commitment = core.commitment_for_secret(secret)
         draw.secret_sealed = seal(secret.hex())
-    elif source == Draw.Source.BEACON:
-        beacon = beacon.strip()
-        if not beacon or len(beacon) > 200:
-            raise DrawStepError(
-                "Name the beacon value the draw will use, e.g. a drand round after the close."
-            )
-        draw.beacon = beacon
-    else:
-        raise DrawStepError("Unknown seed source.")
+    elif source != Draw.Source.BEACON:
+        raise DrawStepError(_("Unknown seed source."))
     draw.save()
-    audit_record(action="draw_commit", actor=actor, target=draw, data={"source": source})
+    audit_record(
+        action="draw_commit",
+        actor=actor,
+        target=draw,
+        data={"source": source, "beacon_offset": beacon_offset},
+    )
     return draw
 
 
@@ -121,7 +145,7 @@ def applications_close_now(*, program: Program, actor: User | None) -> Program:
     """End the application window early (the draw must be committed first,
     so the commitment still predates the close)."""
     if not Draw.objects.filter(program=program).exists():
-        raise DrawStepError("Commit the draw before closing applications.")
+        raise DrawStepError(_("Commit the draw before closing applications."))
     now = timezone.now()
     if program.applications_close_at is None or program.applications_close_at > now:
         program.applications_close_at = now
@@ -132,8 +156,9 @@ def applications_close_now(*, program: Program, actor: User | None) -> Program:
 
 @transaction.atomic
 def draw_close(*, program: Program, actor: User | None, force: bool = False) -> Draw:
-    """Seal the application list: its hash is published and the draw will
-    refuse to run on any other list."""
+    """Seal everything the draw depends on: its hash is published, the
+    beacon round is fixed (after the seal), and the draw will refuse to run
+    on anything else."""
     draw = Draw.objects.select_for_update().get(program=program)
     if draw.stage != Draw.Stage.COMMITTED:
         return draw
@@ -142,27 +167,69 @@ def draw_close(*, program: Program, actor: User | None, force: bool = False) -> 
         and program.applications_close_at
         and timezone.now() < program.applications_close_at
     ):
-        raise DrawStepError("Applications are still open.")
+        raise DrawStepError(_("Applications are still open."))
     parties = parties_for(program, tiers=draw.tiers)
     if not parties:
-        raise DrawStepError("There are no applications to draw.")
-    draw.list_hash = core.list_hash(parties)
+        raise DrawStepError(_("There are no applications to draw."))
+    # Whole seconds, so the time in the record is the time stored here.
+    sealed_at = int(timezone.now().timestamp())
+    draw.closed_at = dt.datetime.fromtimestamp(sealed_at, dt.UTC)
+    draw.beacon_round = beacon.first_round_at_or_after(draw.closed_at) + draw.beacon_offset
+    draw.sealed_hash = core.sealed_hash(parties, seats_for(program), seal_of(draw))
     draw.parties = len(parties)
-    draw.closed_at = timezone.now()
     draw.stage = Draw.Stage.CLOSED
     draw.save()
-    audit_record(action="draw_close", actor=actor, target=draw, data={"list_hash": draw.list_hash})
+    audit_record(
+        action="draw_close",
+        actor=actor,
+        target=draw,
+        data={"sealed_hash": draw.sealed_hash, "beacon_round": draw.beacon_round},
+    )
     return draw
 
 
-def _source_bytes(draw: Draw, beacon_value: str) -> tuple[bytes, str]:
-    if draw.source == Draw.Source.SECRET:
-        revealed = unseal(draw.secret_sealed)
-        return bytes.fromhex(revealed), revealed
-    value = beacon_value.strip()
-    if not value or len(value) > 200 or not _HEX.fullmatch(value) or len(value) % 2:
-        raise DrawStepError("Enter the beacon value as it was published, in hex.")
-    return bytes.fromhex(value), value.lower()
+def _round(draw: Draw, beacon_value: str) -> beacon.Round:
+    """The sealed round from what staff pasted, checked against quicknet's key.
+    The round comes after the seal by construction (`draw_close`)."""
+    number = draw.beacon_round or 0
+    try:
+        found = beacon.parse_round(beacon_value, expected=number)
+        beacon.verify_round(found)
+    except beacon.BeaconError:
+        due = beacon.round_time(number)
+        if timezone.now() < due:
+            raise DrawStepError(
+                _(
+                    "Round %(round)s is due at %(time)s; it does not exist yet. Run the draw after it."
+                )
+                % {"round": number, "time": date_format(timezone.localtime(due), "DATETIME_FORMAT")}
+            ) from None
+        raise DrawStepError(
+            _(
+                "This is not the signature of drand quicknet round %(round)s. Paste the"
+                " signature (96 hex digits), or the JSON, from %(url)s."
+            )
+            % {"round": number, "url": beacon.URL + str(number)}
+        ) from None
+    return found
+
+
+def _sealed_changes(draw: Draw, program: Program) -> core.Seal:
+    """The seal, if nothing sealed has changed since; otherwise the reason."""
+    sealed = seal_of(draw)
+    parties = parties_for(program, tiers=draw.tiers)
+    try:
+        same = core.sealed_hash(parties, seats_for(program), sealed) == draw.sealed_hash
+    except core.DrawError:  # e.g. a round that no longer follows from the seal
+        same = False
+    if not same:
+        raise DrawStepError(
+            _(
+                "What the draw depends on (applications, sessions, capacities, mechanism or"
+                " tiers) changed after it was sealed; the draw will not run on it."
+            )
+        )
+    return sealed
 
 
 def offer_deadline(now: dt.datetime) -> dt.datetime:
@@ -176,22 +243,25 @@ def draw_run(*, program: Program, actor: User | None, beacon_value: str = "") ->
     if draw.stage == Draw.Stage.DONE:
         return draw
     if draw.stage != Draw.Stage.CLOSED:
-        raise DrawStepError("Seal the application list first.")
+        raise DrawStepError(_("Seal the application list first."))
+    sealed = _sealed_changes(draw, program)
+    found = _round(draw, beacon_value)
+    secret = bytes.fromhex(unseal(draw.secret_sealed)) if draw.commitment else None
     parties = parties_for(program, tiers=draw.tiers)
-    if core.list_hash(parties) != draw.list_hash:
-        raise DrawStepError(
-            "The application list changed after it was sealed; the draw will not run on it."
+    try:
+        result = core.run_draw(
+            parties=parties,
+            seats=seats_for(program),
+            mechanism=draw.mechanism,
+            tiers=draw.tiers,
+            seal=sealed,
+            signature=found.signature,
+            secret=secret,
         )
-    source, revealed = _source_bytes(draw, beacon_value)
-    seed = core.derive_seed(source=source, list_hash=draw.list_hash, algorithm=draw.algorithm)
-    result = core.run_draw(
-        parties=parties,
-        seats=seats_for(program),
-        seed=seed,
-        mechanism=draw.mechanism,
-        tiers=draw.tiers,
-        commitment=draw.commitment or None,
-    )
+    except core.DrawError as exc:  # checked above; kept so a slip cannot draw
+        raise DrawStepError(str(exc)) from None
+    seed = result.seed
+    revealed = secret.hex() if secret is not None else ""
     now = timezone.now()
     applications = {
         a.reference: a
@@ -216,6 +286,7 @@ def draw_run(*, program: Program, actor: User | None, beacon_value: str = "") ->
     )
     draw.seed = seed.hex()
     draw.revealed = revealed
+    draw.beacon_signature = found.signature
     draw.record = result.record()
     draw.ran_at = now
     draw.ran_by = actor

@@ -4,6 +4,7 @@ import hashlib
 import importlib.util
 import itertools
 import json
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -14,19 +15,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from headon.visits import beacon
 from headon.visits.draw import (
     DrawError,
     DrawResult,
     HashStream,
     Party,
+    Seal,
     Seats,
     _assign,
     canonical_list,
     commitment_for_secret,
     derive_seed,
     draw_order,
-    list_hash,
     run_draw,
+    sealed_text,
+    seed_source,
     shuffle,
 )
 
@@ -62,6 +66,33 @@ def draw(parties=None, mechanism="group_rsd", seed=SEED, **kwargs) -> DrawResult
     return run_draw(parties=parties, seats=SEATS, seed=seed, mechanism=mechanism, **kwargs)
 
 
+# A published quicknet round (never made up), and a seal a second before the
+# round OFFSET rounds earlier: the seal names exactly this round.
+ROUND, OFFSET = 657413, 100
+SIGNATURE = beacon.RECORDED[ROUND]
+SEALED_AT = int(beacon.round_time(ROUND - OFFSET).timestamp()) - 1
+
+
+def seal(mechanism="group_rsd_fair", tiers=False, commitment=None, **changes) -> Seal:
+    values = {"sealed_at": SEALED_AT, "beacon_offset": OFFSET, "beacon_round": ROUND}
+    values.update(changes)
+    return Seal(mechanism, tiers, commitment, **values)
+
+
+def sealed_draw(parties=None, mechanism="group_rsd_fair", tiers=False, secret=SECRET, seats=SEATS):
+    """A real draw: sealed, seeded from the recorded round (and the secret)."""
+    commitment = commitment_for_secret(secret) if secret is not None else None
+    return run_draw(
+        parties=sample_parties() if parties is None else parties,
+        seats=seats,
+        mechanism=mechanism,
+        tiers=tiers,
+        seal=seal(mechanism, tiers, commitment),
+        signature=SIGNATURE,
+        secret=secret,
+    )
+
+
 def sessions_reached(party: Party, offer: str | None) -> tuple[str, ...]:
     """The choices a party tried: all of them if waitlisted, else up to its offer."""
     if offer is None:
@@ -75,8 +106,7 @@ def sessions_reached(party: Party, offer: str | None) -> tuple[str, ...]:
 def test_the_canonical_list_is_sorted_by_ref_one_line_per_party():
     parties = [Party("b", 2, ("s1", "s2"), 1), Party("a", 1, ("s1",))]
     assert canonical_list(parties) == b"a|1|s1|0\nb|2|s1,s2|1\n"
-    assert list_hash(parties) == hashlib.sha256(b"a|1|s1|0\nb|2|s1,s2|1\n").hexdigest()
-    assert list_hash(parties) == list_hash(reversed(parties))
+    assert canonical_list(parties) == canonical_list(reversed(parties))
 
 
 def test_the_canonical_list_refuses_names_that_would_break_its_format():
@@ -87,21 +117,29 @@ def test_the_canonical_list_refuses_names_that_would_break_its_format():
 
 
 def test_the_seed_is_sha256_of_the_documented_concatenation():
-    lh = "9d188b5d496cd059b0c7c89b7a0775539c57e827fe9791cdb79a9bf0fe2bc8b7"
-    material = b"headon-draw-seed\x00headon-draw-v1\x00" + SECRET + b"\x00" + lh.encode()
-    assert derive_seed(source=SECRET, list_hash=lh) == hashlib.sha256(material).digest()
-    assert derive_seed(source=SECRET, list_hash=lh).hex() == (
-        "3c9fba9443830b2ba0e9e901beabb8eb05cb60c44f27c0b6955ac75b46293dc1"
-    )
+    sh = "9d188b5d496cd059b0c7c89b7a0775539c57e827fe9791cdb79a9bf0fe2bc8b7"
+    material = b"headon-draw-seed\x00headon-draw-v2\x00" + SECRET + b"\x00" + sh.encode()
+    assert derive_seed(source=SECRET, sealed_hash=sh) == hashlib.sha256(material).digest()
+
+
+def test_the_source_is_the_round_then_the_secret_never_the_secret_alone():
+    randomness = beacon.Round(ROUND, SIGNATURE).randomness
+    assert randomness == hashlib.sha256(bytes.fromhex(SIGNATURE)).digest()
+    assert seed_source(randomness) == randomness
+    assert seed_source(randomness, SECRET) == randomness + SECRET
+    with pytest.raises(DrawError, match="exactly 32 bytes"):
+        seed_source(SECRET[:16])  # a secret is no beacon
+    with pytest.raises(DrawError, match="at least 16 bytes"):
+        seed_source(randomness, b"4byt")
 
 
 def test_the_seed_changes_with_every_input():
-    lh, other = "0" * 64, "1" * 64
+    sh, other = "0" * 64, "1" * 64
     seeds = {
-        derive_seed(source=SECRET, list_hash=lh),
-        derive_seed(source=SECRET, list_hash=other),
-        derive_seed(source=SECRET + b"\x00", list_hash=lh),
-        derive_seed(source=SECRET, list_hash=lh, algorithm="headon-draw-v2"),
+        derive_seed(source=SECRET, sealed_hash=sh),
+        derive_seed(source=SECRET, sealed_hash=other),
+        derive_seed(source=SECRET + b"\x00", sealed_hash=sh),
+        derive_seed(source=SECRET, sealed_hash=sh, algorithm="headon-draw-v3"),
     }
     assert len(seeds) == 4
 
@@ -109,15 +147,56 @@ def test_the_seed_changes_with_every_input():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"source": b"", "list_hash": "0" * 64}, "non-empty"),
-        ({"source": SECRET, "list_hash": "0" * 63}, "64 lowercase hex"),
-        ({"source": SECRET, "list_hash": "A" * 64}, "64 lowercase hex"),
-        ({"source": SECRET, "list_hash": "0" * 64, "algorithm": "v1\x00x"}, "algorithm"),
+        ({"source": b"", "sealed_hash": "0" * 64}, "non-empty"),
+        ({"source": SECRET, "sealed_hash": "0" * 63}, "64 lowercase hex"),
+        ({"source": SECRET, "sealed_hash": "A" * 64}, "64 lowercase hex"),
+        ({"source": SECRET, "sealed_hash": "0" * 64, "algorithm": "v1\x00x"}, "algorithm"),
     ],
 )
 def test_it_rejects_bad_seed_inputs(kwargs, message):
     with pytest.raises(DrawError, match=message):
         derive_seed(**kwargs)
+
+
+def test_the_sealed_text_holds_everything_the_draw_depends_on():
+    parties = [Party("b", 2, ("s1", "s2"), 1), Party("a", 1, ("s1",))]
+    seats = [Seats("s2", 4, "cancelled"), Seats("s1", 3)]
+    text = sealed_text(parties, seats, seal("group_rsd_fair", True, "ab" * 32))
+    assert text == (
+        b"headon-draw-v2\nmechanism|group_rsd_fair\ntiers|on\ncommitment|" + b"ab" * 32 + b"\n"
+        b"sealed_at|%d\nbeacon|drand-quicknet|100|657413\n"
+        % SEALED_AT
+        + b"sessions|2\ns1|3|scheduled\ns2|4|cancelled\nparties|2\na|1|s1|0\nb|2|s1,s2|1\n"
+    )
+    # Each of them changes the hash: capacity, status, mechanism, tiers, commitment.
+    variants = [
+        sealed_text(
+            parties,
+            [Seats("s2", 4, "cancelled"), Seats("s1", 4)],
+            seal("group_rsd_fair", True, "ab" * 32),
+        ),
+        sealed_text(
+            parties, [Seats("s2", 4), Seats("s1", 3)], seal("group_rsd_fair", True, "ab" * 32)
+        ),
+        sealed_text(parties, seats, seal("group_rsd", True, "ab" * 32)),
+        sealed_text(parties, seats, seal("group_rsd_fair", False, "ab" * 32)),
+        sealed_text(parties, seats, seal("group_rsd_fair", True, None)),
+    ]
+    assert len({text, *variants}) == 6
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"beacon_round": ROUND - 1}, "must be 657413"),
+        ({"beacon_round": ROUND + 1}, "must be 657413"),
+        ({"beacon_offset": 0, "beacon_round": ROUND - OFFSET}, "offset"),
+        ({"sealed_at": 1}, "genesis"),
+    ],
+)
+def test_the_seal_names_the_round_after_it_and_no_other(changes, message):
+    with pytest.raises(DrawError, match=message):
+        sealed_text(sample_parties(), SEATS, seal(**changes))
 
 
 def test_the_commitment_is_the_sha256_of_the_secret_and_needs_16_bytes():
@@ -339,12 +418,44 @@ def test_the_fair_mechanism_narrows_the_gap_between_party_sizes():
 
 def test_the_same_inputs_give_the_same_record():
     parties = sample_parties()
-    first = draw(parties, "group_rsd_fair").record()
-    second = draw(list(reversed(parties)), "group_rsd_fair").record()
+    first = sealed_draw(parties).record()
+    second = sealed_draw(list(reversed(parties))).record()
     assert first == second
     assert json.loads(json.dumps(first)) == first
-    assert first["list_hash"] == list_hash(parties)
-    assert first["seed"] == SEED.hex()
+    assert first["beacon"]["round"] == ROUND
+    assert first["secret"] == SECRET.hex()
+
+
+def test_only_a_sealed_draw_has_a_record():
+    with pytest.raises(DrawError, match="Only a sealed draw"):
+        draw().record()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"signature": beacon.RECORDED[9683710]}, "not the signature of quicknet round 657413"),
+        ({"signature": "00" * 48}, "not a point"),
+        ({"signature": None}, "Not a quicknet round"),
+        ({"secret": None}, "goes with a commitment"),
+        ({"secret": bytes(32)}, "not the one committed"),
+        ({"mechanism": "group_rsd"}, "mechanism and tiers flag it sealed"),
+        ({"tiers": True}, "mechanism and tiers flag it sealed"),
+        ({"seed": SEED}, "does not derive"),
+    ],
+)
+def test_a_sealed_draw_refuses_any_source_but_the_round_and_the_committed_secret(kwargs, message):
+    arguments: dict[str, Any] = {
+        "parties": sample_parties(),
+        "seats": SEATS,
+        "mechanism": "group_rsd_fair",
+        "seal": seal(commitment=commitment_for_secret(SECRET)),
+        "signature": SIGNATURE,
+        "secret": SECRET,
+    }
+    arguments.update(kwargs)
+    with pytest.raises(DrawError, match=message):
+        run_draw(**arguments)
 
 
 # --- Hostile input -------------------------------------------------------------
@@ -369,6 +480,7 @@ def test_the_same_inputs_give_the_same_record():
         ([Party("a", 1, ("s1,s2",))], SEATS, "unknown session 's1,s2'"),
         ([Party("a", 1, ("s1",))], [Seats("s1", 1), Seats("s1", 2)], "s1 appears twice"),
         ([Party("a", 1, ("s1",))], [Seats("s1", -1)], "capacity"),
+        ([Party("a", 1, ("s1",))], [Seats("s1", 1, "full")], "status"),
         (["a"], SEATS, "Expected a Party"),
     ],
 )
@@ -383,7 +495,7 @@ def test_it_rejects_hostile_input_with_a_clear_message(parties, seats, message):
         ({"mechanism": "lottery"}, "Unknown mechanism"),
         ({"algorithm_version": "headon-draw-v0"}, "not 'headon-draw-v0'"),
         ({"seed": b"short"}, "32 bytes"),
-        ({"commitment": "nope"}, "commitment"),
+        ({"seed": None}, "needs its seal"),
     ],
 )
 def test_it_rejects_bad_draw_settings(kwargs, message):
@@ -397,18 +509,11 @@ def test_it_rejects_bad_draw_settings(kwargs, message):
 # --- The standalone verifier -------------------------------------------------------
 
 
-def genuine_record(mechanism="group_rsd_fair", tiers=False) -> dict[str, Any]:
-    parties = sample_parties()
-    seed = derive_seed(source=SECRET, list_hash=list_hash(parties))
-    result = run_draw(
-        parties=parties,
-        seats=SEATS,
-        seed=seed,
-        mechanism=mechanism,
-        tiers=tiers,
-        commitment=commitment_for_secret(SECRET),
+def genuine_record(mechanism="group_rsd_fair", tiers=False, secret=SECRET) -> dict[str, Any]:
+    record: dict[str, Any] = json.loads(
+        json.dumps(sealed_draw(mechanism=mechanism, tiers=tiers, secret=secret).record())
     )
-    return result.record()
+    return record
 
 
 def run_verifier(tmp_path, record, *args: str) -> int:
@@ -417,12 +522,19 @@ def run_verifier(tmp_path, record, *args: str) -> int:
     return int(verifier.main([str(path), *args]))
 
 
+def checks_of(record, secret=None) -> dict[str, bool]:
+    checks, _notes = verifier.verify(record, secret)
+    return dict(checks)
+
+
 @pytest.mark.parametrize("mechanism", ["group_rsd", "group_rsd_fair"])
-def test_the_verifier_confirms_a_genuine_record(tmp_path, capsys, mechanism):
-    record = genuine_record(mechanism, tiers=True)
-    assert run_verifier(tmp_path, record, "--secret", SECRET.hex()) == 0
-    assert capsys.readouterr().out.strip().endswith("MATCH")
-    assert run_verifier(tmp_path, record) == 0  # without the source: order and outcome only
+@pytest.mark.parametrize("secret", [SECRET, None])
+def test_the_verifier_confirms_a_genuine_record(tmp_path, capsys, mechanism, secret):
+    record = genuine_record(mechanism, tiers=True, secret=secret)
+    assert run_verifier(tmp_path, record, "--require-signature") == 0
+    out = capsys.readouterr().out
+    assert out.strip().endswith("MATCH")
+    assert "round 657413's signature is quicknet's (py_arkworks_bls12381)" in out
 
 
 def _swap_first_two(record):
@@ -447,11 +559,71 @@ def _forge_a_ref(record):
 
 
 def _add_a_seat(record):
-    record["capacities"]["s1"] += 1
+    record["sessions"][0]["capacity"] += 1
+
+
+def _cancel_a_session(record):
+    record["sessions"][0]["status"] = "cancelled"
+
+
+def _flip_the_mechanism(record):
+    record["mechanism"] = "group_rsd"
+
+
+def _turn_tiers_on(record):
+    record["tiers"] = True
 
 
 def _drop_from_waitlist(record):
     record["waitlist"].pop()
+
+
+def _an_earlier_round(record):
+    record["beacon"]["round"] -= 1
+
+
+def _another_rounds_signature(record):
+    record["beacon"]["signature"] = beacon.RECORDED[9683710]
+
+
+def _beacon_value_00(record):
+    record["beacon"]["signature"] = "00"
+
+
+def _no_round(record):
+    del record["beacon"]["round"]
+
+
+def _move_the_seal_after_the_round(record):
+    record["sealed_at"] += OFFSET * 3 + 5
+
+
+def _a_short_secret(record):
+    record["secret"] = "deadbeef"
+    record["commitment"] = hashlib.sha256(bytes.fromhex("deadbeef")).hexdigest()
+
+
+def _no_commitment_but_a_secret(record):
+    record["commitment"] = None
+
+
+def _twenty_one_choices(record):
+    names = [f"x{i}" for i in range(21)]
+    record["sessions"] += [{"id": n, "capacity": 0, "status": "scheduled"} for n in names]
+    record["sessions"].sort(key=lambda s: s["id"])
+    record["parties"][0]["choices"] = names
+
+
+def _a_negative_tier(record):
+    record["parties"][0]["tier"] = -1
+
+
+def _unsorted_parties(record):
+    record["parties"][:2] = record["parties"][1::-1]
+
+
+def _unsorted_sessions(record):
+    record["sessions"][:2] = record["sessions"][1::-1]
 
 
 @pytest.mark.parametrize(
@@ -462,47 +634,88 @@ def _drop_from_waitlist(record):
         _grow_a_party,
         _forge_a_ref,
         _add_a_seat,
+        _cancel_a_session,
+        _flip_the_mechanism,
+        _turn_tiers_on,
         _drop_from_waitlist,
+        _an_earlier_round,
+        _another_rounds_signature,
+        _beacon_value_00,
+        _no_round,
+        _move_the_seal_after_the_round,
+        _a_short_secret,
+        _no_commitment_but_a_secret,
+        _twenty_one_choices,
+        _a_negative_tier,
+        _unsorted_parties,
+        _unsorted_sessions,
     ],
 )
 def test_the_verifier_rejects_a_tampered_record(tmp_path, capsys, tamper):
     record = genuine_record()
     tamper(record)
-    assert run_verifier(tmp_path, record, "--secret", SECRET.hex()) == 1
+    assert run_verifier(tmp_path, record) == 1
     assert capsys.readouterr().out.strip().endswith("MISMATCH")
 
 
-def test_the_verifier_rejects_a_wrong_secret_or_beacon(tmp_path):
+def test_a_consistent_rerun_with_the_mechanism_flipped_fails():
+    """Re-running the draw with the other mechanism gives a record whose order
+    and outcome agree with each other: only the sealed hash tells."""
     record = genuine_record()
-    wrong = bytes(reversed(SECRET)).hex()
-    assert run_verifier(tmp_path, record, "--secret", wrong) == 1
-    record["commitment"] = None  # a beacon draw has no commitment; the seed still must derive
-    assert run_verifier(tmp_path, record, "--beacon", wrong) == 1
-    assert run_verifier(tmp_path, record, "--beacon", SECRET.hex()) == 0
+    flipped = sealed_draw(mechanism="group_rsd").record()
+    flipped["sealed_hash"], flipped["seed"] = record["sealed_hash"], record["seed"]
+    checks = checks_of(json.loads(json.dumps(flipped)))
+    assert not checks["sealed hash matches (compare it with the one published at the seal)"]
 
 
-def test_the_verifier_rejects_a_seed_that_does_not_derive_from_the_list(tmp_path):
-    record = genuine_record()
-    other = derive_seed(source=SECRET, list_hash="0" * 64)
-    record["seed"] = other.hex()
-    # Re-run with the substituted seed: order and outcome are consistent with it...
-    assert run_verifier(tmp_path, record) == 1
-    # ...but it cannot come from the revealed secret and this list.
+def test_the_verifier_refuses_a_secret_for_a_record_without_a_commitment(tmp_path, capsys):
+    record = genuine_record(secret=None)
+    assert run_verifier(tmp_path, record) == 0
     assert run_verifier(tmp_path, record, "--secret", SECRET.hex()) == 1
+    assert "committed to none" in capsys.readouterr().out
+
+
+def test_the_verifier_rejects_a_wrong_secret(tmp_path):
+    record = genuine_record()
+    assert run_verifier(tmp_path, record, "--secret", SECRET.hex()) == 0
+    assert run_verifier(tmp_path, record, "--secret", bytes(reversed(SECRET)).hex()) == 1
+
+
+def test_the_verifier_rejects_a_seed_that_does_not_derive_from_the_seal(tmp_path):
+    record = genuine_record()
+    other = derive_seed(source=SECRET, sealed_hash="0" * 64)
+    # Re-run the draw on the substituted seed: order and outcome agree with it...
+    rerun = draw(sample_parties(), "group_rsd_fair", other)
+    record["seed"], record["order"] = other.hex(), rerun.order
+    record["outcome"] = {ref: rerun.offers.get(ref) for ref in rerun.order}
+    record["waitlist"], record["seats_left"] = rerun.waitlist, rerun.seats_left
+    # ...but it cannot come from the round, the secret and the seal.
+    assert run_verifier(tmp_path, record) == 1
+
+
+def test_without_a_bls_library_the_verifier_says_what_it_did_not_check(tmp_path, capsys):
+    record = genuine_record()
+    checks, notes = verifier.verify(record, None, bls=False)
+    assert all(passed for _, passed in checks)
+    assert "657413's BLS signature not checked" in notes[0]
+    assert f"https://api.drand.sh/{beacon.CHAIN_HASH}/public/657413" in notes[0]
 
 
 def test_the_verifier_fails_cleanly_on_a_malformed_record(tmp_path, capsys):
     (tmp_path / "record.json").write_text("{not json")
     assert verifier.main([str(tmp_path / "record.json")]) == 1
     assert run_verifier(tmp_path, {"parties": []}) == 1
+    assert run_verifier(tmp_path, [1, 2]) == 1
     assert "cannot check" in capsys.readouterr().out
 
 
 @settings(max_examples=60)
 @given(**draw_inputs)
 def test_the_verifier_agrees_with_the_draw_on_any_input(parties, seed, mechanism, tiers):
-    record = draw(parties, mechanism, seed, tiers=tiers).record()
-    assert all(passed for _, passed in verifier.verify(record, None))
+    secret = seed if seed[0] % 2 else None  # with and without an organiser secret
+    record = sealed_draw(parties, mechanism, tiers, secret).record()
+    checks, _notes = verifier.verify(json.loads(json.dumps(record)), None)
+    assert all(passed for _, passed in checks), [c for c in checks if not c[1]]
 
 
 def test_the_verifier_runs_with_the_standard_library_alone(tmp_path):
@@ -512,6 +725,59 @@ def test_the_verifier_runs_with_the_standard_library_alone(tmp_path):
     command = [sys.executable, "-I", "-S", str(VERIFIER_PATH), str(path)]
     ok = subprocess.run([*command, "--secret", SECRET.hex()], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "note: round 657413's BLS signature not checked" in ok.stdout
+    strict = subprocess.run([*command, "--require-signature"], capture_output=True, text=True)
+    assert strict.returncode == 1
     bad = subprocess.run([*command, "--secret", "00" * 32], capture_output=True, text=True)
     assert bad.returncode == 1
-    assert "FAIL seed derives from the source" in bad.stdout
+    assert "FAIL the secret given is the record's" in bad.stdout
+
+
+# --- docs/draw.md is enough to write a verifier -------------------------------------
+
+DOC = Path(__file__).resolve().parents[3] / "docs" / "draw.md"
+
+
+def _doc_blocks(language: str) -> list[str]:
+    text = DOC.read_text(encoding="utf-8")
+    return re.findall(rf"```{language}\n(.*?)```", text, flags=re.S)
+
+
+def test_the_docs_record_verifies_and_its_sealed_text_is_what_is_hashed(tmp_path, capsys):
+    (record_text,) = _doc_blocks("json")
+    record = json.loads(record_text)
+    sealed = next(b for b in _doc_blocks("") if b.startswith("headon-draw-v2\nmechanism|group"))
+    assert hashlib.sha256(sealed.encode("ascii")).hexdigest() == record["sealed_hash"]
+    assert run_verifier(tmp_path, record, "--require-signature") == 0
+    # The doc's record is the one the code makes from the inputs it lists.
+    parties = [
+        Party(p["ref"], p["size"], tuple(p["choices"]), p["tier"]) for p in record["parties"]
+    ]
+    seats = [Seats(s["id"], s["capacity"], s["status"]) for s in record["sessions"]]
+    for mechanism in ("group_rsd_fair", "group_rsd"):
+        result = run_draw(
+            parties=parties,
+            seats=seats,
+            mechanism=mechanism,
+            tiers=True,
+            seal=seal(mechanism, True, record["commitment"]),
+            signature=record["beacon"]["signature"],
+            secret=bytes.fromhex(record["secret"]),
+        )
+        text = DOC.read_text(encoding="utf-8")
+        if mechanism == "group_rsd_fair":
+            assert result.record() == record
+        else:
+            assert f"the sealed hash is\n`{result.sealed_hash}`" in text
+            assert f"`{result.seed.hex()}`, the order\n`{', '.join(result.order)}`" in text
+
+
+def test_the_docs_publish_the_verifiers_sha256_and_the_beacon_vectors():
+    text = DOC.read_text(encoding="utf-8")
+    assert hashlib.sha256(VERIFIER_PATH.read_bytes()).hexdigest() in text
+    for number, signature in beacon.RECORDED.items():
+        assert signature in text
+        assert beacon.Round(number, signature).randomness.hex() in text
+    assert beacon.PUBLIC_KEY in text
+    assert "`1694775603` (2023-09-15 11:00:03 UTC)" in text
+    assert int(beacon.round_time(657413).timestamp()) == 1694775603

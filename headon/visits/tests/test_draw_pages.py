@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import subprocess
 import sys
@@ -12,10 +13,17 @@ from django.urls import reverse
 
 from headon.testing import PersonasTestCase
 from headon.visits import tickets
-from headon.visits.models import Draw, Offer, Ticket, WaitlistEntry
+from headon.visits.models import Draw, Offer, Program, Ticket, WaitlistEntry
 from headon.visits.services.applications import access_token
 from headon.visits.tests.factories import make_program
-from headon.visits.tests.test_draws import make_application
+from headon.visits.tests.test_draws import (
+    OFFSET,
+    ROUND,
+    SIGNATURE,
+    make_application,
+    seal_moment,
+)
+from headon.visits.views.draw import VERIFIER
 
 
 class DrawPagesTests(PersonasTestCase):
@@ -27,29 +35,53 @@ class DrawPagesTests(PersonasTestCase):
         ]
         self.staff_url = reverse("visits_staff:draw", args=[self.program.slug])
 
-    def _draw_through_the_pages(self) -> Draw:
+    def _draw_through_the_pages(self, tiers: bool = False) -> Draw:
+        """Commit, seal and run from the coordinator's page. The window closes
+        just before the seal that names the recorded round ROUND, so the draw
+        runs on its real signature."""
         self.client.force_login(self.erin)
-        self.client.post(
-            self.staff_url, {"action": "commit", "source": "secret", "mechanism": "group_rsd_fair"}
+        moment = seal_moment()
+        Program.objects.filter(pk=self.program.pk).update(
+            applications_open_at=moment - dt.timedelta(days=10),
+            applications_close_at=moment - dt.timedelta(minutes=1),
         )
-        public = self.client.get(reverse("visits:draw", args=[self.program.slug]))
-        draw = Draw.objects.get()
-        self.assertContains(public, draw.commitment)
-        response = self.client.post(self.staff_url, {"action": "close"}, follow=True)
-        self.assertContains(response, "Applications are still open")
-        with time_machine.travel(self.program.applications_close_at + dt.timedelta(minutes=1)):  # type: ignore[operator]
+        commit = {"action": "commit", "source": "secret", "mechanism": "group_rsd_fair"}
+        commit |= {"beacon_offset": str(OFFSET), **({"tiers": "on"} if tiers else {})}
+        with time_machine.travel(moment - dt.timedelta(days=1)):
+            self.client.post(self.staff_url, commit)
+            public = self.client.get(reverse("visits:draw", args=[self.program.slug]))
+            draw = Draw.objects.get()
+            self.assertContains(public, draw.commitment)
+            self.assertContains(
+                public, "The first drand quicknet round at or after the seal, plus 100"
+            )
+            response = self.client.post(self.staff_url, {"action": "close"}, follow=True)
+            self.assertContains(response, "Applications are still open")
+        with time_machine.travel(moment, tick=False):
             self.client.post(self.staff_url, {"action": "close"})
-            self.client.post(self.staff_url, {"action": "run"})
+        draw.refresh_from_db()
+        self.assertEqual((draw.stage, draw.beacon_round), (Draw.Stage.CLOSED, ROUND))
+        response = self.client.post(
+            self.staff_url, {"action": "run", "beacon_value": "00"}, follow=True
+        )
+        self.assertContains(response, "This is not the signature of drand quicknet round 9683710")
+        drand_json = json.dumps({"round": ROUND, "randomness": "x", "signature": SIGNATURE})
+        self.client.post(self.staff_url, {"action": "run", "beacon_value": drand_json})
         draw.refresh_from_db()
         self.assertEqual(draw.stage, Draw.Stage.DONE)
         return draw
 
     def test_a_coordinator_draws_and_anyone_verifies_with_the_downloads(self) -> None:
-        draw = self._draw_through_the_pages()
+        draw = self._draw_through_the_pages(tiers=True)
         self.client.logout()
         page = self.client.get(reverse("visits:draw", args=[self.program.slug]))
         self.assertContains(page, draw.seed)
-        self.assertContains(page, draw.list_hash)
+        self.assertContains(page, draw.sealed_hash)
+        self.assertContains(page, "On: lower tiers are drawn first")
+        self.assertContains(page, SIGNATURE)
+        self.assertContains(page, hashlib.sha256(VERIFIER.read_bytes()).hexdigest())
+        self.assertContains(page, f"sealed={draw.sealed_hash}")  # the line to post elsewhere
+        self.assertContains(page, "https://web.archive.org/save/")
         record = self.client.get(reverse("visits:draw_record", args=[self.program.slug]))
         verifier = self.client.get(reverse("visits:verifier"))
         with tempfile.TemporaryDirectory() as tmp:

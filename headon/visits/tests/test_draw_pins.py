@@ -1,9 +1,12 @@
 """Pinned digests of whole draw records, so that speed work on draw.py and
 verify_draw.py cannot change a published order or outcome by a single byte.
 
-The digests were taken from the code before it was optimised. If one of these
-fails, the draw is no longer headon-draw-v1: a change of procedure needs a new
-algorithm version, not a new digest.
+The digests were taken from the code before it was optimised, and cover the
+order, outcome, waitlist and seats left: headon-draw-v2 changed what is
+sealed and how the seed is derived, not the shuffle or the mechanism, so
+from a given seed these are still v1's, byte for byte. If one of these
+fails, the shuffle or the mechanism changed: a change of procedure needs a
+new algorithm version, not a new digest.
 """
 
 import dataclasses
@@ -17,13 +20,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from headon.visits import beacon
 from headon.visits.draw import (
     Party,
+    Seal,
     Seats,
     _assign,
     _words,
     canonical_list,
-    derive_seed,
     draw_order,
     run_draw,
 )
@@ -65,50 +69,84 @@ def _seats(capacity: int) -> list[Seats]:
     return [Seats(s, capacity + 7 * k) for k, s in enumerate(SESSIONS)]
 
 
+# v1's seed for "pinned secret for headon tests" and the list hash "ab" * 32.
+PINNED_SEED = bytes.fromhex("c84de7584999e95d3a3ae7825f1ecc635f82078f2c00c6ac87ffb06cf00e42d5")
+
+
 def _record_digest(n: int, capacity: int, mechanism: str, tiers: bool) -> str:
     parties = _parties(n)
-    seed = derive_seed(source=b"pinned secret for headon tests", list_hash="ab" * 32)
-    record = run_draw(
-        parties=parties, seats=_seats(capacity), seed=seed, mechanism=mechanism, tiers=tiers
-    ).record()
-    assert all(passed for _, passed in verifier.verify(record, None))
-    return hashlib.sha256(json.dumps(record).encode()).hexdigest()
+    result = run_draw(
+        parties=parties, seats=_seats(capacity), seed=PINNED_SEED, mechanism=mechanism, tiers=tiers
+    )
+    decided = {
+        "order": result.order,
+        "outcome": {ref: result.offers.get(ref) for ref in result.order},
+        "waitlist": result.waitlist,
+        "seats_left": dict(sorted(result.seats_left.items())),
+    }
+    # The standalone verifier re-runs the same shuffle and mechanism.
+    as_dicts = [
+        {"ref": p.ref, "size": p.size, "choices": list(p.choices), "tier": p.tier} for p in parties
+    ]
+    order = verifier.draw_order(as_dicts, PINNED_SEED, tiers)
+    assert order == result.order
+    capacities = {s.session: s.capacity for s in _seats(capacity)}
+    found = verifier.assign(order, as_dicts, capacities, mechanism == "group_rsd_fair")
+    assert found == (decided["outcome"], decided["waitlist"], decided["seats_left"])
+    return hashlib.sha256(json.dumps(decided).encode()).hexdigest()
 
 
-# (parties, capacity per session, mechanism, tiers) -> SHA-256 of json.dumps(record)
+# (parties, capacity per session, mechanism, tiers) -> SHA-256 of the decided
+# part of the record (order, outcome, waitlist, seats left), as json.dumps wrote it
 PINS = {
     (
         300,
         20,
         "group_rsd",
         False,
-    ): "43778af7a0d19b4049889d3fcb9967a36da4e708679fabaf8528c6deedfa3750",
+    ): "be87b7efa6fc942135cda138d115b3c1cc35f93efe33538a151c12929d89cbe6",
     (
         300,
         20,
         "group_rsd_fair",
         True,
-    ): "0c7a19a085a482a51684a32bf84f6eb7a203d599122ec40d4bf8fd8a9ab950fa",
+    ): "3597462a82abcbd1930cb8dbd6f1fa4e993ce85bb34fa76e8d2a968bf3dbb6e7",
     (
         3000,
         120,
         "group_rsd",
         True,
-    ): "7b84158a224cfc3807b64b7b3a400e57b5a895bef6d3d7f9820b0807cbd5f6f8",
+    ): "9c252eff32ace26ad1f44c81552b34de4ee067c9d51f396ab06e8943a2a2be21",
     (
         3000,
         120,
         "group_rsd_fair",
         False,
-    ): "7f1ff545f33a1856aeccd5595124f90f817b63adc28d2f5caf85a885d3570279",
+    ): "000db02f6a2625385972a1db5acb65186896abef195edb8e1a2923249e100b40",
     # Above 65,536 parties `below` reads three bytes at a time.
     (
         70_000,
         2000,
         "group_rsd_fair",
         False,
-    ): "c309b2b2804786166a893e9414a531e5332d3cc99f6c30a8eba590f25ec4d1e3",
+    ): "e8d089f69d77e0fa9eeb18a69c55d3eed85d65645fb49576953f13ed472da690",
 }
+
+ROUND, OFFSET = 657413, 100
+
+
+def _sealed(parties, seats, mechanism="group_rsd", tiers=False):
+    """A sealed run on the recorded round 657413, so it has a record."""
+    sealed_at = int(beacon.round_time(ROUND - OFFSET).timestamp()) - 1
+    seal = Seal(mechanism, tiers, None, sealed_at, OFFSET, ROUND)
+    return run_draw(
+        parties=parties,
+        seats=seats,
+        mechanism=mechanism,
+        tiers=tiers,
+        seal=seal,
+        signature=beacon.RECORDED[ROUND],
+    )
 
 
 @pytest.mark.parametrize(("case", "digest"), PINS.items(), ids=lambda v: str(v)[:40])
@@ -134,16 +172,14 @@ def test_the_canonical_list_and_order_are_the_pinned_ones():
 @pytest.mark.parametrize("tiers", [False, True])
 def test_the_written_record_is_the_text_of_json_dumps(mechanism, tiers):
     parties = _parties(3000)
-    result = run_draw(
-        parties=parties, seats=_seats(5), seed=b"s" * 32, mechanism=mechanism, tiers=tiers
-    )
+    result = _sealed(parties, _seats(5), mechanism, tiers)
     out = io.StringIO()
     result.write_record(out)
     assert out.getvalue() == json.dumps(result.record())
 
 
 def test_a_record_not_from_run_draw_is_written_by_json_dumps():
-    result = run_draw(parties=_parties(20), seats=_seats(5), seed=b"s" * 32, mechanism="group_rsd")
+    result = _sealed(_parties(20), _seats(5))
     odd = dataclasses.replace(result, order=['quote"d', *result.order[1:]])
     out = io.StringIO()
     odd.write_record(out)
@@ -222,10 +258,10 @@ class Seats2(int):
 def test_a_party_the_fast_checks_do_not_expect_takes_the_careful_path():
     parties = [*_parties(50), Party("odd", Seats2(2), (SESSIONS[0],))]
     plain = [*_parties(50), Party("odd", 2, (SESSIONS[0],))]
-    odd = run_draw(parties=parties, seats=_seats(5), seed=b"s" * 32, mechanism="group_rsd")
-    usual = run_draw(parties=plain, seats=_seats(5), seed=b"s" * 32, mechanism="group_rsd")
-    assert odd.order == usual.order
-    assert odd.list_hash != usual.list_hash  # the canonical list says "two", as it always did
+    odd = _sealed(parties, _seats(5))
+    usual = _sealed(plain, _seats(5))
+    assert odd.order != usual.order  # the sealed text says "two", so the seed differs
+    assert odd.sealed_hash != usual.sealed_hash
     out = io.StringIO()
     odd.write_record(out)
     assert out.getvalue() == json.dumps(odd.record())

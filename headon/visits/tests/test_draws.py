@@ -17,14 +17,14 @@ import pytest
 import time_machine
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import IntegrityError, connection
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.test import TestCase, TransactionTestCase
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from headon.testing import PersonasTestCase
-from headon.visits import tickets
+from headon.visits import beacon, tickets
 from headon.visits.models import (
     Application,
     ApplicationChoice,
@@ -65,13 +65,36 @@ def make_application(
     return application
 
 
-def drawn(program: Program, **commit: Any) -> Draw:
-    with time_machine.travel(program.applications_close_at - dt.timedelta(days=1)):  # type: ignore[operator]
-        draws.draw_commit(
+# A published quicknet round (beacon.RECORDED): the tests seal just before
+# it is due, OFFSET rounds ahead, and run the draw with its real signature.
+ROUND = 9683710
+SIGNATURE = beacon.RECORDED[ROUND]
+OFFSET = 100
+
+
+def seal_moment(offset: int = OFFSET) -> dt.datetime:
+    """A second before round ROUND - offset: the seal then names ROUND."""
+    return beacon.round_time(ROUND - offset) - dt.timedelta(seconds=1)
+
+
+def committed(program: Program, **commit: Any) -> Draw:
+    commit.setdefault("beacon_offset", OFFSET)
+    with time_machine.travel(seal_moment(commit["beacon_offset"]) - dt.timedelta(days=1)):
+        return draws.draw_commit(
             program=program, source=commit.pop("source", "secret"), actor=None, **commit
         )
-    draws.draw_close(program=program, actor=None, force=True)
-    return draws.draw_run(program=program, actor=None)
+
+
+def sealed(program: Program, **commit: Any) -> Draw:
+    """Committed and sealed so that the draw uses round ROUND."""
+    draw = committed(program, **commit)
+    with time_machine.travel(seal_moment(draw.beacon_offset), tick=False):
+        return draws.draw_close(program=program, actor=None, force=True)
+
+
+def drawn(program: Program, **commit: Any) -> Draw:
+    sealed(program, **commit)
+    return draws.draw_run(program=program, actor=None, beacon_value=SIGNATURE)
 
 
 def held(session: Session) -> int:
@@ -85,6 +108,7 @@ def held(session: Session) -> int:
 
 class DrawFlowTests(TestCase):
     def setUp(self) -> None:
+        self.enterContext(translation.override("en"))  # the refusals are in the staff's language
         self.program = make_program(sessions=2, capacity=6)
         self.sessions = list(self.program.sessions.order_by("starts_at"))
         for n in range(12):
@@ -122,19 +146,17 @@ class DrawFlowTests(TestCase):
     def test_a_second_run_changes_nothing(self) -> None:
         first = drawn(self.program)
         offers_before = list(Offer.objects.values_list("application", "session").order_by("pk"))
-        again = draws.draw_run(program=self.program, actor=None)
+        again = draws.draw_run(program=self.program, actor=None)  # no signature needed now
         self.assertEqual(again.seed, first.seed)
         self.assertEqual(
             list(Offer.objects.values_list("application", "session").order_by("pk")), offers_before
         )
 
     def test_the_draw_refuses_a_list_changed_after_it_was_sealed(self) -> None:
-        with time_machine.travel(timezone.now() - dt.timedelta(days=1)):
-            draws.draw_commit(program=self.program, source="secret", actor=None)
-        draws.draw_close(program=self.program, actor=None, force=True)
+        sealed(self.program)
         make_application(self.program, 99, 1, self.sessions)
         with self.assertRaisesMessage(draws.DrawStepError, "changed after it was sealed"):
-            draws.draw_run(program=self.program, actor=None)
+            draws.draw_run(program=self.program, actor=None, beacon_value=SIGNATURE)
         self.assertFalse(Offer.objects.exists())
 
     def test_commit_refused_after_the_close(self) -> None:
@@ -144,14 +166,12 @@ class DrawFlowTests(TestCase):
             draws.draw_commit(program=self.program, source="secret", actor=None)
 
     def test_a_beacon_draw_needs_the_published_value(self) -> None:
-        draws.draw_commit(
-            program=self.program, source="beacon", beacon="drand quicknet round 1", actor=None
-        )
-        draws.draw_close(program=self.program, actor=None, force=True)
-        with self.assertRaisesMessage(draws.DrawStepError, "in hex"):
+        draw = sealed(self.program, source="beacon")
+        self.assertEqual((draw.commitment, draw.beacon_round), ("", ROUND))
+        with self.assertRaisesMessage(draws.DrawStepError, "not the signature"):
             draws.draw_run(program=self.program, actor=None, beacon_value="not hex")
-        draw = draws.draw_run(program=self.program, actor=None, beacon_value="ab" * 32)
-        self.assertEqual(draw.revealed, "ab" * 32)
+        draw = draws.draw_run(program=self.program, actor=None, beacon_value=SIGNATURE)
+        self.assertEqual((draw.revealed, draw.beacon_signature), ("", SIGNATURE))
         out = io.StringIO()
         call_command("draw", "verify", self.program.slug, stdout=out)
         self.assertIn("MATCH", out.getvalue())
@@ -273,9 +293,7 @@ class DrawRaceTests(TransactionTestCase):
         sessions = list(self.program.sessions.all())
         for n in range(10):
             make_application(self.program, n, 1 + n % 2, sessions)
-        with time_machine.travel(timezone.now() - dt.timedelta(days=1)):
-            draws.draw_commit(program=self.program, source="secret", actor=None)
-        draws.draw_close(program=self.program, actor=None, force=True)
+        sealed(self.program)
 
     def _race(self) -> list[Any]:
         barrier = threading.Barrier(2, timeout=2)
@@ -289,7 +307,8 @@ class DrawRaceTests(TransactionTestCase):
             return result
 
         def run() -> str:
-            return draws.draw_run(program=Program.objects.get(pk=self.program.pk), actor=None).seed
+            program = Program.objects.get(pk=self.program.pk)
+            return draws.draw_run(program=program, actor=None, beacon_value=SIGNATURE).seed
 
         with mock.patch.object(draws, "parties_for", parties_then_wait):
             return race(run, run)
@@ -472,9 +491,7 @@ class SealedTermsTests(PersonasTestCase):
         self.program = make_program(sessions=2, capacity=4)
         self.session = self.program.sessions.order_by("starts_at")[0]
         make_application(self.program, 1, 2, [self.session])
-        with time_machine.travel(self.program.applications_close_at - dt.timedelta(days=1)):  # type: ignore[operator]
-            draws.draw_commit(program=self.program, source="secret", actor=None)
-        draws.draw_close(program=self.program, actor=None, force=True)
+        sealed(self.program)
         self.client.force_login(self.erin)
 
     def test_sessions_cannot_change_between_the_seal_and_the_draw(self) -> None:
@@ -487,7 +504,7 @@ class SealedTermsTests(PersonasTestCase):
         self.session.refresh_from_db()
         self.assertEqual(self.session.status, Session.Status.SCHEDULED)
         # Once drawn, a raised capacity feeds the waitlist again.
-        draws.draw_run(program=self.program, actor=None)
+        draws.draw_run(program=self.program, actor=None, beacon_value=SIGNATURE)
         self.client.post(url, {"capacity": 6})
         self.session.refresh_from_db()
         self.assertEqual(self.session.capacity, 6)
@@ -511,3 +528,166 @@ class SealedTermsTests(PersonasTestCase):
         before = self.program.applications_close_at
         self.program.refresh_from_db()
         self.assertEqual(self.program.applications_close_at, before)
+
+
+class GrindingTests(TestCase):
+    """The attacks on the draw's randomness. An organiser who knew the seed
+    before the seal could try candidate lists (one innocuous application,
+    found after 57 tries, moved a chosen party from place 254 to place 7);
+    a beacon value typed at run time (00, for a round that did not exist)
+    was accepted, and capacities, mechanism and tiers were not sealed."""
+
+    def setUp(self) -> None:
+        self.enterContext(translation.override("en"))
+        self.program = make_program(sessions=2, capacity=4)
+        self.sessions = list(self.program.sessions.order_by("starts_at"))
+        for n in range(8):
+            make_application(self.program, n, 1 + n % 2, self.sessions)
+
+    def test_the_seed_cannot_be_known_before_the_seal(self) -> None:
+        draw = committed(self.program)
+        self.assertIsNone(draw.beacon_round)  # nothing names a round before the seal
+        moment = seal_moment()
+        with time_machine.travel(moment, tick=False):
+            draw = draws.draw_close(program=self.program, actor=None, force=True)
+            # At the seal the round is still to come: nobody has its value.
+            assert draw.closed_at is not None
+            self.assertGreater(beacon.round_time(ROUND), draw.closed_at)
+            with self.assertRaisesMessage(draws.DrawStepError, "does not exist yet"):
+                draws.draw_run(program=self.program, actor=None, beacon_value="00" * 48)
+        # A round published before the seal (its value knowable) is refused.
+        with self.assertRaisesMessage(draws.DrawStepError, "not the signature"):
+            draws.draw_run(program=self.program, actor=None, beacon_value=beacon.RECORDED[657413])
+        # The organiser's secret alone seeds nothing: without the round, no draw.
+        with self.assertRaisesMessage(draws.DrawStepError, "not the signature"):
+            draws.draw_run(program=self.program, actor=None, beacon_value="")
+        self.assertEqual(
+            draws.draw_run(program=self.program, actor=None, beacon_value=SIGNATURE).stage,
+            Draw.Stage.DONE,
+        )
+
+    def test_every_seal_names_a_round_after_it(self) -> None:
+        start = beacon.round_time(ROUND)
+        for step in range(0, 7 * 3600, 997):  # odd steps: every phase of a 3 s round
+            moment = start + dt.timedelta(seconds=step, microseconds=step * 7919 % 10**6)
+            for offset in (1, 100):
+                first = beacon.first_round_at_or_after(moment)
+                self.assertGreaterEqual(beacon.round_time(first), moment)
+                self.assertGreater(beacon.round_time(first + offset), moment)
+
+    def test_applications_cannot_be_added_after_the_seal(self) -> None:
+        from headon.visits.errors import VisitError
+        from headon.visits.services.applications import PersonInput, application_submit
+        from headon.visits.tests.factories import contact
+
+        sealed(self.program)  # the dates still say open: the seal closes the list
+        with self.assertRaises(VisitError) as caught:
+            application_submit(
+                program=self.program,
+                contact=contact(self.program),
+                lead=PersonInput(name="Late Comer"),
+                companions=[],
+                session_ids=[self.sessions[0].pk],
+                consent=True,
+            )
+        self.assertEqual(caught.exception.code, "window_closed")
+        # Written past the services, an application still cannot join the draw.
+        make_application(self.program, 99, 1, self.sessions)
+        with self.assertRaisesMessage(draws.DrawStepError, "changed after it was sealed"):
+            draws.draw_run(program=self.program, actor=None, beacon_value=SIGNATURE)
+
+    def test_nothing_the_draw_depends_on_can_change_after_the_seal(self) -> None:
+        sealed(self.program)
+        changes = [
+            lambda: Session.objects.filter(pk=self.sessions[0].pk).update(capacity=2000),
+            lambda: Session.objects.filter(pk=self.sessions[0].pk).update(
+                status=Session.Status.CANCELLED
+            ),
+            lambda: Draw.objects.update(mechanism=Draw.Mechanism.PLAIN),
+            lambda: Draw.objects.update(tiers=True),
+            lambda: Draw.objects.update(beacon_offset=101),
+        ]
+        for change in changes:
+            with self.subTest(change=change), transaction.atomic():
+                change()
+                with self.assertRaises(draws.DrawStepError):
+                    draws.draw_run(program=self.program, actor=None, beacon_value=SIGNATURE)
+                transaction.set_rollback(True)
+        # The control: unchanged, it runs.
+        self.assertEqual(
+            draws.draw_run(program=self.program, actor=None, beacon_value=SIGNATURE).stage,
+            Draw.Stage.DONE,
+        )
+
+    def test_a_wrong_beacon_value_is_refused_in_the_coordinators_language(self) -> None:
+        sealed(self.program)
+        with translation.override("zh-hans"), self.assertRaises(draws.DrawStepError) as caught:
+            draws.draw_run(program=self.program, actor=None, beacon_value="00")
+        self.assertIn("9683710", str(caught.exception))
+        self.assertIn("签名", str(caught.exception))
+
+
+class MigrationTests(TestCase):
+    def test_unrun_v1_draws_become_v2_and_a_sealed_one_is_sealed_again(self) -> None:
+        import importlib
+
+        from django.apps import apps
+
+        migration = importlib.import_module(
+            "headon.visits.migrations.0006_draw_beacon_round_sealed_hash"
+        )
+        open_program = make_program(slug="committed")
+        sealed_program = make_program(slug="sealed")  # sealed early: its dates still say open
+        drawn_program = make_program(slug="drawn")
+        for program, stage in (
+            (open_program, Draw.Stage.COMMITTED),
+            (sealed_program, Draw.Stage.CLOSED),
+            (drawn_program, Draw.Stage.DONE),
+        ):
+            Draw.objects.create(
+                program=program,
+                algorithm="headon-draw-v1",
+                source="secret",
+                commitment="ab" * 32,
+                stage=stage,
+                sealed_hash="cd" * 32 if stage != Draw.Stage.COMMITTED else "",
+                closed_at=timezone.now() if stage != Draw.Stage.COMMITTED else None,
+            )
+        migration.to_v2(apps, None)
+        rows = {d.program.slug: d for d in Draw.objects.select_related("program")}
+        self.assertEqual(rows["committed"].algorithm, "headon-draw-v2")
+        self.assertEqual(
+            (rows["sealed"].algorithm, rows["sealed"].stage, rows["sealed"].sealed_hash),
+            ("headon-draw-v2", Draw.Stage.COMMITTED, ""),
+        )
+        # Its list stays frozen: the window is closed now.
+        assert rows["sealed"].program.applications_close_at is not None
+        self.assertLessEqual(rows["sealed"].program.applications_close_at, timezone.now())
+        self.assertEqual(rows["drawn"].algorithm, "headon-draw-v1")
+        self.assertEqual(rows["committed"].commitment, "ab" * 32)
+
+
+class CommandTests(TestCase):
+    def test_the_command_commits_to_a_round_after_the_seal_and_seals_it(self) -> None:
+        program = make_program(sessions=1, capacity=4)
+        make_application(program, 1, 2, list(program.sessions.all()))
+        out = io.StringIO()
+        call_command(
+            "draw",
+            "commit",
+            program.slug,
+            "--source",
+            "beacon",
+            "--beacon-offset",
+            "20",
+            stdout=out,
+        )
+        self.assertIn("the first drand quicknet round at or after the seal plus 20", out.getvalue())
+        with time_machine.travel(seal_moment(20), tick=False):
+            call_command("draw", "close", program.slug, "--force", stdout=out)
+        self.assertIn(f"the draw uses drand quicknet round {ROUND}", out.getvalue())
+        with self.assertRaises(CommandError):
+            call_command("draw", "run", program.slug, "--beacon-value", "00", stdout=out)
+        call_command("draw", "run", program.slug, "--beacon-value", SIGNATURE, stdout=out)
+        call_command("draw", "verify", program.slug, stdout=out)
+        self.assertTrue(out.getvalue().rstrip().endswith("MATCH"))

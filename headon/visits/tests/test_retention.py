@@ -15,14 +15,14 @@ from django.core.management import call_command
 from django.db import connection
 from django.test import TransactionTestCase, override_settings
 from django.urls import reverse
-from django.utils import timezone
 
 from headon.testing import make_staff
 from headon.visits.models import Application, PartyMember, PersonKey, Program
-from headon.visits.services import draws, offers
+from headon.visits.services import offers
 from headon.visits.services.applications import PersonInput, application_submit
 from headon.visits.services.retention import erase_due, programs_due
 from headon.visits.tests.factories import contact, id_number, make_program
+from headon.visits.tests.test_draws import drawn
 
 CANARY_PHONE = "+8613912349876"
 CANARY_PHONE_DIGITS = "13912349876"
@@ -53,10 +53,7 @@ class PersonalDataTests(TransactionTestCase):
             consent=True,
         )
         self.application = submission.application
-        with time_machine.travel(timezone.now() - dt.timedelta(days=1)):
-            draws.draw_commit(program=self.program, source="secret", actor=None)
-        draws.draw_close(program=self.program, actor=None, force=True)
-        draws.draw_run(program=self.program, actor=None)
+        drawn(self.program)
         offers.offer_confirm(self.application.offer)
 
     def test_no_clear_id_number_in_the_database_logs_or_report(self) -> None:

@@ -114,3 +114,37 @@ def test_the_markdown_report_has_both_tables_and_the_chart(small_report):
 def test_it_refuses_an_empty_simulation():
     with pytest.raises(ValueError, match="at least one"):
         simulate(applicants=0)
+
+
+def test_success_is_reported_before_and_after_promotion_with_intervals(small_report):
+    for r in small_report.results:
+        for size in (1, 2, 3, 4):
+            assert r.success_by_size_promoted[size] >= r.success_by_size[size]
+            assert r.ci[f"size {size}"] >= 0
+            assert r.ci[f"promoted size {size}"] >= 0
+        assert r.success_rate_promoted >= r.success_rate
+        assert r.gap == pytest.approx(r.success_by_size_promoted[1] - r.success_by_size_promoted[4])
+    individual = by_mechanism(small_report.results)["individual"]
+    assert individual.success_by_size_promoted == individual.success_by_size  # no waitlist
+
+
+def test_the_interval_is_196_standard_errors_of_the_runs():
+    from statistics import stdev
+
+    from headon.visits.simulate import _mean_ci
+
+    values = [0.1, 0.3, 0.2, 0.4]
+    mean, half = _mean_ci(values)
+    assert mean == pytest.approx(0.25)
+    assert half == pytest.approx(1.96 * stdev(values) / 2)
+    assert _mean_ci([0.5]) == (0.5, 0.0)
+
+
+def test_the_report_states_its_applicant_model_and_the_individual_lottery(small_report):
+    text = small_report.to_markdown()
+    assert "**Applicants.** Applicants come in parties of 1, 2, 3 and 4 people" in text
+    assert "The *individual lottery* is" in text
+    assert "in the draw (%)" in text
+    assert "after waitlist promotion (%)" in text
+    assert " ± " in text
+    assert "group lottery minus no leapfrogging, after waitlist promotion, paired by run" in text

@@ -4,6 +4,8 @@ tickets behind their private link."""
 
 from __future__ import annotations
 
+import hashlib
+from functools import cache
 from pathlib import Path
 
 from django import forms
@@ -17,8 +19,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
-from headon.links import site_host
-from headon.visits import later
+from headon.links import absolute, site_host
+from headon.visits import beacon, later
 from headon.visits import tickets as ticket_core
 from headon.visits.ical import ticket_calendar
 from headon.visits.models import Draw, Offer, Program, WaitlistEntry
@@ -39,18 +41,54 @@ def _public_program(slug: str) -> Program:
     )
 
 
+@cache
+def verifier_sha256() -> str:
+    """What docs/draw.md also publishes, so a copy from anywhere can be checked."""
+    return hashlib.sha256(VERIFIER.read_bytes()).hexdigest()
+
+
+def public_line(program: Program, draw: Draw) -> str:
+    """One line with what the draw committed to and sealed, for anyone to
+    post or timestamp elsewhere: a time for it that the organiser does not
+    control."""
+    parts = [
+        f"headon draw {absolute(f'/visits/{program.slug}/draw/')}:",
+        f"{draw.algorithm} {draw.mechanism} tiers={'on' if draw.tiers else 'off'}",
+        f"beacon=drand-quicknet+{draw.beacon_offset}",
+        f"commitment={draw.commitment or 'none'}",
+    ]
+    if draw.sealed_hash and draw.closed_at and draw.beacon_round:
+        parts += [
+            f"sealed={draw.sealed_hash}",
+            f"at={int(draw.closed_at.timestamp())}",
+            f"round={draw.beacon_round}",
+        ]
+    return " ".join(parts)
+
+
 @require_safe
 def draw_page(request: HttpRequest, slug: str) -> HttpResponse:
-    """What anyone can check: the commitment before close, the list hash
-    at close, the seed source and the record after the draw."""
+    """What anyone can check: the commitment before close, the sealed hash
+    and the beacon round at the seal, the record after the draw."""
     program = _public_program(slug)
     draw = getattr(program, "draw", None)
+    is_v2 = draw is not None and draw.algorithm != "headon-draw-v1"
     return render(
         request,
         "visits/draw.html",
         {
             "program": program,
             "draw": draw,
+            "is_v2": is_v2,
+            "line": public_line(program, draw) if draw is not None and is_v2 else "",
+            "page_url": absolute(f"/visits/{program.slug}/draw/"),
+            "round_due": (
+                beacon.round_time(draw.beacon_round) if draw and draw.beacon_round else None
+            ),
+            "round_url": (
+                beacon.URL + str(draw.beacon_round) if draw and draw.beacon_round else ""
+            ),
+            "verifier_sha256": verifier_sha256(),
             "offered": (
                 sum(1 for s in (draw.record or {}).get("outcome", {}).values() if s)
                 if draw and draw.record
@@ -98,11 +136,15 @@ def ticket_public_key(request: HttpRequest) -> HttpResponse:
 
 class CommitForm(forms.Form):
     source = forms.ChoiceField(label=gettext_lazy("Seed source"), choices=Draw.Source.choices)
-    beacon = forms.CharField(
-        label=gettext_lazy("Beacon value to use (for a beacon)"),
-        max_length=200,
-        required=False,
-        help_text=gettext_lazy("e.g. drand quicknet round 12345678, after applications close"),
+    beacon_offset = forms.IntegerField(
+        label=gettext_lazy("Beacon round: rounds after the seal"),
+        min_value=1,
+        max_value=28_800,
+        initial=100,
+        help_text=gettext_lazy(
+            "The draw uses the first drand quicknet round at or after the seal, plus this"
+            " many (one every 3 seconds: 100 is 5 minutes)."
+        ),
     )
     mechanism = forms.ChoiceField(label=gettext_lazy("Mechanism"), choices=Draw.Mechanism.choices)
     tiers = forms.BooleanField(label=gettext_lazy("Priority tiers"), required=False)
@@ -119,11 +161,13 @@ def draw_staff(request: HttpRequest, slug: str) -> HttpResponse:
         try:
             if action == "commit":
                 if not form.is_valid():
-                    raise draws.DrawStepError(_("Choose a seed source and a mechanism."))
+                    raise draws.DrawStepError(
+                        _("Choose a seed source, a beacon round and a mechanism.")
+                    )
                 draws.draw_commit(
                     program=program,
                     source=form.cleaned_data["source"],
-                    beacon=form.cleaned_data["beacon"],
+                    beacon_offset=form.cleaned_data["beacon_offset"],
                     mechanism=form.cleaned_data["mechanism"],
                     tiers=form.cleaned_data["tiers"],
                     actor=_actor(request),
@@ -161,6 +205,12 @@ def draw_staff(request: HttpRequest, slug: str) -> HttpResponse:
             "form": form,
             "closed": bool(
                 program.applications_close_at and timezone.now() >= program.applications_close_at
+            ),
+            "round_due": (
+                beacon.round_time(draw.beacon_round) if draw and draw.beacon_round else None
+            ),
+            "round_url": (
+                beacon.URL + str(draw.beacon_round) if draw and draw.beacon_round else ""
             ),
             "offers": Offer.objects.filter(session__program=program).count(),
             "waiting": WaitlistEntry.objects.filter(

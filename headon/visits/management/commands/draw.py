@@ -20,9 +20,17 @@ class Command(BaseCommand):
         sub = parser.add_subparsers(dest="action", required=True)
         commit = sub.add_parser("commit", help="fix the seed source before applications close")
         commit.add_argument("program", help="the program's slug")
-        commit.add_argument("--source", choices=["secret", "beacon"], default="secret")
         commit.add_argument(
-            "--beacon", default="", help="which beacon value, e.g. 'drand round 123'"
+            "--source",
+            choices=["secret", "beacon"],
+            default="secret",
+            help="the beacon round with an organiser secret (default), or the round alone",
+        )
+        commit.add_argument(
+            "--beacon-offset",
+            type=int,
+            default=100,
+            help="the draw uses the first drand quicknet round at or after the seal, plus this many",
         )
         commit.add_argument("--mechanism", choices=["fair", "plain"], default="fair")
         commit.add_argument("--tiers", action="store_true", help="priority tiers (off by default)")
@@ -31,19 +39,22 @@ class Command(BaseCommand):
         close.add_argument("--force", action="store_true", help="even before the window closes")
         run = sub.add_parser("run", help="run the draw (once; a second run changes nothing)")
         run.add_argument("program")
-        run.add_argument("--beacon-value", default="", help="the beacon value, hex")
+        run.add_argument(
+            "--beacon-value",
+            default="",
+            help="the sealed quicknet round's signature (hex), or drand's JSON for it",
+        )
         verify = sub.add_parser("verify", help="re-run a record with the standalone verifier")
         verify.add_argument("program", nargs="?", help="the program's slug")
         verify.add_argument("--record", help="a record file instead of a program")
-        verify.add_argument("--secret", help="the revealed secret, hex")
-        verify.add_argument("--beacon", help="the beacon value, hex")
+        verify.add_argument("--secret", help="the revealed secret, hex (must be the record's)")
         record = sub.add_parser("record", help="print the published record as JSON")
         record.add_argument("program")
         simulate = sub.add_parser(
             "simulate", help="compare the mechanisms on the reference program; write a report"
         )
         simulate.add_argument("--applicants", type=int, default=30_000)
-        simulate.add_argument("--runs", type=int, default=20)
+        simulate.add_argument("--runs", type=int, default=200)
         simulate.add_argument("--seed", type=int, default=1)
         simulate.add_argument(
             "--out", default="", help="a directory for draw-simulation.md and its chart"
@@ -62,22 +73,28 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
 
     def _commit(
-        self, program: str, source: str, beacon: str, mechanism: str, tiers: bool, **_: Any
+        self, program: str, source: str, beacon_offset: int, mechanism: str, tiers: bool, **_: Any
     ) -> None:
         draw = draws.draw_commit(
             program=self._program(program),
             source=source,
-            beacon=beacon,
+            beacon_offset=beacon_offset,
             mechanism=Draw.Mechanism.FAIR if mechanism == "fair" else Draw.Mechanism.PLAIN,
             tiers=tiers,
             actor=None,
         )
-        what = f"commitment {draw.commitment}" if draw.commitment else f"beacon {draw.beacon!r}"
-        self.stdout.write(f"Committed {draw.algorithm}, {draw.mechanism}, {what}.")
+        what = f", commitment {draw.commitment}" if draw.commitment else ""
+        self.stdout.write(
+            f"Committed {draw.algorithm}, {draw.mechanism}, tiers {'on' if draw.tiers else 'off'},"
+            f" the first drand quicknet round at or after the seal plus {draw.beacon_offset}{what}."
+        )
 
     def _close(self, program: str, force: bool, **_: Any) -> None:
         draw = draws.draw_close(program=self._program(program), actor=None, force=force)
-        self.stdout.write(f"Sealed {draw.parties} applications: list hash {draw.list_hash}.")
+        self.stdout.write(
+            f"Sealed {draw.parties} applications: hash {draw.sealed_hash};"
+            f" the draw uses drand quicknet round {draw.beacon_round}."
+        )
 
     def _run(self, program: str, beacon_value: str, **_: Any) -> None:
         draw = draws.draw_run(program=self._program(program), actor=None, beacon_value=beacon_value)
@@ -108,7 +125,6 @@ class Command(BaseCommand):
         program: str | None,
         record: str | None,
         secret: str | None,
-        beacon: str | None,
         **_: Any,
     ) -> None:
         argv: list[str] = []
@@ -125,13 +141,8 @@ class Command(BaseCommand):
                     raise CommandError("This program has not been drawn.")
                 path = str(Path(tmp) / "record.json")
                 Path(path).write_text(json.dumps(draw.record), encoding="utf-8")
-                if not (secret or beacon):
-                    flag = "--secret" if draw.source == Draw.Source.SECRET else "--beacon"
-                    argv += [flag, draw.revealed]
             if secret:
                 argv += ["--secret", secret]
-            if beacon:
-                argv += ["--beacon", beacon]
             stdout = sys.stdout
             sys.stdout = self.stdout
             try:

@@ -55,7 +55,7 @@ def load(source: str) -> Any:
     if source.startswith(("http://", "https://")):
         # Only http(s) reaches urlopen: a path is opened as a file below.
         request = urllib.request.Request(source, headers={"Accept": "application/json"})  # noqa: S310
-        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 (http(s) only)
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310  # nosec B310 (http(s) only)
             raw = response.read(LIMIT + 1)
     else:
         with open(source, "rb") as handle:
@@ -118,7 +118,7 @@ def check_row(row: dict[str, Any], ctx: dict[str, Any], report: Report) -> None:
     state = row.get("state")
     report.check(state in STATES, f"{name}: unknown state {state!r}")
     for field in ("people", "channels"):
-        value = row.get(field)
+        value: Any = row.get(field)
         report.check(count(value), f"{name}: {field} is not a count")
         if count(value):
             report.check(value <= counted, f"{name}: {field} {value} exceeds its counted asks")
@@ -164,7 +164,7 @@ def recount(rows: list[dict[str, Any]], loose: dict[str, Any]) -> dict[str, Any]
             by_reason[reason] = by_reason.get(reason, 0) + n
 
     def counted(item: dict[str, Any]) -> int:
-        return item["asks"] - sum(item["asks_set_aside"].values())
+        return int(item["asks"]) - int(sum(item["asks_set_aside"].values()))
 
     def in_state(state: str) -> list[dict[str, Any]]:
         return [r for r in rows if r["state"] == state]

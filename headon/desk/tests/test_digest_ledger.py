@@ -9,10 +9,14 @@ import copy
 import datetime as dt
 import json
 import re
+import subprocess  # nosec B404 (runs the reconciler as a stranger would)
+import sys
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import feedparser
+import pytest
 import time_machine
 from django.test import override_settings
 from django.urls import reverse
@@ -22,7 +26,7 @@ from headon.desk.digest import services as digests
 from headon.desk.models import Answer, Ask, Channel, DigestRevision, Question
 from headon.desk.services import answers as answering
 from headon.desk.tests.test_answering import add_ask, published_answer
-from headon.testing import PersonasTestCase
+from headon.testing import PersonasTestCase, make_staff
 
 DAY = dt.date(2026, 11, 24)
 # The cut-off, 23:00 in Shanghai, is 15:00 UTC.
@@ -55,7 +59,7 @@ def recount(data: dict[str, Any]) -> list[str]:
 class Day:
     """A date with every state of the ledger in it."""
 
-    def __init__(self, test: PersonasTestCase) -> None:
+    def __init__(self, test: Any) -> None:
         self.test = test
         self.weibo = Channel.objects.create(slug="weibo", name="Weibo", kind="social_export")
         self.n = 0
@@ -111,7 +115,7 @@ class LedgerJsonTests(PersonasTestCase):
     def json(self, number: int | None = None) -> dict[str, Any]:
         name, args = ("desk:digest_json", [DAY.isoformat()])
         if number is not None:
-            name, args = ("desk:digest_revision_json", [DAY.isoformat(), number])
+            name, args = ("desk:digest_revision_json", [DAY.isoformat(), str(number)])
         response = self.client.get(reverse(name, args=args))
         self.assertEqual(response.status_code, 200)
         data: dict[str, Any] = json.loads(response.content)
@@ -232,18 +236,18 @@ class LedgerJsonTests(PersonasTestCase):
 
     def test_every_key_of_the_json_is_in_the_doc(self) -> None:
         self.publish(CUTOFF + dt.timedelta(hours=1))
-        documented = set(re.findall(r"`([a-z_]+)`", DOC.read_text(encoding="utf-8")))
+        spans = re.findall(r"`([^`]+)`", DOC.read_text(encoding="utf-8"))
+        documented = {word for span in spans for word in re.findall(r"[a-z_]+", span)}
         keys: set[str] = set()
 
-        def walk(value: Any, inside: str = "") -> None:
+        def walk(value: Any) -> None:
             if isinstance(value, dict):
-                for key, item in value.items():
-                    # Reasons and languages are values named in the doc too.
-                    keys.add(key)
-                    walk(item, key)
+                keys.update(value)
+                for item in value.values():
+                    walk(item)
             elif isinstance(value, list):
                 for item in value:
-                    walk(item, inside)
+                    walk(item)
 
         walk(self.json())
         self.assertEqual(keys - documented, set())
@@ -336,3 +340,40 @@ class OneStoryTests(PersonasTestCase):
             image = formats.image_snapshot(snapshot, lang)
             self.assertEqual([item["question"] for item in image["open"]], [uk.text])
             self.assertEqual(image["open_count"], 1)
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(HEADON_EMBEDDER=["none"], HEADON_DIGEST_CUTOFF="23:00")
+def test_the_downloaded_reconciler_passes_a_published_digest_and_fails_a_tampered_one(
+    live_server: Any, tmp_path: Path
+) -> None:
+    """What a stranger does: fetch reconcile_digest.py from the digest page's
+    link, run it on the date's JSON URL, then on a copy with one figure
+    changed."""
+    writer, approver = make_staff("carol", "writer"), make_staff("dave", "approver")
+    holder = type("Personas", (), {"carol": writer, "dave": approver})()
+    Day(holder).build()
+    with time_machine.travel(CUTOFF + dt.timedelta(hours=1)):
+        digests.digest_publish(DAY, actor=approver)
+    base = live_server.url
+    page = urllib.request.urlopen(f"{base}/answers/{DAY}/").read().decode()  # noqa: S310
+    link = re.search(r'href="([^"]*reconcile_digest\.py)"', page)
+    assert link is not None
+    script = tmp_path / "reconcile_digest.py"
+    script.write_bytes(urllib.request.urlopen(f"{base}{link.group(1)}").read())  # noqa: S310
+    run = [sys.executable, "-I", str(script)]
+
+    good = subprocess.run(
+        [*run, f"{base}/answers/{DAY}/r1.json"], capture_output=True, text=True, timeout=60
+    )
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "RECONCILED" in good.stdout
+
+    data = json.loads(urllib.request.urlopen(f"{base}/answers/{DAY}.json").read())  # noqa: S310
+    data["coverage"]["asks_covered"] += 5  # a prettier night than the rows say
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps(data), encoding="utf-8")
+    bad = subprocess.run([*run, str(forged)], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1, bad.stdout
+    assert "MISMATCH coverage.asks_covered" in bad.stdout
+    assert "DOES NOT RECONCILE" in bad.stdout

@@ -140,6 +140,10 @@ class LedgerJsonTests(PersonasTestCase):
         self.assertEqual(
             c["asks"], c["asks_covered"] + c["asks_late"] + c["asks_open"] + c["asks_set_aside"]
         )
+        # Counts, questions, their answers, titles answered, answers, earlier
+        # days: the same seven queries for 60 questions as for 6.
+        with self.assertNumQueries(7):
+            digests.build_snapshot(DAY, now=CUTOFF + dt.timedelta(hours=1))
         states = {r["state"] for r in rows}
         self.assertEqual(states, {"covered", "late", "open", "set_aside"})
         late = next(r for r in rows if r["id"] == self.day.late.pk)
@@ -148,6 +152,23 @@ class LedgerJsonTests(PersonasTestCase):
         self.assertIsNone(spam["title"])  # its words stay off the public JSON
         self.assertNotIn("加V", response_text := json.dumps(data, ensure_ascii=False))
         self.assertNotIn("spam.example", response_text)
+
+    def test_the_page_counts_set_aside_asks_by_reason_and_never_shows_their_words(self) -> None:
+        revision = self.publish(CUTOFF + dt.timedelta(hours=1))
+        url = reverse("desk:digest", args=[DAY.isoformat()])
+        english = self.client.get(url, headers={"accept-language": "en"}).content.decode()
+        self.assertIn(
+            "Set aside, by reason: Spam: 3 · Personal data: 1 · Not a question: 1", english
+        )
+        chinese = self.client.get(url, headers={"accept-language": "zh-hans"}).content.decode()
+        self.assertIn("按原因搁置：垃圾信息：3", chinese)
+        for lang in formats.LANGUAGES:
+            text = "".join(formats.digest_text(revision.snapshot, lang))
+            pictured = json.dumps(
+                formats.image_snapshot(revision.snapshot, lang), ensure_ascii=False
+            )
+            for shown in (english, chinese, text, pictured):
+                self.assertNotIn("加V", shown)
 
     def test_a_tampered_ledger_does_not_reconcile(self) -> None:
         self.publish(CUTOFF + dt.timedelta(hours=1))

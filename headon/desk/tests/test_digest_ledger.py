@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import hashlib
 import json
 import re
 import subprocess  # nosec B404 (runs the reconciler as a stranger would)
@@ -382,6 +383,8 @@ def test_the_downloaded_reconciler_passes_a_published_digest_and_fails_a_tampere
     assert link is not None
     script = tmp_path / "reconcile_digest.py"
     script.write_bytes(urllib.request.urlopen(f"{base}{link.group(1)}").read())  # noqa: S310
+    # The page names the script's SHA-256, to compare with the repository's copy.
+    assert hashlib.sha256(script.read_bytes()).hexdigest() in page
     run = [sys.executable, "-I", str(script)]
 
     good = subprocess.run(

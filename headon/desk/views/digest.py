@@ -4,6 +4,7 @@ and the staff page with the coverage ledger and the publish button."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from headon.timezones import organiser_today
 
 # The standalone recount anyone may download and read before trusting it.
 RECONCILER = Path(digests.__file__).resolve().with_name("reconcile_digest.py")
+RECONCILER_SHA256 = hashlib.sha256(RECONCILER.read_bytes()).hexdigest()
 
 
 def _date(value: str) -> dt.date:
@@ -96,6 +98,7 @@ def digest_page(request: HttpRequest, day: str, number: int | None = None) -> Ht
             "previous": previous.first(),
             "next": following.first(),
             "older_revisions": range(revision.digest.revision, 0, -1),
+            "reconciler_sha256": RECONCILER_SHA256,
             "json_url": absolute(
                 reverse("desk:digest_revision_json", args=[snapshot["date"], revision.number])
             ),

@@ -260,6 +260,15 @@ def check_lists(digest: dict[str, Any], rows: list[dict[str, Any]], report: Repo
 
 def reconcile(digest: Any, report: Report) -> dict[str, Any]:
     """Check `digest`; return the recomputed figures (empty if unreadable)."""
+    try:
+        return _reconcile(digest, report)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        # A shape the rules do not expect: malformed, so not reconciled.
+        report.check(False, f"malformed digest ({type(exc).__name__}: {exc})")
+        return {}
+
+
+def _reconcile(digest: Any, report: Report) -> dict[str, Any]:
     if not isinstance(digest, dict) or digest.get("format") != FORMAT:
         report.check(False, f"not a {FORMAT} digest")
         return {}
@@ -279,6 +288,9 @@ def reconcile(digest: Any, report: Report) -> dict[str, Any]:
         return {}
     set_aside(loose, "unassigned", report)
     ctx = {"cutoff": cutoff, "offset": offset, "published": published}
+    if not all(isinstance(r, dict) for r in rows):
+        report.check(False, "ledger.questions holds something other than objects")
+        return {}
     ids = [r.get("id") for r in rows]
     report.check(len(ids) == len(set(ids)), "a question is in the ledger twice")
     for row in rows:

@@ -184,6 +184,9 @@ class LedgerJsonTests(PersonasTestCase):
             ),
             lambda d: d["open"].pop(),
             lambda d: d["answers"][0].__setitem__("asks", 99),
+            lambda d: d.__setitem__("answers", "none"),
+            lambda d: d["ledger"]["questions"].append("junk"),
+            lambda d: d.__setitem__("cutoff", d["cutoff"].replace("+08:00", "+00:00")),
         ):
             forged = copy.deepcopy(data)
             change(forged)

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Case, CharField, Count, F, Q, Value, When
+from django.db.models import BooleanField, Case, CharField, Count, F, Q, Value, When
 
 from headon.desk.merging.normalise import match_key, tidy_title
 from headon.desk.models import Answer, Ask, Question, SetAside
@@ -52,17 +53,46 @@ def _aside_now(at: dt.datetime) -> Q:
     return ~Q(set_aside="") & (Q(set_aside_at__isnull=True) | Q(set_aside_at__lte=at))
 
 
-def _counts(day: dt.date, cutoff: dt.datetime, at: dt.datetime) -> dict[int | None, dict[str, Any]]:
+@dataclass(frozen=True)
+class _Question:
+    """What the ledger needs of a question, read in the same query as its
+    asks' counts (joined, grouped with the question's id)."""
+
+    pk: int
+    answer_id: int | None
+    answer_public: bool
+    covered_at: dt.datetime | None
+    set_aside: str
+    set_aside_at: dt.datetime | None
+
+
+def _counts(
+    day: dt.date, cutoff: dt.datetime, at: dt.datetime
+) -> tuple[dict[int | None, dict[str, Any]], dict[int, _Question]]:
     """Per question (None: in no question): asks, asks after the cut-off,
     set-aside asks by reason, and people and channels of the asks that are
-    not set aside. One query, grouped by question and the ask's reason."""
+    not set aside; and each question's state fields. One query, grouped by
+    question and the ask's reason."""
     reason = Case(
         When(_aside_now(at), then=F("set_aside")), default=Value(""), output_field=CharField()
     )
+    public = Case(
+        When(question__answer__published__isnull=False, then=Value(True)),
+        default=Value(False),
+        output_field=BooleanField(),
+    )
     groups = (
         Ask.objects.filter(day=day, posted_at__lte=at)
-        .annotate(reason=reason)
-        .values("question", "reason")
+        .annotate(reason=reason, answer_public=public)
+        .values(
+            "question",
+            "reason",
+            "answer_public",
+            "question__answer",
+            "question__covered_at",
+            "question__set_aside",
+            "question__set_aside_at",
+        )
         .annotate(
             n=Count("id"),
             after=Count("id", filter=Q(posted_at__gt=cutoff)),
@@ -74,30 +104,45 @@ def _counts(day: dt.date, cutoff: dt.datetime, at: dt.datetime) -> dict[int | No
     counts: dict[int | None, dict[str, Any]] = defaultdict(
         lambda: {"asks": 0, "after": 0, "aside": {}, "people": 0, "channels": 0}
     )
+    questions: dict[int, _Question] = {}
     for group in groups:
-        entry = counts[group["question"]]
+        pk = group["question"]
+        entry = counts[pk]
         entry["asks"] += group["n"]
         entry["after"] += group["after"]
         if group["reason"]:
             entry["aside"][group["reason"]] = group["n"]
         else:
             entry["people"], entry["channels"] = group["people"], group["channels"]
-    return counts
+        if pk is not None:
+            questions[pk] = _Question(
+                pk=pk,
+                answer_id=group["question__answer"],
+                answer_public=bool(group["answer_public"]),
+                covered_at=group["question__covered_at"],
+                set_aside=group["question__set_aside"],
+                set_aside_at=group["question__set_aside_at"],
+            )
+    return counts, questions
 
 
 def _answered_titles(day: dt.date, at: dt.datetime) -> dict[str, int]:
     """Match keys of what published answers answer (their question in both
     languages, and the questions covered by them lately) to the answer."""
     keys: dict[str, int] = {}
-    public = Answer.objects.filter(published__isnull=False, first_published_at__lte=at)
+    public = Answer.objects.filter(published__isnull=False, first_published_at__lte=at).order_by()
     for pk, en, zh in public.values_list("pk", "published__question_en", "published__question_zh"):
         for text in (en, zh):
             if text:
                 keys.setdefault(match_key(str(text)), pk)
     since = at - ANSWERED_WINDOW
-    covered = Question.objects.filter(
-        covered_at__gte=since, covered_at__lte=at, answer__published__isnull=False
-    ).values_list("text", "answer")
+    covered = (
+        Question.objects.filter(
+            covered_at__gte=since, covered_at__lte=at, answer__published__isnull=False
+        )
+        .values_list("text", "answer")
+        .order_by()
+    )
     for text, pk in covered:
         keys.setdefault(match_key(text), pk)
     keys.pop("", None)
@@ -105,11 +150,7 @@ def _answered_titles(day: dt.date, at: dt.datetime) -> dict[str, int]:
 
 
 def _row(
-    question: Question,
-    figures: dict[str, Any],
-    cutoff: dt.datetime,
-    at: dt.datetime,
-    public: set[int],
+    question: _Question, figures: dict[str, Any], cutoff: dt.datetime, at: dt.datetime
 ) -> dict[str, Any]:
     aside = dict(figures["aside"])
     reason = (
@@ -117,7 +158,7 @@ def _row(
         if question.set_aside and (question.set_aside_at is None or question.set_aside_at <= at)
         else ""
     )
-    covered_at = question.covered_at if question.answer_id in public else None
+    covered_at = question.covered_at if question.answer_public else None
     if reason:
         state, state_at = "set_aside", question.set_aside_at
         # Asks with no reason of their own take the question's.
@@ -132,7 +173,7 @@ def _row(
     counted = figures["asks"] - sum(aside.values())
     return {
         "id": question.pk,
-        "title": None if reason else public_title(question.text),
+        "title": None,  # filled in by ledger_rows, never for a set-aside one
         "asks": figures["asks"],
         "asks_by_cutoff": figures["asks"] - figures["after"],
         "asks_after_cutoff": figures["after"],
@@ -147,31 +188,32 @@ def _row(
     }
 
 
-def ledger_rows(day: dt.date, *, cutoff: dt.datetime, at: dt.datetime) -> dict[str, Any]:
+def ledger_rows(
+    day: dt.date, *, cutoff: dt.datetime, at: dt.datetime, public: bool = True
+) -> dict[str, Any]:
     """The ledger of `day` at `at`: {"questions": rows, "unassigned": ...}.
 
     Rows are ordered by people (of the asks counted in the row's state),
-    then asks, then id: the order the public lists use."""
-    counts = _counts(day, cutoff, at)
+    then asks, then id: the order the public lists use. `public=False`
+    leaves out the titles and `see_answer_id` (the figures need neither):
+    one query instead of four."""
+    counts, questions = _counts(day, cutoff, at)
     loose = counts.pop(None, None) or {"asks": 0, "after": 0, "aside": {}}
-    questions = Question.objects.only(
-        "id", "text", "answer", "covered_at", "set_aside", "set_aside_at"
-    ).in_bulk(list(counts))
-    answer_ids = {q.answer_id for q in questions.values() if q.answer_id}
-    public = set(
-        Answer.objects.filter(pk__in=answer_ids, published__isnull=False).values_list(
-            "pk", flat=True
-        )
-    )
-    rows = [_row(questions[pk], figures, cutoff, at, public) for pk, figures in counts.items()]
+    rows = [_row(questions[pk], counts[pk], cutoff, at) for pk in questions]
     rows.sort(key=lambda r: (-r["people"], -r["asks"], r["id"]))
-    still_open = [r for r in rows if r["state"] == "open"]
-    if still_open:
-        answered = _answered_titles(day, at)
+    if public and rows:
+        texts = dict(
+            Question.objects.filter(pk__in=list(questions)).order_by().values_list("pk", "text")
+        )
+        for row in rows:
+            if row["state"] != "set_aside":
+                row["title"] = public_title(texts[row["id"]])
+        still_open = [r for r in rows if r["state"] == "open"]
+        answered = _answered_titles(day, at) if still_open else {}
         for row in still_open:
             question = questions[row["id"]]
-            linked = question.answer_id if question.answer_id in public else None
-            row["see_answer_id"] = linked or answered.get(match_key(question.text))
+            linked = question.answer_id if question.answer_public else None
+            row["see_answer_id"] = linked or answered.get(match_key(texts[row["id"]]))
     return {
         "questions": rows,
         "unassigned": {

@@ -76,9 +76,10 @@ class Coverage:
 
 def coverage(day: dt.date, *, now: dt.datetime | None = None) -> Coverage:
     """The ledger's figures for `day` as they stand at `now` (default: now):
-    sums over the per-question rows the digest publishes."""
+    sums over the per-question rows the digest publishes. One query."""
     at = now or timezone.now()
-    return Coverage(**ledger.totals(ledger.ledger_rows(day, cutoff=cutoff_for(day), at=at)))
+    rows = ledger.ledger_rows(day, cutoff=cutoff_for(day), at=at, public=False)
+    return Coverage(**ledger.totals(rows))
 
 
 def _bilingual(copy: dict[str, Any], name: str) -> dict[str, str]:
@@ -127,7 +128,7 @@ def build_snapshot(day: dt.date, *, now: dt.datetime | None = None) -> dict[str,
     for row in rows["questions"]:
         if row["state"] in ("covered", "late"):
             covering.setdefault(row["answer_id"], []).append(row)
-    answers = Answer.objects.in_bulk(list(covering))
+    answers = Answer.objects.only("id", "published").in_bulk(list(covering))
     # Most people first, summed over the questions one answer covers; then
     # numbered as shown, rumours apart.
     listed = sorted(

@@ -55,7 +55,8 @@ questions = Question.objects.bulk_create(
     Question(text=f"问题 {{n}}：交付、续航还是价格？ Question {{n}} about delivery") for n in range(QUESTIONS)
 )
 weights = [1 / (n + 1) ** 0.9 for n in range(QUESTIONS)]
-start = dt.datetime.combine(day, dt.time(0, 0), tzinfo=dt.UTC)
+# Posted in the 12 hours before now: a revision counts no ask posted after it.
+start = dt.datetime.now(dt.UTC) - dt.timedelta(hours=12)
 asks = []
 for n in range(ASKS):
     q = rng.choices(questions, weights=weights)[0]

@@ -28,6 +28,8 @@ urlpatterns = [
     path("<isodate:day>/", digest.digest_page, name="digest"),
     path("<isodate:day>/r<int:number>/", digest.digest_page, name="digest_revision"),
     path("<isodate:day>.json", digest.digest_json, name="digest_json"),
+    path("<isodate:day>/r<int:number>.json", digest.digest_json, name="digest_revision_json"),
+    path("reconcile_digest.py", digest.reconciler_script, name="reconciler"),
     path("<isodate:day>/<str:lang>.txt", digest.digest_text, name="digest_text"),
     path("<isodate:day>/<str:lang>.png", digest.digest_png, name="digest_png"),
 ]

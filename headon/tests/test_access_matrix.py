@@ -262,6 +262,8 @@ class MatrixFixtures(PersonasTestCase):
             Row("desk:digest", {"day": day}, everyone(200)),
             Row("desk:digest_revision", {"day": day, "number": 1}, everyone(200)),
             Row("desk:digest_json", {"day": day}, everyone(200)),
+            Row("desk:digest_revision_json", {"day": day, "number": 1}, everyone(200)),
+            Row("desk:reconciler", {}, everyone(200)),
             Row("desk:digest_text", {"day": day, "lang": "en"}, everyone(200)),
             Row("desk:digest_png", {"day": day, "lang": "en"}, everyone(200)),
             Row("visits:programs", {}, everyone(200)),

@@ -26,6 +26,7 @@ CORES = (
     "headon.antibot.pow",
     "headon.charts",
     "headon.desk.digest.image",
+    "headon.desk.digest.reconcile_digest",
     "headon.desk.intake.exports",
     "headon.desk.merging",
     "headon.desk.ranking",

@@ -114,19 +114,31 @@ def verdict_label(verdict: str) -> str:
 
 
 def digest_json(snapshot: dict[str, Any]) -> dict[str, Any]:
-    """The snapshot with absolute links: the digest's public JSON."""
+    """The snapshot with absolute links: the digest's public JSON. `links`
+    is added as it is served (it names the revision's own permanent URL);
+    everything else is the snapshot as frozen at publication."""
+    day = snapshot["date"]
     data = dict(snapshot)
     data["answers"] = [entry | {"url": absolute(entry["url"])} for entry in snapshot["answers"]]
+    if "answered_already" in snapshot:
+        data["answered_already"] = [
+            item | {"url": absolute(item["url"])} for item in snapshot["answered_already"]
+        ]
+    number = snapshot.get("revision", 1)
     data["links"] = {
-        "html": absolute(reverse("desk:digest", args=[snapshot["date"]])),
+        "html": absolute(reverse("desk:digest_revision", args=[day, number])),
+        "json": absolute(reverse("desk:digest_revision_json", args=[day, number])),
+        "latest_html": absolute(reverse("desk:digest", args=[day])),
+        "latest_json": absolute(reverse("desk:digest_json", args=[day])),
         **{
-            f"text_{lang}": absolute(reverse("desk:digest_text", args=[snapshot["date"], lang]))
+            f"text_{lang}": absolute(reverse("desk:digest_text", args=[day, lang]))
             for lang in LANGUAGES
         },
         **{
-            f"png_{lang}": absolute(reverse("desk:digest_png", args=[snapshot["date"], lang]))
+            f"png_{lang}": absolute(reverse("desk:digest_png", args=[day, lang]))
             for lang in LANGUAGES
         },
+        "reconciler": absolute(reverse("desk:reconciler")),
     }
     return data
 

@@ -1,16 +1,18 @@
 """The night's digest and its coverage ledger.
 
-`coverage` counts, for one date, what happened to every ask received: its
-question's answer was public by the cut-off (covered), after it (late), or
-not yet (open, carried over). It is one aggregate over the asks, so it
-reconciles with the database by construction, and the figures add up:
-asks = covered + late + open, and the same for questions.
+The ledger (`ledger.py`) says, question by question, what happened to the
+asks of one date: their question's answer was public by the cut-off
+(covered), after it (late), not yet (open, carried over), or staff set them
+aside with a reason. Every figure of `coverage` is a sum over those rows,
+and the public JSON carries the rows whole, so anyone can recount it.
 
-`digest_publish` publishes the approved answers of the date's questions and
-freezes the digest as a snapshot (format "headon-digest/1", docs/digest.md)
-in a new revision — only when something changed, so it is idempotent per
-date; every later revision carries a note. Pages, feeds, text and images
-are rendered from the snapshot, never from live rows.
+`digest_publish` publishes the approved answers of the date's questions,
+stamped with the publication's own instant (so a publication after the
+cut-off makes them late), and freezes the digest as a snapshot (format
+"headon-digest/2", docs/digest.md) in a new revision — only when its
+content changed: a note alone is no change, so publishing is idempotent
+per date. Every later revision carries a note. Pages, feeds, text, JSON
+and images are rendered from the snapshot, never from live rows.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -31,14 +32,12 @@ from django.utils.translation import gettext as _
 from headon import faults
 from headon.accounts.models import User
 from headon.accounts.services import audit_record
+from headon.desk.digest import ledger
 from headon.desk.models import Answer, Ask, Digest, DigestRevision, Question
-from headon.desk.ranking import QuestionDay
-from headon.desk.selectors import day_overview
 from headon.desk.services.answers import after_publishing, answer_publish
 from headon.timezones import organiser_now, organiser_tz
 
-FORMAT = "headon-digest/1"
-OPEN_LISTED = 50
+FORMAT = "headon-digest/2"
 
 
 class DigestError(Exception):
@@ -55,115 +54,94 @@ def cutoff_for(day: dt.date) -> dt.datetime:
 @dataclass(frozen=True)
 class Coverage:
     asks: int
+    asks_by_cutoff: int
+    asks_after_cutoff: int
     asks_covered: int
     asks_late: int
     asks_open: int
+    asks_set_aside: int
+    asks_set_aside_by_reason: dict[str, int]
     asks_unassigned: int
-    asks_after_cutoff: int
     questions: int
     questions_covered: int
     questions_late: int
     questions_open: int
-
-    @property
-    def share(self) -> float:
-        return self.asks_covered / self.asks if self.asks else 1.0
+    questions_set_aside: int
+    questions_set_aside_by_reason: dict[str, int]
+    share: float
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self) | {"share": round(self.share, 4)}
+        return asdict(self)
 
 
 def coverage(day: dt.date, *, now: dt.datetime | None = None) -> Coverage:
-    """The ledger of `day` as it stands at `now` (default: now). One query."""
-    cutoff = cutoff_for(day)
+    """The ledger's figures for `day` as they stand at `now` (default: now):
+    sums over the per-question rows the digest publishes. One query."""
     at = now or timezone.now()
-    covered = Q(question__covered_at__lte=min(cutoff, at))
-    late = Q(question__covered_at__gt=cutoff, question__covered_at__lte=at)
-    figures = Ask.objects.filter(day=day).aggregate(
-        asks=Count("id"),
-        covered=Count("id", filter=covered),
-        late=Count("id", filter=late),
-        unassigned=Count("id", filter=Q(question__isnull=True)),
-        after=Count("id", filter=Q(posted_at__gt=cutoff)),
-        questions=Count("question", distinct=True),
-        q_covered=Count("question", distinct=True, filter=covered),
-        q_late=Count("question", distinct=True, filter=late),
-    )
-    return Coverage(
-        asks=figures["asks"],
-        asks_covered=figures["covered"],
-        asks_late=figures["late"],
-        asks_open=figures["asks"] - figures["covered"] - figures["late"],
-        asks_unassigned=figures["unassigned"],
-        asks_after_cutoff=figures["after"],
-        questions=figures["questions"],
-        questions_covered=figures["q_covered"],
-        questions_late=figures["q_late"],
-        questions_open=figures["questions"] - figures["q_covered"] - figures["q_late"],
-    )
-
-
-def _ranked_questions(day: dt.date) -> list[tuple[int, QuestionDay]]:
-    """The date's questions best first, ranked as on the console."""
-    overview = day_overview(day, limit=None, samples=0)
-    return [(item.question.pk, item.ranked.figures) for item in overview.questions]
+    rows = ledger.ledger_rows(day, cutoff=cutoff_for(day), at=at, public=False)
+    return Coverage(**ledger.totals(rows))
 
 
 def _bilingual(copy: dict[str, Any], name: str) -> dict[str, str]:
     return {"en": str(copy.get(f"{name}_en", "")), "zh": str(copy.get(f"{name}_zh", ""))}
 
 
+def _answer_entry(answer: Answer, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """One published answer as the digest lists it, its figures summed over
+    the ledger rows it covers."""
+    copy = answer.published or {}
+    return {
+        "rank": 0,
+        "answer_id": answer.pk,
+        "question_ids": [r["id"] for r in rows],
+        "question": _bilingual(copy, "question"),
+        "body": _bilingual(copy, "body"),
+        "asked_by": sum(r["people"] for r in rows),
+        "asks": sum(r["asks"] - sum(r["asks_set_aside"].values()) for r in rows),
+        "channels": max(r["channels"] for r in rows),
+        "url": reverse("desk:question", args=[answer.pk]),
+        "tags": copy.get("tags", []),
+        "rumour": (
+            {
+                "claim": _bilingual(copy, "claim"),
+                "verdict": copy.get("verdict", ""),
+                "evidence": _bilingual(copy, "evidence"),
+            }
+            if copy.get("is_clarification")
+            else None
+        ),
+        "first_published_at": ledger.local(copy.get("first_published_at")),
+        "corrections": [
+            {"at": ledger.local(c.get("at")), "note": c.get("note", "")}
+            for c in copy.get("corrections", [])
+        ],
+        "late": all(r["state"] == "late" for r in rows),
+    }
+
+
 def build_snapshot(day: dt.date, *, now: dt.datetime | None = None) -> dict[str, Any]:
-    """The digest of `day` from the rows as they are now."""
+    """The digest of `day` from the rows as they stood at `now`."""
     at = now or timezone.now()
     cutoff = cutoff_for(day)
-    ranked = _ranked_questions(day)
-    questions = Question.objects.only("id", "text", "answer", "covered_at").in_bulk(
-        [pk for pk, _figures in ranked]
+    rows = ledger.ledger_rows(day, cutoff=cutoff, at=at)
+    covering: dict[int, list[dict[str, Any]]] = {}
+    for row in rows["questions"]:
+        if row["state"] in ("covered", "late"):
+            covering.setdefault(row["answer_id"], []).append(row)
+    answers = Answer.objects.only("id", "published").in_bulk(list(covering))
+    # Most people first, summed over the questions one answer covers; then
+    # numbered as shown, rumours apart.
+    listed = sorted(
+        (_answer_entry(answers[pk], found) for pk, found in covering.items()),
+        key=lambda e: (-e["asked_by"], -e["asks"], e["answer_id"]),
     )
-    answer_ids = {q.answer_id for q in questions.values() if q.answer_id and q.covered_at}
-    answers = Answer.objects.filter(pk__in=answer_ids, published__isnull=False).in_bulk()
-    entries: dict[int, dict[str, Any]] = {}
-    open_questions: list[dict[str, Any]] = []
-    for position, (pk, figures) in enumerate(ranked, start=1):
-        question = questions[pk]
-        answer = answers.get(question.answer_id or 0)
-        if answer is None or question.covered_at is None or question.covered_at > at:
-            open_questions.append({"question": question.text[:300], "asked_by": figures.people})
-            continue
-        entry = entries.get(answer.pk)
-        if entry is None:
-            copy = answer.published or {}
-            entries[answer.pk] = {
-                "rank": position,
-                "answer_id": answer.pk,
-                "question": _bilingual(copy, "question"),
-                "body": _bilingual(copy, "body"),
-                "asked_by": figures.people,
-                "asks": figures.asks,
-                "channels": figures.channels,
-                "url": reverse("desk:question", args=[answer.pk]),
-                "tags": copy.get("tags", []),
-                "rumour": (
-                    {
-                        "claim": _bilingual(copy, "claim"),
-                        "verdict": copy.get("verdict", ""),
-                        "evidence": _bilingual(copy, "evidence"),
-                    }
-                    if copy.get("is_clarification")
-                    else None
-                ),
-                "first_published_at": copy.get("first_published_at", ""),
-                "corrections": copy.get("corrections", []),
-                "late": question.covered_at > cutoff,
-            }
-        else:
-            entry["asked_by"] += figures.people
-            entry["asks"] += figures.asks
-            entry["channels"] = max(entry["channels"], figures.channels)
+    for kind in (False, True):
+        for number, entry in enumerate((e for e in listed if bool(e["rumour"]) is kind), 1):
+            entry["rank"] = number
     earlier_open = (
         Question.objects.filter(
             covered_at__isnull=True,
+            set_aside="",
             asks__day__lt=day,
             asks__day__gte=day - dt.timedelta(days=30),
             merged_into__isnull=True,
@@ -173,25 +151,24 @@ def build_snapshot(day: dt.date, *, now: dt.datetime | None = None) -> dict[str,
         .distinct()
         .count()
     )
-    # Most people first: the ranking's first criterion, summed over the
-    # questions one answer covers; then numbered as shown.
-    listed = sorted(entries.values(), key=lambda e: (-e["asked_by"], e["rank"]))
-    for kind in (False, True):
-        for number, entry in enumerate((e for e in listed if bool(e["rumour"]) is kind), 1):
-            entry["rank"] = number
-    ledger = coverage(day, now=at)
+    worked_on = ledger.worked_on(rows)
     return {
         "format": FORMAT,
         "date": day.isoformat(),
-        "cutoff": cutoff.astimezone(organiser_tz()).isoformat(),
+        "cutoff": ledger.local(cutoff),
         "site": {
             "name": {"en": settings.SITE_NAME, "zh": settings.HEADON_SITE_NAME_ZH},
             "url": settings.HEADON_SITE_URL,
         },
-        "coverage": ledger.as_dict(),
+        "coverage": ledger.totals(rows),
+        "ledger": rows,
         "answers": listed,
-        "open": open_questions[:OPEN_LISTED],
-        "open_count": len(open_questions),
+        "open": worked_on,
+        "open_count": len(worked_on),
+        "answered_already": [
+            item | {"url": reverse("desk:question", args=[item["answer_id"]])}
+            for item in ledger.answered_already(rows)
+        ],
         "earlier_open_count": earlier_open,
     }
 

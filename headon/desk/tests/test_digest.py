@@ -30,13 +30,14 @@ def fields(en: str, zh: str) -> dict[str, str]:
 
 
 def ledger_by_hand(day: dt.date, now: dt.datetime) -> dict[str, int]:
-    """The ledger counted ask by ask in Python, independently of the SQL."""
+    """The ledger counted ask by ask in Python, independently of the SQL:
+    the asks posted by `now`, each in its question's state."""
     cutoff = digests.cutoff_for(day)
     counts = dict.fromkeys(
         ("asks", "covered", "late", "open", "questions", "q_covered", "q_late"), 0
     )
     seen: dict[int, str] = {}
-    for ask in Ask.objects.filter(day=day).select_related("question"):
+    for ask in Ask.objects.filter(day=day, posted_at__lte=now).select_related("question"):
         counts["asks"] += 1
         at = ask.question.covered_at if ask.question else None
         state = "open" if at is None or at > now else "covered" if at <= cutoff else "late"
@@ -117,9 +118,11 @@ class LedgerTests(PersonasTestCase):
         self.assertEqual(snapshot_counts["asks"], at_cutoff["asks"])
         self.assertEqual(snapshot_counts["asks_covered"], at_cutoff["covered"])
         self.assertEqual(snapshot_counts["questions_covered"], at_cutoff["q_covered"])
+        # The two asks posted after the cut-off are not in a revision made at it.
         self.assertEqual(
-            (at_cutoff["asks"], at_cutoff["covered"], at_cutoff["questions"]), (18, 12, 4)
+            (at_cutoff["asks"], at_cutoff["covered"], at_cutoff["questions"]), (16, 10, 4)
         )
+        self.assertEqual(snapshot_counts["asks_after_cutoff"], 0)
 
         # D is answered after the cut-off: late, not covered.
         later = CUTOFF + dt.timedelta(hours=2)
@@ -311,7 +314,7 @@ class DigestFormatTests(PersonasTestCase):
     def test_json_and_text(self) -> None:
         response = self.client.get(reverse("desk:digest_json", args=[DAY.isoformat()]))
         data = json.loads(response.content)
-        self.assertEqual(data["format"], "headon-digest/1")
+        self.assertEqual(data["format"], "headon-digest/2")
         self.assertEqual(data["coverage"]["asks"], 22)
         self.assertTrue(data["answers"][0]["url"].startswith("http"))
         response = self.client.get(reverse("desk:digest_text", args=[DAY.isoformat(), "zh"]))

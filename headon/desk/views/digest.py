@@ -4,6 +4,8 @@ and the staff page with the coverage ledger and the publish button."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+from pathlib import Path
 from typing import Any
 
 from django.contrib import messages
@@ -13,6 +15,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Max
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import condition, require_safe
@@ -20,10 +23,15 @@ from django.views.decorators.http import condition, require_safe
 from headon.desk.digest import formats
 from headon.desk.digest import services as digests
 from headon.desk.markup import render_markdown
-from headon.desk.models import Digest, DigestRevision
+from headon.desk.models import Digest, DigestRevision, SetAside
 from headon.desk.views.public import _lang
 from headon.desk.views.staff import _actor, _day, desk_required
+from headon.links import absolute
 from headon.timezones import organiser_today
+
+# The standalone recount anyone may download and read before trusting it.
+RECONCILER = Path(digests.__file__).resolve().with_name("reconcile_digest.py")
+RECONCILER_SHA256 = hashlib.sha256(RECONCILER.read_bytes()).hexdigest()
 
 
 def _date(value: str) -> dt.date:
@@ -90,6 +98,15 @@ def digest_page(request: HttpRequest, day: str, number: int | None = None) -> Ht
             "previous": previous.first(),
             "next": following.first(),
             "older_revisions": range(revision.digest.revision, 0, -1),
+            "reconciler_sha256": RECONCILER_SHA256,
+            "json_url": absolute(
+                reverse("desk:digest_revision_json", args=[snapshot["date"], revision.number])
+            ),
+            "set_aside": [
+                (SetAside(reason).label, n)
+                for reason, n in snapshot["coverage"].get("asks_set_aside_by_reason", {}).items()
+                if n and reason in SetAside.values
+            ],
             "lang": lang,
             "site_name_local": formats.pick(snapshot["site"]["name"], lang),
         },
@@ -97,11 +114,21 @@ def digest_page(request: HttpRequest, day: str, number: int | None = None) -> Ht
 
 
 @require_safe
-def digest_json(request: HttpRequest, day: str) -> JsonResponse:
-    revision = _revision(_date(day))
+def digest_json(request: HttpRequest, day: str, number: int | None = None) -> JsonResponse:
+    """A date's JSON: the latest revision, or revision `number` at its own
+    URL, kept for good (docs/digest.md)."""
+    revision = _revision(_date(day), number)
     return JsonResponse(
         formats.digest_json(revision.snapshot), json_dumps_params={"ensure_ascii": False}
     )
+
+
+@require_safe
+def reconciler_script(request: HttpRequest) -> HttpResponse:
+    """reconcile_digest.py: recounts a digest's ledger, standard library only."""
+    response = HttpResponse(RECONCILER.read_bytes(), content_type="text/x-python; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{RECONCILER.name}"'
+    return response
 
 
 @require_safe

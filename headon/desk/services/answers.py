@@ -18,10 +18,12 @@ from django.db import transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from headon.accounts.models import User
 from headon.accounts.services import audit_record
-from headon.desk.markup import render_markdown
+from headon.desk import figures
+from headon.desk.markup import markdown_text, render_markdown
 from headon.desk.merging.terms import terms
 from headon.desk.models import Answer, AnswerRevision, AnswerTerm, Ask, Question, Tag
 
@@ -459,10 +461,64 @@ def _similarity(a: str, b: str) -> float:
 REPEAT = 0.7
 DIFFER = 0.2
 
+FAMILIES = {
+    "duration": gettext_lazy("Duration"),
+    "distance": gettext_lazy("Distance"),
+    "amount": gettext_lazy("Price or amount"),
+    "percent": gettext_lazy("Percentage"),
+    "speed": gettext_lazy("Speed"),
+    "energy": gettext_lazy("Energy"),
+    "power": gettext_lazy("Power"),
+    "seats": gettext_lazy("Seats"),
+}
+
+
+def _plain(copy: Mapping[str, Any]) -> dict[str, str]:
+    return {lang: markdown_text(str(copy.get(f"body_{lang}", ""))) for lang in ("en", "zh")}
+
+
+def _marked(
+    texts: Mapping[str, str], differing: Sequence[figures.Figure]
+) -> dict[str, list[tuple[str, bool]]]:
+    """Each language's text with the figures that differ marked."""
+    result = {}
+    for lang, text in texts.items():
+        found = [
+            f
+            for f in figures.extract(text)
+            if any(f.family == d.family and f.same_as(d) for d in differing)
+        ]
+        result[lang] = figures.marked(text, found)
+    return result
+
+
+def contradictions(mine: Mapping[str, Any], theirs: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Where two answers' bodies (fields body_en, body_zh) state differing
+    figures: the differences, labelled, and both texts with them marked;
+    None when they agree. Both languages count on each side: "3 years"
+    contradicts "5 年"."""
+    ours, other = _plain(mine), _plain(theirs)
+    differences = figures.compare("\n".join(ours.values()), "\n".join(other.values()))
+    if not differences:
+        return None
+    return {
+        "figures": [
+            {
+                "family": str(FAMILIES.get(d.family, _("Date"))),
+                "mine": [f.text for f in d.mine],
+                "theirs": [f.text for f in d.theirs],
+            }
+            for d in differences
+        ],
+        "mine_marked": _marked(ours, [f for d in differences for f in d.mine]),
+        "theirs_marked": _marked(other, [f for d in differences for f in d.theirs]),
+    }
+
 
 def warnings_for(answer: Answer) -> list[dict[str, Any]]:
-    """Public answers to similar questions that this draft nearly repeats
-    (link instead?) or differs from (a contradiction?), for side by side."""
+    """Public answers to similar questions that this draft contradicts (a
+    figure differs: a duration, a distance, a price, a date), nearly
+    repeats (link instead?) or differs from, for side by side."""
     query = f"{answer.question_en} {answer.question_zh} " + " ".join(
         answer.questions.values_list("text", flat=True)[:5]
     )
@@ -476,7 +532,12 @@ def warnings_for(answer: Answer) -> list[dict[str, Any]]:
             continue
         theirs = f"{other.published.get('body_en', '')}\n{other.published.get('body_zh', '')}"
         similarity = _similarity(mine, theirs)
-        if similarity >= REPEAT:
+        figures_differ = contradictions(
+            {"body_en": answer.body_en, "body_zh": answer.body_zh}, other.published
+        )
+        if figures_differ:
+            kind = "contradicts"
+        elif similarity >= REPEAT:
             kind = "repeats"
         elif similarity <= DIFFER:
             kind = "differs"
@@ -496,6 +557,8 @@ def warnings_for(answer: Answer) -> list[dict[str, Any]]:
                     "en": render_markdown(other.published.get("body_en", "")),
                     "zh": render_markdown(other.published.get("body_zh", "")),
                 },
+                **(figures_differ or {}),
             }
         )
-    return result
+    # A contradiction first: it is the one that must not go out.
+    return sorted(result, key=lambda w: w["kind"] != "contradicts")

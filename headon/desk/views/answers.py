@@ -93,6 +93,17 @@ def _fields(form: AnswerForm) -> dict[str, Any]:
     return {k: v for k, v in form.cleaned_data.items() if k in answering.TEXT_FIELDS}
 
 
+def _warn_of_contradictions(request: HttpRequest, answer: Answer) -> None:
+    """Tell the writer at once when the saved draft's figures differ from
+    a published answer's (the page shows both side by side)."""
+    answer.refresh_from_db()
+    if any(w["kind"] == "contradicts" for w in answering.warnings_for(answer)):
+        messages.warning(
+            request,
+            _("Its figures differ from a published answer to a similar question: see below."),
+        )
+
+
 @login_required
 @draft_required
 def question_answer(request: HttpRequest, pk: int) -> HttpResponse:
@@ -114,6 +125,7 @@ def question_answer(request: HttpRequest, pk: int) -> HttpResponse:
             form.add_error(None, str(exc))
         else:
             messages.success(request, _("Draft saved."))
+            _warn_of_contradictions(request, answer)
             return redirect("desk_staff:answer", pk=answer.pk)
     return render(
         request,
@@ -176,6 +188,7 @@ def answer_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 form.add_error(None, str(exc))
             else:
                 messages.success(request, _("Saved."))
+                _warn_of_contradictions(request, answer)
                 return redirect("desk_staff:answer", pk=answer.pk)
     return render(
         request,

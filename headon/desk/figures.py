@@ -61,7 +61,9 @@ _DATES = [
     re.compile(r"(?P<y>(?:19|20)\d\d)-(?P<m>\d\d?)(?:-(?P<d>\d\d?))?(?!\d)"),
     re.compile(r"(?P<y>(?:19|20)\d\d)\s*年\s*(?:(?P<m>\d\d?)\s*月(?:\s*(?P<d>\d\d?)\s*[日号])?)?"),
     re.compile(r"(?<!\d)(?P<m>\d\d?)\s*月\s*(?P<d>\d\d?)\s*[日号]"),
-    re.compile(rf"(?:(?P<d>\d\d?)\s+)?{_MONTH_RE}\s+(?:(?P<d2>\d\d?),?\s+)?(?P<y>(?:19|20)\d\d)", re.I),
+    re.compile(
+        rf"(?:(?P<d>\d\d?)\s+)?{_MONTH_RE}\s+(?:(?P<d2>\d\d?),?\s+)?(?P<y>(?:19|20)\d\d)", re.I
+    ),
 ]
 SAME = 0.02  # relative difference under which two figures are one
 

@@ -60,6 +60,9 @@ class Question(models.Model):
     """The distinct question that many asks share."""
 
     text = models.TextField(_("question"))
+    # The title a person approved for the public lists; blank until then,
+    # and the lists print a tidied `text` (desk.spam.tidy_title) instead.
+    title = models.CharField(_("public title"), max_length=200, blank=True, default="")
     is_rumour = models.BooleanField(_("rumour"), default=False)
     # A merged question points at the one that absorbed it; undoing the
     # merge clears it again.
@@ -222,6 +225,9 @@ class TriageAction(models.Model):
         MOVE = "move", _("Move an ask")
         FLAG = "flag", _("Flag as rumour")
         UNFLAG = "unflag", _("Clear the rumour flag")
+        SET_ASIDE = "set_aside", _("Set aside")
+        RESTORE = "restore", _("Put back on the lists")
+        RETITLE = "retitle", _("Approve a public title")
 
     kind = models.CharField(max_length=10, choices=Kind.choices)
     actor = models.ForeignKey(
@@ -263,7 +269,34 @@ class TriageAction(models.Model):
             return gettext("Moved ask #%(ask)s to question #%(target)s.") % s
         if self.kind == self.Kind.FLAG:
             return gettext("Flagged question #%(question)s as a rumour.") % s
+        if self.kind in (self.Kind.SET_ASIDE, self.Kind.RESTORE):
+            return self._aside_sentence(s)
+        if self.kind == self.Kind.RETITLE:
+            return gettext("Approved a public title for question #%(question)s.") % s
         return gettext("Cleared the rumour flag of question #%(question)s.") % s
+
+    def _aside_sentence(self, s: dict[str, int]) -> str:
+        n = s.get("asks", 0)
+        reason = SetAside(self.summary["reason"]).label if self.summary.get("reason") else ""
+        if self.kind == self.Kind.RESTORE:
+            if s.get("question"):
+                return ngettext(
+                    "Put question #%(question)s back on the lists (%(asks)s ask).",
+                    "Put question #%(question)s back on the lists (%(asks)s asks).",
+                    n,
+                ) % {"question": s["question"], "asks": n}
+            return ngettext(
+                "Put %(asks)s ask back on the lists.", "Put %(asks)s asks back on the lists.", n
+            ) % {"asks": n}
+        if s.get("question"):
+            return ngettext(
+                "Set question #%(question)s aside as %(reason)s (%(asks)s ask).",
+                "Set question #%(question)s aside as %(reason)s (%(asks)s asks).",
+                n,
+            ) % {"question": s["question"], "asks": n, "reason": reason}
+        return ngettext(
+            "Set %(asks)s ask aside as %(reason)s.", "Set %(asks)s asks aside as %(reason)s.", n
+        ) % {"asks": n, "reason": reason}
 
 
 class Tag(models.Model):

@@ -42,7 +42,9 @@ _CONTACT_ID = re.compile(
 # digits that reads as a phone number.
 _PHONE = re.compile(r"(?<!\d)(?:\+?86[\s-]?)?1[3-9]\d(?:[\s-]?\d{4}){2}(?!\d)|\+\d[\d\s-]{8,}\d")
 # Words that sell rather than ask.
-_BAIT = re.compile(r"福利|私聊|私信我|兼职|日赚|刷单|免费领|代理|看片|约吗|返利|稳赚", re.IGNORECASE)
+_BAIT = re.compile(
+    r"福利|私聊|私信我|兼职|日赚|刷单|免费领|代理|看片|约吗|返利|稳赚", re.IGNORECASE
+)
 # The same character five times or more in a row.
 _REPEAT = re.compile(r"(.)\1{4,}", re.DOTALL)
 # A run of one character long enough to be noise, kept at three.
@@ -196,3 +198,12 @@ def tidy_title(text: str, width: int = TITLE_WIDTH) -> str:
     if not any(ch.isalnum() for ch in text):
         return ""
     return _cut(text, width)
+
+
+def list_title(text: str) -> str:
+    """What a public list prints for a title no person approved: the tidy
+    title, or "" (the list says "a question awaiting review") when the
+    words are likely spam."""
+    if spam_score(text).likely:
+        return ""
+    return tidy_title(text)

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from headon.desk.markup import markdown_text
 from headon.desk.models import Answer, DigestImage, DigestRevision
+from headon.desk.spam import list_title
 from headon.links import absolute
 
 LANGUAGES = ("en", "zh")
@@ -106,6 +107,16 @@ def digest_text(snapshot: dict[str, Any], lang: str, limit: int | None = None) -
     return _pack(blocks, limit)
 
 
+def open_items(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
+    """The snapshot's open questions as the public may read them: a
+    revision published before titles were tidied printed asks' raw words,
+    so every format tidies again ("" when withheld as likely spam)."""
+    return [
+        item | {"question": list_title(str(item.get("question", "")))}
+        for item in snapshot.get("open", [])
+    ]
+
+
 def verdict_label(verdict: str) -> str:
     try:
         return str(Answer.Verdict(verdict).label)
@@ -117,6 +128,7 @@ def digest_json(snapshot: dict[str, Any]) -> dict[str, Any]:
     """The snapshot with absolute links: the digest's public JSON."""
     data = dict(snapshot)
     data["answers"] = [entry | {"url": absolute(entry["url"])} for entry in snapshot["answers"]]
+    data["open"] = open_items(snapshot)
     data["links"] = {
         "html": absolute(reverse("desk:digest", args=[snapshot["date"]])),
         **{
@@ -252,7 +264,10 @@ def image_snapshot(snapshot: dict[str, Any], lang: str) -> dict[str, Any]:
     page = absolute(reverse("desk:digest", args=[snapshot["date"]]))
     return snapshot | {
         "answers": shown,
-        "open": snapshot["open"][:IMAGE_OPEN],
+        "open": [
+            item | {"question": item["question"] or _("A question awaiting review")}
+            for item in open_items(snapshot)[:IMAGE_OPEN]
+        ],
         "answers_not_shown": len(snapshot["answers"]) - len(shown),
         "site": snapshot["site"] | {"url": page},
     }

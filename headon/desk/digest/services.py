@@ -33,7 +33,7 @@ from headon.accounts.models import User
 from headon.accounts.services import audit_record
 from headon.desk.models import Answer, Ask, Digest, DigestRevision, Question
 from headon.desk.ranking import QuestionDay
-from headon.desk.selectors import day_overview
+from headon.desk.selectors import day_overview, public_titles
 from headon.desk.services.answers import after_publishing, answer_publish
 from headon.timezones import organiser_now, organiser_tz
 
@@ -105,7 +105,7 @@ def coverage(day: dt.date, *, now: dt.datetime | None = None) -> Coverage:
 
 def _ranked_questions(day: dt.date) -> list[tuple[int, QuestionDay]]:
     """The date's questions best first, ranked as on the console."""
-    overview = day_overview(day, limit=None, samples=0)
+    overview = day_overview(day, limit=None, samples=0, listed=True)
     return [(item.question.pk, item.ranked.figures) for item in overview.questions]
 
 
@@ -118,7 +118,7 @@ def build_snapshot(day: dt.date, *, now: dt.datetime | None = None) -> dict[str,
     at = now or timezone.now()
     cutoff = cutoff_for(day)
     ranked = _ranked_questions(day)
-    questions = Question.objects.only("id", "text", "answer", "covered_at").in_bulk(
+    questions = Question.objects.only("id", "text", "title", "answer", "covered_at").in_bulk(
         [pk for pk, _figures in ranked]
     )
     answer_ids = {q.answer_id for q in questions.values() if q.answer_id and q.covered_at}
@@ -129,7 +129,7 @@ def build_snapshot(day: dt.date, *, now: dt.datetime | None = None) -> dict[str,
         question = questions[pk]
         answer = answers.get(question.answer_id or 0)
         if answer is None or question.covered_at is None or question.covered_at > at:
-            open_questions.append({"question": question.text[:300], "asked_by": figures.people})
+            open_questions.append({"question": question, "asked_by": figures.people})
             continue
         entry = entries.get(answer.pk)
         if entry is None:
@@ -167,6 +167,7 @@ def build_snapshot(day: dt.date, *, now: dt.datetime | None = None) -> dict[str,
             asks__day__lt=day,
             asks__day__gte=day - dt.timedelta(days=30),
             merged_into__isnull=True,
+            set_aside="",
         )
         .exclude(asks__day=day)
         .values("pk")
@@ -180,6 +181,10 @@ def build_snapshot(day: dt.date, *, now: dt.datetime | None = None) -> dict[str,
         for number, entry in enumerate((e for e in listed if bool(e["rumour"]) is kind), 1):
             entry["rank"] = number
     ledger = coverage(day, now=at)
+    # Never an ask's raw words: a title a person approved, or a tidy one.
+    titles = public_titles(item["question"] for item in open_questions[:OPEN_LISTED])
+    for item in open_questions[:OPEN_LISTED]:
+        item["question"] = titles[item["question"].pk]
     return {
         "format": FORMAT,
         "date": day.isoformat(),

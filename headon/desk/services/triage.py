@@ -4,6 +4,7 @@ places are marked as placed by staff, which pins them for later runs."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -36,6 +37,28 @@ def _record(
     )
     audit_record(action=f"triage_{kind}", actor=actor, target=action, data=dict(summary))
     return action
+
+
+# The set-aside and title steps (services/setaside.py) log through here too.
+record = _record
+
+
+def _undo_set_aside(before: Mapping[str, Any]) -> None:
+    """Put back the reasons a set-aside or restore step replaced."""
+    for model, key in ((Ask, "asks"), (Question, "questions")):
+        for pk, (reason, at, by) in before.get(key, {}).items():
+            model.objects.filter(pk=int(pk)).update(
+                set_aside=reason,
+                set_aside_at=dt.datetime.fromisoformat(at) if at else None,
+                set_aside_by_id=by,
+            )
+
+
+def _aside_keys(before: Mapping[str, Any]) -> set[str]:
+    aside = before.get("set_aside") or {}
+    return {f"a{pk}" for pk in aside.get("asks", {})} | {
+        f"q{pk}" for pk in aside.get("questions", {})
+    }
 
 
 @transaction.atomic
@@ -102,12 +125,18 @@ def action_undo(*, action: TriageAction, actor: User | None) -> TriageAction:
     for other in later:
         if set(ask_ids) & {int(pk) for pk in other.before.get("asks", {})}:
             raise TriageError(_("A later change moved these asks again: undo it first."))
+        if _aside_keys(action.before) & _aside_keys(other.before):
+            raise TriageError(_("A later change set these aside again: undo it first."))
     for pk, (question_id, assigned_by) in action.before.get("asks", {}).items():
         Ask.objects.filter(pk=int(pk)).update(question_id=question_id, assigned_by=assigned_by)
     if merged := action.before.get("merged"):
         Question.objects.filter(pk=merged[0]).update(merged_into_id=merged[1])
     if rumour := action.before.get("rumour"):
         Question.objects.filter(pk=rumour[0]).update(is_rumour=rumour[1])
+    if aside := action.before.get("set_aside"):
+        _undo_set_aside(aside)
+    if title := action.before.get("title"):
+        Question.objects.filter(pk=title[0]).update(title=title[1])
     action.undone_at, action.undone_by = timezone.now(), actor
     action.save(update_fields=["undone_at", "undone_by"])
     audit_record(action="triage_undo", actor=actor, target=action, data={"kind": action.kind})

@@ -112,6 +112,7 @@ class ContradictionTests(PersonasTestCase):
         self.assertIn("<mark>5 年</mark>", html)
         question.refresh_from_db()
         answer = question.answer
+        assert answer is not None
         answering.answer_submit(answer=answer, actor=self.carol, version=answer.version)
         self.client.force_login(self.dave)
         self.client.cookies.load({"django_language": "en"})

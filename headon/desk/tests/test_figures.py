@@ -35,7 +35,11 @@ def test_it_reads_figures_with_their_units(text, figures):
     got = _read(text)
     assert [(f, t) for f, _v, t in got] == [(f, t) for f, _v, t in figures]
     for (_f, value, _t), (_f2, expected, _t2) in zip(got, figures, strict=True):
-        assert value == pytest.approx(expected) if isinstance(expected, float | int) else value == expected
+        assert (
+            value == pytest.approx(expected)
+            if isinstance(expected, float | int)
+            else value == expected
+        )
 
 
 def test_chinese_numerals():
@@ -49,10 +53,28 @@ def test_chinese_numerals():
 @pytest.mark.parametrize(
     ("mine", "theirs", "family", "ours", "other"),
     [
-        ("The warranty is 3 years.", "The warranty is 5 years.", "duration", ["3 years"], ["5 years"]),
-        ("The price is 199,800 yuan.", "售价 229,800 元。", "amount", ["199,800 yuan"], ["229,800 元"]),
+        (
+            "The warranty is 3 years.",
+            "The warranty is 5 years.",
+            "duration",
+            ["3 years"],
+            ["5 years"],
+        ),
+        (
+            "The price is 199,800 yuan.",
+            "售价 229,800 元。",
+            "amount",
+            ["199,800 yuan"],
+            ["229,800 元"],
+        ),
         ("电池质保 8 年", "电池质保 5 年", "duration", ["8 年"], ["5 年"]),
-        ("or 60,000 km, whichever first", "或 15 万公里，以先到者为准", "distance", ["60,000 km"], ["15 万公里"]),
+        (
+            "or 60,000 km, whichever first",
+            "或 15 万公里，以先到者为准",
+            "distance",
+            ["60,000 km"],
+            ["15 万公里"],
+        ),
     ],
 )
 def test_it_finds_the_issues_contradictions(mine, theirs, family, ours, other):

@@ -61,7 +61,10 @@ def test_ordinary_questions_score_nothing(text):
         ("后座加热有没有 🔥🔥", "后座加热有没有"),
         ("什么时候交付？？？？ 微信 abc_123456", "什么时候交付？"),
         ("真的吗啊啊啊啊啊啊啊 保修几年", "真的吗啊啊啊 保修几年"),
-        ("Is the warranty transferable? 3f9a0c4e5b6d7e8f9a0b1c2d3e4f5a6b7c8d", "Is the warranty transferable?"),
+        (
+            "Is the warranty transferable? 3f9a0c4e5b6d7e8f9a0b1c2d3e4f5a6b7c8d",
+            "Is the warranty transferable?",
+        ),
         ("call me on +44 7700 900123 about the price", "call me on about the price"),
         ("🚗🚗🚗", ""),
         ("\u202eevil\u202c question", "evil question"),
@@ -73,9 +76,11 @@ def test_a_tidy_title_keeps_the_question_and_drops_the_bait(text, title):
 
 def test_a_tidy_title_is_cut_to_a_list_sized_length():
     chinese = tidy_title("请问" + "这台车的续航" * 40 + "是多少")
-    assert chinese.endswith("…") and len(chinese) <= 41
+    assert chinese.endswith("…")
+    assert len(chinese) <= 41
     english = tidy_title("Could you tell me " + "whether the rear seats are heated " * 10)
-    assert english.endswith("…") and len(english) <= 80
+    assert english.endswith("…")
+    assert len(english) <= 80
     # Cut between words, not inside one.
     assert english[:-1].split()[-1] in {"whether", "the", "rear", "seats", "are", "heated"}
     assert len(tidy_title(JUNK)) <= 41

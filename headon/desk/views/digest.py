@@ -84,6 +84,7 @@ def digest_page(request: HttpRequest, day: str, number: int | None = None) -> Ht
             "revision": revision,
             "snapshot": snapshot,
             "coverage": snapshot["coverage"],
+            "open_items": formats.open_items(snapshot),
             "share_percent": round(100 * snapshot["coverage"]["share"]),
             "answers": [e for e in entries if not e.get("rumour")],
             "rumours": [e for e in entries if e.get("rumour")],

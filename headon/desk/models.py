@@ -74,6 +74,16 @@ class Question(models.Model):
     answer = models.ForeignKey(
         "Answer", null=True, blank=True, on_delete=models.SET_NULL, related_name="questions"
     )
+    # A link proposed by one person, waiting for a second (an approver) to
+    # confirm it: until then the question is not covered (four eyes, as for
+    # approving an answer). Confirming moves it to `answer`.
+    proposed_answer = models.ForeignKey(
+        "Answer", null=True, blank=True, on_delete=models.SET_NULL, related_name="proposed_for"
+    )
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    proposed_at = models.DateTimeField(null=True, blank=True)
     # When the question's answer first became public for it: set when the
     # answer is published, or when the question is linked to an answer
     # already public. The coverage ledger compares it with each day's cut-off.

@@ -187,3 +187,13 @@ def recent_imports(limit: int = 10) -> QuerySet[ImportRun]:
 
 def recent_actions(limit: int = 30) -> QuerySet[TriageAction]:
     return TriageAction.objects.select_related("actor").order_by("-at")[:limit]
+
+
+def links_to_confirm() -> QuerySet[Question]:
+    """Links proposed by one person, waiting for a second, oldest first:
+    the approver's queue and the digest's pre-publish list."""
+    return (
+        Question.objects.filter(proposed_answer__isnull=False, merged_into__isnull=True)
+        .select_related("proposed_answer", "proposed_by")
+        .order_by("proposed_at", "pk")
+    )

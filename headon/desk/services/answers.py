@@ -26,6 +26,7 @@ from headon.desk import figures
 from headon.desk.markup import markdown_text, render_markdown
 from headon.desk.merging.terms import terms
 from headon.desk.models import Answer, AnswerRevision, AnswerTerm, Ask, Question, Tag
+from headon.desk.selectors import day_overview
 
 TEXT_FIELDS = (
     "question_en",
@@ -237,7 +238,8 @@ def _refresh_terms(answer: Answer) -> None:
         )
     )
     # What people actually asked finds the answer too.
-    found.update(terms(" ".join(answer.questions.values_list("text", flat=True)[:20])))
+    asked = answer.questions.filter(set_aside="").values_list("text", flat=True)[:20]
+    found.update(terms(" ".join(asked)))
     AnswerTerm.objects.filter(answer=answer).delete()
     AnswerTerm.objects.bulk_create(
         AnswerTerm(answer=answer, term=term, weight=min(count, 30000))
@@ -258,7 +260,7 @@ def refresh_asked_by(answers: Sequence[int]) -> None:
     if not answers:
         return
     counts = dict(
-        Ask.objects.filter(question__answer__in=answers)
+        Ask.objects.filter(question__answer__in=answers, set_aside="")
         .values("question__answer")
         .annotate(
             n=Count("author_key", distinct=True, filter=~Q(author_key=""))
@@ -322,23 +324,83 @@ def answer_publish(
     return current
 
 
+def _check_link(question: Question, answer: Answer) -> None:
+    if question.is_rumour and not answer.is_clarification:
+        raise AnswerError(
+            _(
+                "This question is a rumour: link it only to a clarification of the rumour, "
+                "with its claim, verdict and evidence."
+            )
+        )
+
+
 @transaction.atomic
 def question_link(*, question: Question, answer: Answer, actor: User | None) -> Question:
-    """`question` is answered by `answer` (one click from a suggestion):
-    covered now if the answer is public, else when it is published."""
+    """Propose that `answer` answers `question` (one click from a
+    suggestion). Linking covers the question's asks, so it is reviewed like
+    an approval: the link waits, in the approver's queue and the digest's
+    pre-publish list, until someone other than its proposer confirms it
+    (`question_link_confirm`). A rumour links only to a clarification."""
     question = Question.objects.select_for_update().get(pk=question.pk)
+    _check_link(question, answer)
+    if question.answer_id == answer.pk:
+        raise AnswerError(_("The question is linked to this answer already."))
+    question.proposed_answer = answer
+    question.proposed_by = actor
+    question.proposed_at = timezone.now()
+    question.save(update_fields=["proposed_answer", "proposed_by", "proposed_at"])
+    audit_record(
+        action="question_link_propose",
+        actor=actor,
+        target=question,
+        data={"answer": answer.pk, "linked": question.answer_id},
+    )
+    return question
+
+
+@transaction.atomic
+def question_link_confirm(*, question: Question, actor: User, answer: Answer) -> Question:
+    """A second person confirms a proposed link: the question is answered
+    by it, covered now if the answer is public, else when it is published.
+    `answer` is the one the confirmer saw, so a proposal changed meanwhile
+    is not confirmed unseen."""
+    question = Question.objects.select_for_update().get(pk=question.pk)
+    if question.proposed_answer_id is None or question.proposed_answer_id != answer.pk:
+        raise AnswerError(_("This link was changed or confirmed meanwhile. Reload to see it."))
+    if question.proposed_by_id == actor.pk:
+        raise AnswerError(_("Someone other than the person who proposed a link must confirm it."))
+    answer = Answer.objects.get(pk=answer.pk)
+    _check_link(question, answer)
     before = question.answer_id
     question.answer = answer
     question.covered_at = timezone.now() if answer.published is not None else None
-    question.save(update_fields=["answer", "covered_at"])
+    proposer = question.proposed_by_id
+    question.proposed_answer = question.proposed_by = question.proposed_at = None
+    question.save(
+        update_fields=["answer", "covered_at", "proposed_answer", "proposed_by", "proposed_at"]
+    )
     audit_record(
         action="question_link",
         actor=actor,
         target=question,
-        data={"answer": answer.pk, "before": before},
+        data={"answer": answer.pk, "before": before, "proposed_by": proposer},
     )
-    if answer.published is not None:
-        refresh_asked_by([answer.pk])
+    refresh_asked_by([pk for pk in (answer.pk, before) if pk and answer.published is not None])
+    return question
+
+
+@transaction.atomic
+def question_link_refuse(*, question: Question, actor: User | None) -> Question:
+    """Drop a proposed link (the proposer withdraws it, or a reviewer refuses)."""
+    question = Question.objects.select_for_update().get(pk=question.pk)
+    if question.proposed_answer_id is None:
+        raise AnswerError(_("There is no proposed link to refuse."))
+    proposed = question.proposed_answer_id
+    question.proposed_answer = question.proposed_by = question.proposed_at = None
+    question.save(update_fields=["proposed_answer", "proposed_by", "proposed_at"])
+    audit_record(
+        action="question_link_refuse", actor=actor, target=question, data={"answer": proposed}
+    )
     return question
 
 
@@ -449,6 +511,35 @@ def suggestions_for(question: Question, limit: int = 5) -> list[tuple[Answer, fl
     found = search(f"{question.text} {sample}", limit=limit)
     answers = Answer.objects.in_bulk([pk for pk, _score in found])
     return [(answers[pk], score) for pk, score in found if pk in answers and score >= 0.15]
+
+
+LOOKS_ANSWERED = 0.4  # a search score from which an open question looks answered
+LOOKS_ANSWERED_CHECKED = 100  # open questions checked, best ranked first
+
+
+def looks_answered(day: dt.date) -> list[tuple[Question, Answer, float]]:
+    """The day's open questions that look like questions already answered:
+    the best published answer for the question's title and top asks (the
+    search the suggestions use, which indexes the answers' own questions
+    and the asks linked to them) scores LOOKS_ANSWERED or more. For the
+    digest's pre-publish list: one click proposes the link. Checks the
+    best-ranked open questions only (three queries each)."""
+    overview = day_overview(day, limit=None, samples=3, listed=True)
+    candidates = [
+        item
+        for item in overview.questions
+        if item.question.answer_id is None and item.question.proposed_answer_id is None
+    ][:LOOKS_ANSWERED_CHECKED]
+    found: list[tuple[Question, int, float]] = []
+    for item in candidates:
+        text = " ".join(
+            [item.question.title or item.question.text, *(a.text for a in item.samples)]
+        )
+        hits = search(text, limit=1)
+        if hits and hits[0][1] >= LOOKS_ANSWERED:
+            found.append((item.question, hits[0][0], hits[0][1]))
+    answers = Answer.objects.filter(published__isnull=False).in_bulk([pk for _q, pk, _s in found])
+    return [(q, answers[pk], score) for q, pk, score in found if pk in answers]
 
 
 def _similarity(a: str, b: str) -> float:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Any
 
 import time_machine
 from django.test import override_settings
@@ -43,7 +44,7 @@ class SetAsideTests(PersonasTestCase):
             add_ask(self.weibo, self.n, ask, question, posted_at=MORNING, likes=10 - self.n)
         return question
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> dict[str, Any]:
         with time_machine.travel(CUTOFF):
             return digests.build_snapshot(DAY)
 

@@ -14,6 +14,7 @@ from django.db.models import Count, Max
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import condition, require_safe
 
@@ -21,6 +22,8 @@ from headon.desk.digest import formats
 from headon.desk.digest import services as digests
 from headon.desk.markup import render_markdown
 from headon.desk.models import Digest, DigestRevision
+from headon.desk.selectors import links_to_confirm
+from headon.desk.services import answers as answering
 from headon.desk.views.public import _lang
 from headon.desk.views.staff import _actor, _day, desk_required
 from headon.timezones import organiser_today
@@ -157,6 +160,33 @@ def digest_feed(request: HttpRequest, lang: str) -> HttpResponse:
     return response
 
 
+def _say_what_is_left(request: HttpRequest, day: dt.date) -> None:
+    """Publishing with open questions that look answered, or links not yet
+    confirmed, says how many: they are carried over as open."""
+    left = len(answering.looks_answered(day))
+    waiting = links_to_confirm().count()
+    if left:
+        messages.warning(
+            request,
+            ngettext(
+                "%(n)s open question looks already answered and is not linked: it stays open.",
+                "%(n)s open questions look already answered and are not linked: they stay open.",
+                left,
+            )
+            % {"n": left},
+        )
+    if waiting:
+        messages.warning(
+            request,
+            ngettext(
+                "%(n)s link waits for a second person to confirm it.",
+                "%(n)s links wait for a second person to confirm them.",
+                waiting,
+            )
+            % {"n": waiting},
+        )
+
+
 @login_required
 @desk_required
 def digest_staff(request: HttpRequest, day: str | None = None) -> HttpResponse:
@@ -180,9 +210,11 @@ def digest_staff(request: HttpRequest, day: str | None = None) -> HttpResponse:
                 )
             else:
                 messages.info(request, _("Nothing changed since the last revision."))
+            _say_what_is_left(request, chosen)
         return redirect("desk_staff:digest", day=chosen.isoformat())
     ledger = digests.coverage(chosen)
     digest = Digest.objects.filter(date=chosen).first()
+    links = list(links_to_confirm()[:100])
     return render(
         request,
         "desk/digest_staff.html",
@@ -193,6 +225,8 @@ def digest_staff(request: HttpRequest, day: str | None = None) -> HttpResponse:
             "cutoff": digests.cutoff_for(chosen),
             "digest": digest,
             "pending": digests.day_answers_to_publish(chosen),
+            "links": links,
+            "looks_answered": answering.looks_answered(chosen),
             "can_publish": request.user.has_perm("desk.publish_digest"),
             "previous_day": chosen - dt.timedelta(days=1),
             "next_day": chosen + dt.timedelta(days=1) if chosen < organiser_today() else None,

@@ -560,7 +560,7 @@ FAMILIES = {
     "speed": gettext_lazy("Speed"),
     "energy": gettext_lazy("Energy"),
     "power": gettext_lazy("Power"),
-    "seats": gettext_lazy("Seats"),
+    "seats": gettext_lazy("Seats in the car"),
 }
 
 

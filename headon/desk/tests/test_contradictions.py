@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.test import override_settings
 from django.urls import reverse
+from django.utils import translation
 
 from headon.desk.models import Channel, Question
 from headon.desk.services import answers as answering
@@ -53,7 +54,8 @@ class ContradictionTests(PersonasTestCase):
                 "body_zh": "质保 3 年或 6 万公里。",
             },
         )
-        warnings = answering.warnings_for(draft)
+        with translation.override("en"):
+            warnings = answering.warnings_for(draft)
         self.assertEqual(warnings[0]["kind"], "contradicts")
         self.assertEqual(warnings[0]["answer"], self.warranty)
         by_family = {d["family"]: d for d in warnings[0]["figures"]}
@@ -107,7 +109,7 @@ class ContradictionTests(PersonasTestCase):
             follow=True,
         )
         html = response.content.decode()
-        self.assertIn("这份草稿与相似问题的已发布答案相矛盾", html)
+        self.assertIn("这份草稿与相似问题的已发布回答相矛盾", html)
         self.assertIn("<mark>8 年</mark>", html)
         self.assertIn("<mark>5 年</mark>", html)
         question.refresh_from_db()

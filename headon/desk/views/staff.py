@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import replace
+from typing import Any
 
 from django import forms
 from django.conf import settings
@@ -56,12 +57,54 @@ def _day(value: str | None) -> dt.date:
         raise Http404 from None
 
 
+MAPPED_FIELDS = {
+    "text": gettext_lazy("Column of the question's text"),
+    "author": gettext_lazy("Column of the author"),
+    "posted_at": gettext_lazy("Column of the time posted"),
+    "external_id": gettext_lazy("Column of the post's id"),
+    "likes": gettext_lazy("Column of the likes"),
+    "replies": gettext_lazy("Column of the replies"),
+    "shares": gettext_lazy("Column of the shares"),
+    "url": gettext_lazy("Column of the link"),
+}
+
+
 class ImportForm(forms.Form):
+    """An export to import, with the column mapping the command line takes
+    as --map FIELD=COLUMN (each guessed from the header when left blank)."""
+
     channel = forms.ModelChoiceField(
         label=gettext_lazy("Channel"),
         queryset=Channel.objects.filter(is_active=True, kind=Channel.Kind.SOCIAL_EXPORT),
     )
     file = forms.FileField(label=gettext_lazy("Export file (CSV or JSON Lines)"))
+    encoding = forms.ChoiceField(
+        label=gettext_lazy("Encoding"),
+        required=False,
+        choices=[
+            ("", gettext_lazy("Detect")),
+            ("utf-8", "UTF-8"),
+            ("utf-8-sig", "UTF-8 (BOM)"),
+            ("gb18030", "GB18030"),
+        ],
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field, label in MAPPED_FIELDS.items():
+            self.fields[f"map_{field}"] = forms.CharField(
+                label=label, required=False, max_length=200, strip=True
+            )
+
+    def mapping(self) -> dict[str, str]:
+        return {
+            field: self.cleaned_data[f"map_{field}"]
+            for field in MAPPED_FIELDS
+            if self.cleaned_data.get(f"map_{field}")
+        }
+
+    def mapping_fields(self) -> list[forms.BoundField]:
+        return [self[f"map_{field}"] for field in MAPPED_FIELDS]
 
 
 QUESTIONS_PER_PAGE = 50
@@ -286,9 +329,11 @@ def recluster(request: HttpRequest, day: str) -> HttpResponse:
 
 
 @login_required
-@permission_required("desk.manage_channels", raise_exception=True)
+@triage_required
 @require_POST
 def import_upload(request: HttpRequest) -> HttpResponse:
+    """Triagers import exports from the console, as the README says; the
+    column mapping and encoding are those `headon import-asks` takes."""
     form = ImportForm(request.POST, request.FILES)
     if not form.is_valid():
         messages.error(request, _("Choose a channel and a file."))
@@ -300,6 +345,8 @@ def import_upload(request: HttpRequest) -> HttpResponse:
         file_name=upload.name[:255],
         file_sha256="",
         started_by=_actor(request),
+        mapping=form.mapping(),
+        encoding=form.cleaned_data["encoding"],
     )
     enqueue(jobs.import_file, run.pk, str(path))
     return redirect("desk_staff:import", pk=run.pk)

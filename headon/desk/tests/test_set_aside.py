@@ -168,3 +168,13 @@ class SetAsideTests(PersonasTestCase):
         page = self.client.get(reverse("desk_staff:question", args=[self.hud.pk]))
         self.assertContains(page, "Likely spam")
         self.assertEqual(Question.objects.exclude(set_aside="").count(), 0)
+
+
+def test_a_re_merge_never_names_a_question_after_a_spam_row() -> None:
+    """The HUD asks were titled "加V看福利" after a spam row among them."""
+    from headon.desk.services.merging import _representative
+
+    texts = [SPAM, SPAM, "加V看福利 http://t.cn/other", "有HUD吗", "Is there a HUD?"]
+    assert _representative(texts) in ("有HUD吗", "Is there a HUD?")
+    # Only spam: the staff title keeps the words; the public lists withhold it.
+    assert _representative([SPAM]) == "加V看福利"

@@ -24,8 +24,8 @@ from headon.desk.checks import check_merge_settings
 from headon.desk.merging import Locks, MergeEngine, load_embedder
 from headon.desk.merging.embedders import Embedder
 from headon.desk.merging.normalise import match_key, tidy_title
-from headon.desk.spam import spam_score
 from headon.desk.models import Ask, Question, TriageAction
+from headon.desk.spam import spam_score
 
 logger = logging.getLogger(__name__)
 

@@ -66,6 +66,9 @@ _DATES = [
     ),
 ]
 SAME = 0.02  # relative difference under which two figures are one
+# An answer states a few dozen figures; past this many the rest are not read,
+# which keeps the overlap checks (quadratic in the figures) cheap.
+MAX_FIGURES = 200
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,8 @@ def _dates(text: str) -> tuple[list[Figure], list[tuple[int, int]]]:
             family = "date:" + "".join(k for k, v in (("y", year), ("m", month), ("d", day)) if v)
             found.append(Figure(family, value, match.start(), match.end(), match.group().strip()))
             taken.append((match.start(), match.end()))
+            if len(found) >= MAX_FIGURES:
+                return found, taken
     return found, taken
 
 
@@ -145,6 +150,8 @@ def extract(text: str) -> list[Figure]:
     text = text or ""
     found, taken = _dates(text)
     for match in _NUMBER.finditer(text):
+        if len(found) >= MAX_FIGURES:
+            break
         if any(s < match.end() and match.start() < e for s, e in taken):
             continue
         raw, unit = match.group("num"), match.group("unit")

@@ -105,3 +105,10 @@ def test_the_differing_figures_are_marked_in_place():
     pieces = marked(text, duration.mine + distance.mine)
     assert [p for p, is_mark in pieces if is_mark] == ["3 years", "60,000 km"]
     assert "".join(p for p, _m in pieces) == text
+
+
+def test_a_body_of_many_figures_reads_a_bounded_number():
+    from headon.desk.figures import MAX_FIGURES
+
+    assert len(extract("2026年" * 1500)) == MAX_FIGURES
+    assert len(extract("5 年 " * 1500)) == MAX_FIGURES

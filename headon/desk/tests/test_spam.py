@@ -90,3 +90,11 @@ def test_a_tidy_title_is_stable():
     for text in ("加V看福利 http://t.cn/A6xYz9", JUNK, "什么时候交付？？？？"):
         once = tidy_title(text)
         assert tidy_title(once) == once
+
+
+@pytest.mark.parametrize("text", ["a." * 5000, "a-" * 5000, "www." * 2500, "+1 " * 3000])
+def test_pathological_text_is_scored_without_backtracking(text):
+    """A bare-domain pattern with nested repetition took 15 s on "a.a.a.…";
+    these return at once now (no timing asserted: a regression hangs here)."""
+    assert "long" in spam_score(text).reasons
+    assert len(tidy_title(text)) <= 80

@@ -149,3 +149,14 @@ class LinkReviewTests(PersonasTestCase):
             page = self.client.get(url).content.decode()
         self.assertIn("Already answered? (0)", page)
         self.assertIn("Link to confirm (1)", page)
+
+    def test_the_way_back_after_a_link_stays_on_the_staff_pages(self) -> None:
+        self.client.force_login(self.carol)
+        url = reverse("desk_staff:question_link", args=[self.again.pk])
+        for target in ("https://evil.example/staff/", "//evil.example/staff/", "/answers/"):
+            response = self.client.post(url, {"action": "unlink", "next": target})
+            self.assertEqual(response["Location"], f"/staff/desk/questions/{self.again.pk}/")
+        response = self.client.post(
+            url, {"answer": self.delivery.pk, "next": "/staff/desk/answers/"}
+        )
+        self.assertEqual(response["Location"], "/staff/desk/answers/")  # the control

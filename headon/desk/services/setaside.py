@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from headon.accounts.models import User
 from headon.desk.models import Ask, Question, SetAside, TriageAction
+from headon.desk.services.answers import refresh_asked_by
 from headon.desk.services.triage import TriageError, record
 
 
@@ -40,6 +41,12 @@ def _mark(rows: Sequence[Ask | Question], reason: str, actor: User | None) -> No
         set_aside_at=now if reason else None,
         set_aside_by=actor if reason else None,
     )
+    # "Asked by N people" on the public answer pages counts listed asks only.
+    if model is Ask:
+        answers = Question.objects.filter(asks__in=[r.pk for r in rows], answer__isnull=False)
+    else:
+        answers = Question.objects.filter(pk__in=[r.pk for r in rows], answer__isnull=False)
+    refresh_asked_by(list(answers.values_list("answer", flat=True).distinct()))
 
 
 @transaction.atomic

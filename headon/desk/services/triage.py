@@ -9,12 +9,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from headon.accounts.models import User
 from headon.accounts.services import audit_record
 from headon.desk.models import Ask, Question, TriageAction
+from headon.desk.services.answers import refresh_asked_by
 
 
 class TriageError(Exception):
@@ -52,6 +54,12 @@ def _undo_set_aside(before: Mapping[str, Any]) -> None:
                 set_aside_at=dt.datetime.fromisoformat(at) if at else None,
                 set_aside_by_id=by,
             )
+    asks = [int(pk) for pk in before.get("asks", {})]
+    questions = [int(pk) for pk in before.get("questions", {})]
+    answers = Question.objects.filter(
+        Q(asks__in=asks) | Q(pk__in=questions), answer__isnull=False
+    ).values_list("answer", flat=True)
+    refresh_asked_by(list(answers.distinct()))
 
 
 def _aside_keys(before: Mapping[str, Any]) -> set[str]:

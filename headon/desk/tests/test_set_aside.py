@@ -178,3 +178,23 @@ def test_a_re_merge_never_names_a_question_after_a_spam_row() -> None:
     assert _representative(texts) in ("有HUD吗", "Is there a HUD?")
     # Only spam: the staff title keeps the words; the public lists withhold it.
     assert _representative([SPAM]) == "加V看福利"
+
+
+@override_settings(HEADON_EMBEDDER=["none"])
+class AskedByTests(PersonasTestCase):
+    def test_a_set_aside_ask_no_longer_counts_among_the_people_who_asked(self) -> None:
+        from headon.desk.tests.test_answering import published_answer
+
+        weibo = Channel.objects.create(slug="weibo", name="Weibo", kind="social_export")
+        question = Question.objects.create(text="什么时候交付")
+        add_ask(weibo, 1, "什么时候交付", question)
+        add_ask(weibo, 2, "什么时候交付 加V看福利 http://t.cn/x", question)
+        answer = published_answer(question, self.carol, self.dave)
+        self.assertEqual(answer.asked_by, 2)
+        spam = Ask.objects.get(external_id="t2")
+        action = setaside.asks_set_aside(asks=[spam], reason="spam", actor=self.bob)
+        answer.refresh_from_db()
+        self.assertEqual(answer.asked_by, 1)
+        triage.action_undo(action=action, actor=self.bob)
+        answer.refresh_from_db()
+        self.assertEqual(answer.asked_by, 2)

@@ -22,6 +22,7 @@ from headon.desk.services.answers import (
     answer_publish,
     answer_submit,
     question_link,
+    question_link_confirm,
 )
 from headon.desk.services.imports import author_key
 from headon.desk.services.merging import recluster_day
@@ -176,6 +177,14 @@ def load_answers() -> None:
     yesterday = today - dt.timedelta(days=1)
     evening = cutoff_for(yesterday) - dt.timedelta(hours=3)
     linker = User.objects.filter(username="demo-writer").first()
+    # A link is confirmed by a second person (four eyes), as in real work.
+    checker = User.objects.filter(username="demo-approver").first()
+
+    def link(question: Question, answer: Answer) -> None:
+        question_link(question=question, answer=answer, actor=linker)
+        if checker is not None:
+            question_link_confirm(question=question, answer=answer, actor=checker)
+
     published: dict[int, Answer] = {}
     groups = questions_by_index(yesterday)
     rumours = {i for i, q in enumerate(QUESTIONS) if q.get("rumour")}
@@ -190,7 +199,7 @@ def load_answers() -> None:
         first.refresh_from_db()
         published[index] = _answer(first, spec, "published", tags, evening)
         for question in others:
-            question_link(question=question, answer=published[index], actor=linker)
+            link(question, published[index])
     Question.objects.filter(answer__in=published.values()).update(covered_at=evening)
     digest_publish(yesterday, now=cutoff_for(yesterday))
     # Today: the questions asked again link to yesterday's answers...
@@ -198,7 +207,7 @@ def load_answers() -> None:
     for index in (0, 1, 2, 3, 5):
         for question in groups.get(index, []):
             if index in published:
-                question_link(question=question, answer=published[index], actor=linker)
+                link(question, published[index])
     # ... and a few new answers are on their way.
     for index, stage in TODAY.items():
         if groups.get(index) and groups[index][0].answer_id is None:

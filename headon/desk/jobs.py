@@ -23,7 +23,15 @@ def import_file(run_id: int, path: str) -> int:
     source = Path(path)
     run.file_sha256 = imports.file_sha256(source)
     run.save(update_fields=["file_sha256"])
-    imports.import_file(channel=run.channel, path=source, name=run.file_name, run=run)
+    # The mapping and encoding chosen on the page, as `--map` and `--encoding`.
+    imports.import_file(
+        channel=run.channel,
+        path=source,
+        name=run.file_name,
+        run=run,
+        mapping=run.mapping or None,
+        encoding=run.encoding or None,
+    )
     source.unlink(missing_ok=True)
     for day in set(run.channel.asks.filter(import_run=run).values_list("day", flat=True)):
         merging.assign_unassigned(day)

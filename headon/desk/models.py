@@ -60,6 +60,9 @@ class Question(models.Model):
     """The distinct question that many asks share."""
 
     text = models.TextField(_("question"))
+    # The title a person approved for the public lists; blank until then,
+    # and the lists print a tidied `text` (desk.spam.tidy_title) instead.
+    title = models.CharField(_("public title"), max_length=200, blank=True, default="")
     is_rumour = models.BooleanField(_("rumour"), default=False)
     # A merged question points at the one that absorbed it; undoing the
     # merge clears it again.
@@ -71,6 +74,16 @@ class Question(models.Model):
     answer = models.ForeignKey(
         "Answer", null=True, blank=True, on_delete=models.SET_NULL, related_name="questions"
     )
+    # A link proposed by one person, waiting for a second (an approver) to
+    # confirm it: until then the question is not covered (four eyes, as for
+    # approving an answer). Confirming moves it to `answer`.
+    proposed_answer = models.ForeignKey(
+        "Answer", null=True, blank=True, on_delete=models.SET_NULL, related_name="proposed_for"
+    )
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    proposed_at = models.DateTimeField(null=True, blank=True)
     # When the question's answer first became public for it: set when the
     # answer is published, or when the question is linked to an answer
     # already public. The coverage ledger compares it with each day's cut-off.
@@ -224,6 +237,9 @@ class TriageAction(models.Model):
         MOVE = "move", _("Move an ask")
         FLAG = "flag", _("Flag as rumour")
         UNFLAG = "unflag", _("Clear the rumour flag")
+        SET_ASIDE = "set_aside", _("Set aside")
+        RESTORE = "restore", _("Put back on the lists")
+        RETITLE = "retitle", _("Approve a public title")
 
     kind = models.CharField(max_length=10, choices=Kind.choices)
     actor = models.ForeignKey(
@@ -265,7 +281,34 @@ class TriageAction(models.Model):
             return gettext("Moved ask #%(ask)s to question #%(target)s.") % s
         if self.kind == self.Kind.FLAG:
             return gettext("Flagged question #%(question)s as a rumour.") % s
+        if self.kind in (self.Kind.SET_ASIDE, self.Kind.RESTORE):
+            return self._aside_sentence(s)
+        if self.kind == self.Kind.RETITLE:
+            return gettext("Approved a public title for question #%(question)s.") % s
         return gettext("Cleared the rumour flag of question #%(question)s.") % s
+
+    def _aside_sentence(self, s: dict[str, int]) -> str:
+        n = s.get("asks", 0)
+        reason = SetAside(self.summary["reason"]).label if self.summary.get("reason") else ""
+        if self.kind == self.Kind.RESTORE:
+            if s.get("question"):
+                return ngettext(
+                    "Put question #%(question)s back on the lists (%(asks)s ask).",
+                    "Put question #%(question)s back on the lists (%(asks)s asks).",
+                    n,
+                ) % {"question": s["question"], "asks": n}
+            return ngettext(
+                "Put %(asks)s ask back on the lists.", "Put %(asks)s asks back on the lists.", n
+            ) % {"asks": n}
+        if s.get("question"):
+            return ngettext(
+                "Set question #%(question)s aside as %(reason)s (%(asks)s ask).",
+                "Set question #%(question)s aside as %(reason)s (%(asks)s asks).",
+                n,
+            ) % {"question": s["question"], "asks": n, "reason": reason}
+        return ngettext(
+            "Set %(asks)s ask aside as %(reason)s.", "Set %(asks)s asks aside as %(reason)s.", n
+        ) % {"asks": n, "reason": reason}
 
 
 class Tag(models.Model):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -9,6 +10,7 @@ from django.db.models.functions import ExtractHour, RowNumber
 
 from headon.desk.models import Ask, Channel, ImportRun, Question, TriageAction
 from headon.desk.ranking import QuestionDay, Ranked, Weights, rank
+from headon.desk.spam import list_title
 from headon.timezones import organiser_now, organiser_tz
 
 
@@ -40,13 +42,69 @@ def _hours_so_far(day: dt.date) -> int:
     return now.hour + 1 if day == now.date() else 0
 
 
+def listed_asks() -> QuerySet[Ask]:
+    """Asks that may appear on the lists: neither they nor their question
+    set aside (an ask with no question yet is listed)."""
+    return Ask.objects.filter(set_aside="").exclude(question__set_aside__gt="")
+
+
+def set_aside_asks() -> QuerySet[Ask]:
+    """Asks off the lists: set aside themselves or through their question."""
+    return Ask.objects.filter(Q(set_aside__gt="") | Q(question__set_aside__gt=""))
+
+
+def set_aside_counts(day: dt.date) -> dict[str, int]:
+    """The day's set-aside asks by reason (SetAside values), for the
+    ledger: an ask set aside through its question counts under the
+    question's reason when it has none of its own."""
+    counts: dict[str, int] = {}
+    for own, through in (
+        set_aside_asks().filter(day=day).values_list("set_aside", "question__set_aside")
+    ):
+        reason = own or through
+        counts[reason] = counts.get(reason, 0) + 1
+    return counts
+
+
+def public_titles(questions: Iterable[Question]) -> dict[int, str]:
+    """What the public lists print for each question: the title a person
+    approved, else its text tidied (spam.list_title), else the tidied text
+    of its most liked listed ask that is not likely spam (one query for
+    all the questions that need it), else "" (awaiting review)."""
+    titles: dict[int, str] = {}
+    missing: list[int] = []
+    for question in questions:
+        titles[question.pk] = question.title or list_title(question.text)
+        if not titles[question.pk]:
+            missing.append(question.pk)
+    if missing:
+        for question_id, text in (
+            listed_asks()
+            .filter(question_id__in=missing)
+            .order_by("question_id", "-likes", "id")
+            .values_list("question_id", "text")[: 20 * len(missing)]
+        ):
+            if not titles[question_id]:
+                titles[question_id] = list_title(text)
+    return titles
+
+
 def day_overview(
-    day: dt.date, *, limit: int | None = 50, offset: int = 0, samples: int = 3
+    day: dt.date,
+    *,
+    limit: int | None = 50,
+    offset: int = 0,
+    samples: int = 3,
+    listed: bool | None = None,
 ) -> DayOverview:
     """The day as distinct questions, best first. Five queries whatever the
     number of asks: totals, per-question figures, per-hour counts, the
-    questions shown, and a few asks of each (a window function)."""
+    questions shown, and a few asks of each (a window function).
+    `listed`: True for what the lists show (nothing set aside), False for
+    only what is set aside, None for everything."""
     asks = Ask.objects.filter(day=day)
+    if listed is not None:
+        asks = asks & (listed_asks() if listed else set_aside_asks())
     totals = asks.aggregate(
         asks=Count("id"), unassigned=Count("id", filter=Q(question__isnull=True))
     )
@@ -129,3 +187,13 @@ def recent_imports(limit: int = 10) -> QuerySet[ImportRun]:
 
 def recent_actions(limit: int = 30) -> QuerySet[TriageAction]:
     return TriageAction.objects.select_related("actor").order_by("-at")[:limit]
+
+
+def links_to_confirm() -> QuerySet[Question]:
+    """Links proposed by one person, waiting for a second, oldest first:
+    the approver's queue and the digest's pre-publish list."""
+    return (
+        Question.objects.filter(proposed_answer__isnull=False, merged_into__isnull=True)
+        .select_related("proposed_answer", "proposed_by")
+        .order_by("proposed_at", "pk")
+    )

@@ -340,7 +340,8 @@ class MatrixFixtures(PersonasTestCase):
                 staff(DESK, 302) | {"bob": 403, "carol": 403},
             ),
             Row("desk_staff:actions", {}, staff(TRIAGE)),
-            Row("desk_staff:import_upload", {}, post_only(CHANNELS), staff(CHANNELS, 302)),
+            # Triagers import from the console (the README says so).
+            Row("desk_staff:import_upload", {}, post_only(TRIAGE), staff(TRIAGE, 302)),
             Row("desk_staff:import", {"pk": self.import_run.pk}, staff(DESK)),
             # Staff: visits and the gate.
             Row("visits_staff:home", {}, staff(VISITS)),

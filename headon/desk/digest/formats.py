@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from headon.desk.markup import markdown_text
 from headon.desk.models import Answer, DigestImage, DigestRevision
+from headon.desk.spam import list_title
 from headon.links import absolute
 
 LANGUAGES = ("en", "zh")
@@ -106,6 +107,17 @@ def digest_text(snapshot: dict[str, Any], lang: str, limit: int | None = None) -
     return _pack(blocks, limit)
 
 
+def open_items(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
+    """The snapshot's open questions as the public may read them. A
+    revision of the first format printed asks' raw words, so they are
+    tidied again as shown ("" when withheld as likely spam); later ones
+    carry their ledger rows' titles, which the reconciler holds them to."""
+    items = snapshot.get("open", [])
+    if snapshot.get("format", "headon-digest/1") != "headon-digest/1":
+        return list(items)
+    return [item | {"question": list_title(str(item.get("question", "")))} for item in items]
+
+
 def verdict_label(verdict: str) -> str:
     try:
         return str(Answer.Verdict(verdict).label)
@@ -125,6 +137,7 @@ def digest_json(snapshot: dict[str, Any]) -> dict[str, Any]:
             item | {"url": absolute(item["url"])} for item in snapshot["answered_already"]
         ]
     number = snapshot.get("revision", 1)
+    data["open"] = open_items(snapshot)
     data["links"] = {
         "html": absolute(reverse("desk:digest_revision", args=[day, number])),
         "json": absolute(reverse("desk:digest_revision_json", args=[day, number])),
@@ -264,7 +277,10 @@ def image_snapshot(snapshot: dict[str, Any], lang: str) -> dict[str, Any]:
     page = absolute(reverse("desk:digest", args=[snapshot["date"]]))
     return snapshot | {
         "answers": shown,
-        "open": snapshot["open"][:IMAGE_OPEN],
+        "open": [
+            item | {"question": item["question"] or _("A question awaiting review")}
+            for item in open_items(snapshot)[:IMAGE_OPEN]
+        ],
         "answers_not_shown": len(snapshot["answers"]) - len(shown),
         "site": snapshot["site"] | {"url": page},
     }

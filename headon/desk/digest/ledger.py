@@ -20,13 +20,13 @@ from typing import Any
 
 from django.db.models import BooleanField, Case, CharField, Count, F, Q, Value, When
 
-from headon.desk.merging.normalise import match_key, tidy_title
+from headon.desk.merging.normalise import match_key
 from headon.desk.models import Answer, Ask, Question, SetAside
+from headon.desk.selectors import public_titles
 from headon.timezones import organiser_tz
 
 STATES = ("covered", "late", "open", "set_aside")
 REASONS = tuple(SetAside.values)
-TITLE_LENGTH = 160
 # How far back a published answer's questions are looked at to tell that an
 # open question has an answer already (its title matched word for word).
 ANSWERED_WINDOW = dt.timedelta(days=60)
@@ -40,13 +40,6 @@ def local(value: dt.datetime | str | None) -> str | None:
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
     return value.astimezone(organiser_tz()).isoformat()
-
-
-def public_title(text: str) -> str:
-    """A question's words as the public lists show them: tidied (no links,
-    mentions or emoji), cut to a line."""
-    title = tidy_title(text) or text.strip()
-    return title if len(title) <= TITLE_LENGTH else title[: TITLE_LENGTH - 1].rstrip() + "…"
 
 
 def _aside_now(at: dt.datetime) -> Q:
@@ -202,12 +195,12 @@ def ledger_rows(
     rows = [_row(questions[pk], counts[pk], cutoff, at) for pk in questions]
     rows.sort(key=lambda r: (-r["people"], -r["asks"], r["id"]))
     if public and rows:
-        texts = dict(
-            Question.objects.filter(pk__in=list(questions)).order_by().values_list("pk", "text")
-        )
+        found = list(Question.objects.filter(pk__in=list(questions)).only("id", "text", "title"))
+        texts = {question.pk: question.text for question in found}
+        titles = public_titles(found)
         for row in rows:
             if row["state"] != "set_aside":
-                row["title"] = public_title(texts[row["id"]])
+                row["title"] = titles[row["id"]]
         still_open = [r for r in rows if r["state"] == "open"]
         answered = _answered_titles(day, at) if still_open else {}
         for row in still_open:

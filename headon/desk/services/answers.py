@@ -18,12 +18,15 @@ from django.db import transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from headon.accounts.models import User
 from headon.accounts.services import audit_record
-from headon.desk.markup import render_markdown
+from headon.desk import figures
+from headon.desk.markup import markdown_text, render_markdown
 from headon.desk.merging.terms import terms
 from headon.desk.models import Answer, AnswerRevision, AnswerTerm, Ask, Question, Tag
+from headon.desk.selectors import day_overview
 
 TEXT_FIELDS = (
     "question_en",
@@ -235,7 +238,8 @@ def _refresh_terms(answer: Answer) -> None:
         )
     )
     # What people actually asked finds the answer too.
-    found.update(terms(" ".join(answer.questions.values_list("text", flat=True)[:20])))
+    asked = answer.questions.filter(set_aside="").values_list("text", flat=True)[:20]
+    found.update(terms(" ".join(asked)))
     AnswerTerm.objects.filter(answer=answer).delete()
     AnswerTerm.objects.bulk_create(
         AnswerTerm(answer=answer, term=term, weight=min(count, 30000))
@@ -256,7 +260,7 @@ def refresh_asked_by(answers: Sequence[int]) -> None:
     if not answers:
         return
     counts = dict(
-        Ask.objects.filter(question__answer__in=answers)
+        Ask.objects.filter(question__answer__in=answers, set_aside="")
         .values("question__answer")
         .annotate(
             n=Count("author_key", distinct=True, filter=~Q(author_key=""))
@@ -320,23 +324,83 @@ def answer_publish(
     return current
 
 
+def _check_link(question: Question, answer: Answer) -> None:
+    if question.is_rumour and not answer.is_clarification:
+        raise AnswerError(
+            _(
+                "This question is a rumour: link it only to a clarification of the rumour, "
+                "with its claim, verdict and evidence."
+            )
+        )
+
+
 @transaction.atomic
 def question_link(*, question: Question, answer: Answer, actor: User | None) -> Question:
-    """`question` is answered by `answer` (one click from a suggestion):
-    covered now if the answer is public, else when it is published."""
+    """Propose that `answer` answers `question` (one click from a
+    suggestion). Linking covers the question's asks, so it is reviewed like
+    an approval: the link waits, in the approver's queue and the digest's
+    pre-publish list, until someone other than its proposer confirms it
+    (`question_link_confirm`). A rumour links only to a clarification."""
     question = Question.objects.select_for_update().get(pk=question.pk)
+    _check_link(question, answer)
+    if question.answer_id == answer.pk:
+        raise AnswerError(_("The question is linked to this answer already."))
+    question.proposed_answer = answer
+    question.proposed_by = actor
+    question.proposed_at = timezone.now()
+    question.save(update_fields=["proposed_answer", "proposed_by", "proposed_at"])
+    audit_record(
+        action="question_link_propose",
+        actor=actor,
+        target=question,
+        data={"answer": answer.pk, "linked": question.answer_id},
+    )
+    return question
+
+
+@transaction.atomic
+def question_link_confirm(*, question: Question, actor: User, answer: Answer) -> Question:
+    """A second person confirms a proposed link: the question is answered
+    by it, covered now if the answer is public, else when it is published.
+    `answer` is the one the confirmer saw, so a proposal changed meanwhile
+    is not confirmed unseen."""
+    question = Question.objects.select_for_update().get(pk=question.pk)
+    if question.proposed_answer_id is None or question.proposed_answer_id != answer.pk:
+        raise AnswerError(_("This link was changed or confirmed meanwhile. Reload to see it."))
+    if question.proposed_by_id == actor.pk:
+        raise AnswerError(_("Someone other than the person who proposed a link must confirm it."))
+    answer = Answer.objects.get(pk=answer.pk)
+    _check_link(question, answer)
     before = question.answer_id
     question.answer = answer
     question.covered_at = timezone.now() if answer.published is not None else None
-    question.save(update_fields=["answer", "covered_at"])
+    proposer = question.proposed_by_id
+    question.proposed_answer = question.proposed_by = question.proposed_at = None
+    question.save(
+        update_fields=["answer", "covered_at", "proposed_answer", "proposed_by", "proposed_at"]
+    )
     audit_record(
         action="question_link",
         actor=actor,
         target=question,
-        data={"answer": answer.pk, "before": before},
+        data={"answer": answer.pk, "before": before, "proposed_by": proposer},
     )
-    if answer.published is not None:
-        refresh_asked_by([answer.pk])
+    refresh_asked_by([pk for pk in (answer.pk, before) if pk and answer.published is not None])
+    return question
+
+
+@transaction.atomic
+def question_link_refuse(*, question: Question, actor: User | None) -> Question:
+    """Drop a proposed link (the proposer withdraws it, or a reviewer refuses)."""
+    question = Question.objects.select_for_update().get(pk=question.pk)
+    if question.proposed_answer_id is None:
+        raise AnswerError(_("There is no proposed link to refuse."))
+    proposed = question.proposed_answer_id
+    question.proposed_answer = question.proposed_by = question.proposed_at = None
+    question.save(update_fields=["proposed_answer", "proposed_by", "proposed_at"])
+    audit_record(
+        action="question_link_refuse", actor=actor, target=question, data={"answer": proposed}
+    )
     return question
 
 
@@ -449,6 +513,35 @@ def suggestions_for(question: Question, limit: int = 5) -> list[tuple[Answer, fl
     return [(answers[pk], score) for pk, score in found if pk in answers and score >= 0.15]
 
 
+LOOKS_ANSWERED = 0.4  # a search score from which an open question looks answered
+LOOKS_ANSWERED_CHECKED = 100  # open questions checked, best ranked first
+
+
+def looks_answered(day: dt.date) -> list[tuple[Question, Answer, float]]:
+    """The day's open questions that look like questions already answered:
+    the best published answer for the question's title and top asks (the
+    search the suggestions use, which indexes the answers' own questions
+    and the asks linked to them) scores LOOKS_ANSWERED or more. For the
+    digest's pre-publish list: one click proposes the link. Checks the
+    best-ranked open questions only (three queries each)."""
+    overview = day_overview(day, limit=None, samples=3, listed=True)
+    candidates = [
+        item
+        for item in overview.questions
+        if item.question.answer_id is None and item.question.proposed_answer_id is None
+    ][:LOOKS_ANSWERED_CHECKED]
+    found: list[tuple[Question, int, float]] = []
+    for item in candidates:
+        text = " ".join(
+            [item.question.title or item.question.text, *(a.text for a in item.samples)]
+        )
+        hits = search(text, limit=1)
+        if hits and hits[0][1] >= LOOKS_ANSWERED:
+            found.append((item.question, hits[0][0], hits[0][1]))
+    answers = Answer.objects.filter(published__isnull=False).in_bulk([pk for _q, pk, _s in found])
+    return [(q, answers[pk], score) for q, pk, score in found if pk in answers]
+
+
 def _similarity(a: str, b: str) -> float:
     left, right = set(terms(a)), set(terms(b))
     if not left or not right:
@@ -459,14 +552,74 @@ def _similarity(a: str, b: str) -> float:
 REPEAT = 0.7
 DIFFER = 0.2
 
+FAMILIES = {
+    "duration": gettext_lazy("Duration"),
+    "distance": gettext_lazy("Distance"),
+    "amount": gettext_lazy("Price or amount"),
+    "percent": gettext_lazy("Percentage"),
+    "speed": gettext_lazy("Speed"),
+    "energy": gettext_lazy("Energy"),
+    "power": gettext_lazy("Power"),
+    "seats": gettext_lazy("Seats in the car"),
+}
+
+
+def _plain(copy: Mapping[str, Any]) -> dict[str, str]:
+    return {lang: markdown_text(str(copy.get(f"body_{lang}", ""))) for lang in ("en", "zh")}
+
+
+def _marked(
+    texts: Mapping[str, str], differing: Sequence[figures.Figure]
+) -> dict[str, list[tuple[str, bool]]]:
+    """Each language's text with the figures that differ marked."""
+    result = {}
+    for lang, text in texts.items():
+        found = [
+            f
+            for f in figures.extract(text)
+            if any(f.family == d.family and f.same_as(d) for d in differing)
+        ]
+        result[lang] = figures.marked(text, found)
+    return result
+
+
+def contradictions(mine: Mapping[str, Any], theirs: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Where two answers' bodies (fields body_en, body_zh) state differing
+    figures: the differences, labelled, and both texts with them marked;
+    None when they agree. Both languages count on each side: "3 years"
+    contradicts "5 年"."""
+    ours, other = _plain(mine), _plain(theirs)
+    differences = figures.compare("\n".join(ours.values()), "\n".join(other.values()))
+    if not differences:
+        return None
+    return {
+        "figures": [
+            {
+                "family": str(FAMILIES.get(d.family, _("Date"))),
+                "mine": [f.text for f in d.mine],
+                "theirs": [f.text for f in d.theirs],
+            }
+            for d in differences
+        ],
+        "mine_marked": _marked(ours, [f for d in differences for f in d.mine]),
+        "theirs_marked": _marked(other, [f for d in differences for f in d.theirs]),
+    }
+
 
 def warnings_for(answer: Answer) -> list[dict[str, Any]]:
-    """Public answers to similar questions that this draft nearly repeats
-    (link instead?) or differs from (a contradiction?), for side by side."""
-    query = f"{answer.question_en} {answer.question_zh} " + " ".join(
-        answer.questions.values_list("text", flat=True)[:5]
-    )
-    found = search(query, limit=5, exclude=[answer.pk])
+    """Public answers to similar questions that this draft contradicts (a
+    figure differs: a duration, a distance, a price, a date), nearly
+    repeats (link instead?) or differs from, for side by side."""
+    # Each wording searched on its own and the best score kept: joined, the
+    # English and Chinese wordings dilute each other's score (a Chinese
+    # "保修期" beside an English question that matches at 0.68 fell to 0.29).
+    queries = [answer.question_en, answer.question_zh]
+    queries += list(answer.questions.values_list("text", flat=True)[:5])
+    best: dict[int, float] = {}
+    for query in dict.fromkeys(q.strip() for q in queries if q.strip()):
+        for pk, score in search(query, limit=5, exclude=[answer.pk]):
+            best[pk] = max(best.get(pk, 0.0), score)
+    found = sorted(best.items(), key=lambda item: (-item[1], -item[0]))[:5]
     others = Answer.objects.in_bulk([pk for pk, score in found if score >= 0.3])
     mine = f"{answer.body_en}\n{answer.body_zh}"
     result = []
@@ -476,7 +629,12 @@ def warnings_for(answer: Answer) -> list[dict[str, Any]]:
             continue
         theirs = f"{other.published.get('body_en', '')}\n{other.published.get('body_zh', '')}"
         similarity = _similarity(mine, theirs)
-        if similarity >= REPEAT:
+        figures_differ = contradictions(
+            {"body_en": answer.body_en, "body_zh": answer.body_zh}, other.published
+        )
+        if figures_differ:
+            kind = "contradicts"
+        elif similarity >= REPEAT:
             kind = "repeats"
         elif similarity <= DIFFER:
             kind = "differs"
@@ -496,6 +654,8 @@ def warnings_for(answer: Answer) -> list[dict[str, Any]]:
                     "en": render_markdown(other.published.get("body_en", "")),
                     "zh": render_markdown(other.published.get("body_zh", "")),
                 },
+                **(figures_differ or {}),
             }
         )
-    return result
+    # A contradiction first: it is the one that must not go out.
+    return sorted(result, key=lambda w: w["kind"] != "contradicts")

@@ -76,7 +76,7 @@ def file_sha256(path: Path) -> str:
 COLUMNS = (
     "channel_id", "external_id", "text", "author", "author_key", "posted_at", "day",
     "likes", "replies", "shares", "url", "match_key", "question_id", "assigned_by",
-    "import_run_id", "received_at",
+    "import_run_id", "received_at", "set_aside",
 )  # fmt: skip
 
 
@@ -102,6 +102,7 @@ def _values(channel: Channel, run: ImportRun, rows: list[ParsedRow]) -> list[tup
             Ask.Assignment.AUTO.value,
             run.pk,
             received,
+            "",  # not set aside: the model's default, which a raw INSERT must say
         )
         for row in rows
     ]

@@ -25,6 +25,7 @@ from headon.desk.merging import Locks, MergeEngine, load_embedder
 from headon.desk.merging.embedders import Embedder
 from headon.desk.merging.normalise import match_key, tidy_title
 from headon.desk.models import Ask, Question, TriageAction
+from headon.desk.spam import spam_score
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +86,8 @@ def _title(text: str) -> str:
 def _representative(texts: list[str]) -> str:
     """A question's text: the most asked wording (by match key, so emoji
     and mentions do not split it), in its shortest tidy spelling."""
+    # A likely-spam row never names a question while a clean one can.
+    texts = [t for t in texts if not spam_score(t).likely] or texts
     keys = Counter(match_key(t) for t in texts)
     best = keys.most_common(1)[0][0]
     return min((_title(t) for t in texts if match_key(t) == best), key=len)

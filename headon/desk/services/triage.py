@@ -4,16 +4,19 @@ places are marked as placed by staff, which pins them for later runs."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from headon.accounts.models import User
 from headon.accounts.services import audit_record
 from headon.desk.models import Ask, Question, TriageAction
+from headon.desk.services.answers import refresh_asked_by
 
 
 class TriageError(Exception):
@@ -36,6 +39,34 @@ def _record(
     )
     audit_record(action=f"triage_{kind}", actor=actor, target=action, data=dict(summary))
     return action
+
+
+# The set-aside and title steps (services/setaside.py) log through here too.
+record = _record
+
+
+def _undo_set_aside(before: Mapping[str, Any]) -> None:
+    """Put back the reasons a set-aside or restore step replaced."""
+    for model, key in ((Ask, "asks"), (Question, "questions")):
+        for pk, (reason, at, by) in before.get(key, {}).items():
+            model.objects.filter(pk=int(pk)).update(
+                set_aside=reason,
+                set_aside_at=dt.datetime.fromisoformat(at) if at else None,
+                set_aside_by_id=by,
+            )
+    asks = [int(pk) for pk in before.get("asks", {})]
+    questions = [int(pk) for pk in before.get("questions", {})]
+    answers = Question.objects.filter(
+        Q(asks__in=asks) | Q(pk__in=questions), answer__isnull=False
+    ).values_list("answer", flat=True)
+    refresh_asked_by(list(answers.distinct()))
+
+
+def _aside_keys(before: Mapping[str, Any]) -> set[str]:
+    aside = before.get("set_aside") or {}
+    return {f"a{pk}" for pk in aside.get("asks", {})} | {
+        f"q{pk}" for pk in aside.get("questions", {})
+    }
 
 
 @transaction.atomic
@@ -102,12 +133,18 @@ def action_undo(*, action: TriageAction, actor: User | None) -> TriageAction:
     for other in later:
         if set(ask_ids) & {int(pk) for pk in other.before.get("asks", {})}:
             raise TriageError(_("A later change moved these asks again: undo it first."))
+        if _aside_keys(action.before) & _aside_keys(other.before):
+            raise TriageError(_("A later change set these aside again: undo it first."))
     for pk, (question_id, assigned_by) in action.before.get("asks", {}).items():
         Ask.objects.filter(pk=int(pk)).update(question_id=question_id, assigned_by=assigned_by)
     if merged := action.before.get("merged"):
         Question.objects.filter(pk=merged[0]).update(merged_into_id=merged[1])
     if rumour := action.before.get("rumour"):
         Question.objects.filter(pk=rumour[0]).update(is_rumour=rumour[1])
+    if aside := action.before.get("set_aside"):
+        _undo_set_aside(aside)
+    if title := action.before.get("title"):
+        Question.objects.filter(pk=title[0]).update(title=title[1])
     action.undone_at, action.undone_by = timezone.now(), actor
     action.save(update_fields=["undone_at", "undone_by"])
     audit_record(action="triage_undo", actor=actor, target=action, data={"kind": action.kind})

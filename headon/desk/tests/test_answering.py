@@ -128,12 +128,14 @@ class AnswerFlowTests(PersonasTestCase):
         )
         self.assertTrue(answer.revisions.filter(kind=AnswerRevision.Kind.CORRECT).exists())
 
-    def test_linking_covers_a_question_at_once(self) -> None:
+    def test_a_confirmed_link_covers_a_question_at_once(self) -> None:
         answer = published_answer(self.question, self.carol, self.dave)
         other = Question.objects.create(text="When do deliveries start")
         add_ask(self.channel, 10, "When do deliveries start", other)
+        answering.question_link(question=other, answer=answer, actor=self.carol)
         with time_machine.travel(AT + dt.timedelta(hours=2)):
-            answering.question_link(question=other, answer=answer, actor=self.carol)
+            # Covered once a second person confirms (four eyes).
+            answering.question_link_confirm(question=other, answer=answer, actor=self.dave)
         other.refresh_from_db()
         self.assertEqual(other.covered_at, AT + dt.timedelta(hours=2))
         answer.refresh_from_db()
@@ -334,6 +336,14 @@ class StaffPagesTests(PersonasTestCase):
         self.assertContains(response, "Link to this answer")
         self.client.post(
             reverse("desk_staff:question_link", args=[other.pk]), {"answer": answer.pk}
+        )
+        other.refresh_from_db()
+        self.assertEqual(other.proposed_answer, answer)
+        self.assertIsNone(other.covered_at)
+        self.client.force_login(self.dave)
+        self.client.post(
+            reverse("desk_staff:question_link", args=[other.pk]),
+            {"answer": answer.pk, "action": "confirm"},
         )
         other.refresh_from_db()
         self.assertEqual(other.answer, answer)

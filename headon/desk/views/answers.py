@@ -10,6 +10,8 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST, require_safe
@@ -17,6 +19,7 @@ from django.views.decorators.http import require_POST, require_safe
 from headon.desk.markup import render_markdown
 from headon.desk.merging.terms import _HAN
 from headon.desk.models import Answer, Question, Tag
+from headon.desk.selectors import links_to_confirm
 from headon.desk.services import answers as answering
 from headon.desk.views.staff import _actor
 
@@ -93,6 +96,17 @@ def _fields(form: AnswerForm) -> dict[str, Any]:
     return {k: v for k, v in form.cleaned_data.items() if k in answering.TEXT_FIELDS}
 
 
+def _warn_of_contradictions(request: HttpRequest, answer: Answer) -> None:
+    """Tell the writer at once when the saved draft's figures differ from
+    a published answer's (the page shows both side by side)."""
+    answer.refresh_from_db()
+    if any(w["kind"] == "contradicts" for w in answering.warnings_for(answer)):
+        messages.warning(
+            request,
+            _("Its figures differ from a published answer to a similar question: see below."),
+        )
+
+
 @login_required
 @draft_required
 def question_answer(request: HttpRequest, pk: int) -> HttpResponse:
@@ -114,6 +128,7 @@ def question_answer(request: HttpRequest, pk: int) -> HttpResponse:
             form.add_error(None, str(exc))
         else:
             messages.success(request, _("Draft saved."))
+            _warn_of_contradictions(request, answer)
             return redirect("desk_staff:answer", pk=answer.pk)
     return render(
         request,
@@ -130,19 +145,46 @@ def question_answer(request: HttpRequest, pk: int) -> HttpResponse:
 @draft_required
 @require_POST
 def question_link(request: HttpRequest, pk: int) -> HttpResponse:
-    """Link a question to an answer already written, or unlink it."""
+    """Propose a link from a question to an answer already written; an
+    approver other than the proposer confirms or refuses it; unlink."""
     question = get_object_or_404(Question, pk=pk)
+    action = request.POST.get("action", "")
+    actor = _actor(request)
     try:
-        if request.POST.get("action") == "unlink":
-            answering.question_unlink(question=question, actor=_actor(request))
+        if action == "unlink":
+            answering.question_unlink(question=question, actor=actor)
             messages.success(request, _("The question has no answer now."))
+        elif action == "refuse":
+            if question.proposed_by_id != actor.pk and not actor.has_perm("desk.approve_answers"):
+                raise PermissionDenied
+            answering.question_link_refuse(question=question, actor=actor)
+            messages.success(request, _("The proposed link is dropped."))
+        elif action == "confirm":
+            if not actor.has_perm("desk.approve_answers"):
+                raise PermissionDenied
+            answer = get_object_or_404(Answer, pk=request.POST.get("answer") or 0)
+            answering.question_link_confirm(question=question, answer=answer, actor=actor)
+            messages.success(request, _("Confirmed: the answer covers this question's asks."))
         else:
             answer = get_object_or_404(Answer, pk=request.POST.get("answer") or 0)
-            answering.question_link(question=question, answer=answer, actor=_actor(request))
-            messages.success(request, _("Linked: the answer covers this question's asks."))
+            answering.question_link(question=question, answer=answer, actor=actor)
+            messages.success(
+                request,
+                _("Link proposed. It covers the question once an approver confirms it."),
+            )
     except answering.AnswerError as exc:
         messages.error(request, str(exc))
-    return redirect("desk_staff:question", pk=question.pk)
+    return redirect(_next_page(request) or reverse("desk_staff:question", args=[question.pk]))
+
+
+def _next_page(request: HttpRequest) -> str | None:
+    """Back to the staff page the button was on (the queue, the digest)."""
+    target = request.POST.get("next", "")
+    if target.startswith("/staff/") and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return None
 
 
 @login_required
@@ -176,6 +218,7 @@ def answer_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 form.add_error(None, str(exc))
             else:
                 messages.success(request, _("Saved."))
+                _warn_of_contradictions(request, answer)
                 return redirect("desk_staff:answer", pk=answer.pk)
     return render(
         request,
@@ -254,6 +297,7 @@ def answers_queue(request: HttpRequest) -> HttpResponse:
     for answer in answers:
         groups[answer.status].append(answer)
     recent = Answer.objects.filter(status=Answer.Status.PUBLISHED).order_by("-published_at")[:30]
+    links = list(links_to_confirm()[:100])
     return render(
         request,
         "desk/answers_queue.html",
@@ -264,5 +308,6 @@ def answers_queue(request: HttpRequest) -> HttpResponse:
                 if status != Answer.Status.PUBLISHED
             ],
             "recent": recent,
+            "links": links,
         },
     )

@@ -17,6 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import condition, require_safe
 
@@ -24,6 +25,8 @@ from headon.desk.digest import formats
 from headon.desk.digest import services as digests
 from headon.desk.markup import render_markdown
 from headon.desk.models import Digest, DigestRevision, SetAside
+from headon.desk.selectors import links_to_confirm
+from headon.desk.services import answers as answering
 from headon.desk.views.public import _lang
 from headon.desk.views.staff import _actor, _day, desk_required
 from headon.links import absolute
@@ -92,6 +95,7 @@ def digest_page(request: HttpRequest, day: str, number: int | None = None) -> Ht
             "revision": revision,
             "snapshot": snapshot,
             "coverage": snapshot["coverage"],
+            "open_items": formats.open_items(snapshot),
             "share_percent": round(100 * snapshot["coverage"]["share"]),
             "answers": [e for e in entries if not e.get("rumour")],
             "rumours": [e for e in entries if e.get("rumour")],
@@ -183,6 +187,33 @@ def digest_feed(request: HttpRequest, lang: str) -> HttpResponse:
     return response
 
 
+def _say_what_is_left(request: HttpRequest, day: dt.date) -> None:
+    """Publishing with open questions that look answered, or links not yet
+    confirmed, says how many: they are carried over as open."""
+    left = len(answering.looks_answered(day))
+    waiting = links_to_confirm().count()
+    if left:
+        messages.warning(
+            request,
+            ngettext(
+                "%(n)s open question looks already answered and is not linked: it stays open.",
+                "%(n)s open questions look already answered and are not linked: they stay open.",
+                left,
+            )
+            % {"n": left},
+        )
+    if waiting:
+        messages.warning(
+            request,
+            ngettext(
+                "%(n)s link waits for a second person to confirm it.",
+                "%(n)s links wait for a second person to confirm them.",
+                waiting,
+            )
+            % {"n": waiting},
+        )
+
+
 @login_required
 @desk_required
 def digest_staff(request: HttpRequest, day: str | None = None) -> HttpResponse:
@@ -206,9 +237,11 @@ def digest_staff(request: HttpRequest, day: str | None = None) -> HttpResponse:
                 )
             else:
                 messages.info(request, _("Nothing changed since the last revision."))
+            _say_what_is_left(request, chosen)
         return redirect("desk_staff:digest", day=chosen.isoformat())
     ledger = digests.coverage(chosen)
     digest = Digest.objects.filter(date=chosen).first()
+    links = list(links_to_confirm()[:100])
     return render(
         request,
         "desk/digest_staff.html",
@@ -219,6 +252,8 @@ def digest_staff(request: HttpRequest, day: str | None = None) -> HttpResponse:
             "cutoff": digests.cutoff_for(chosen),
             "digest": digest,
             "pending": digests.day_answers_to_publish(chosen),
+            "links": links,
+            "looks_answered": answering.looks_answered(chosen),
             "can_publish": request.user.has_perm("desk.publish_digest"),
             "previous_day": chosen - dt.timedelta(days=1),
             "next_day": chosen + dt.timedelta(days=1) if chosen < organiser_today() else None,

@@ -4,6 +4,8 @@ imports of exported comments."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
+from typing import Any
 
 from django import forms
 from django.conf import settings
@@ -19,12 +21,20 @@ from django.views.decorators.http import require_POST, require_safe
 
 from headon.accounts.models import User
 from headon.desk import jobs
-from headon.desk.models import Channel, ImportRun, Question, TriageAction
+from headon.desk.models import Ask, Channel, ImportRun, Question, SetAside, TriageAction
 from headon.desk.reports import trend_sparkline
-from headon.desk.selectors import active_channels, day_overview, recent_actions, recent_imports
+from headon.desk.selectors import (
+    DayOverview,
+    active_channels,
+    day_overview,
+    public_titles,
+    recent_actions,
+    recent_imports,
+)
 from headon.desk.services import answers as answering
-from headon.desk.services import triage
+from headon.desk.services import setaside, triage
 from headon.desk.services.imports import stream_to_disk
+from headon.desk.spam import spam_score
 from headon.jobs import enqueue
 from headon.timezones import organiser_today
 
@@ -47,15 +57,82 @@ def _day(value: str | None) -> dt.date:
         raise Http404 from None
 
 
+MAPPED_FIELDS = {
+    "text": gettext_lazy("Column of the question's text"),
+    "author": gettext_lazy("Column of the author"),
+    "posted_at": gettext_lazy("Column of the time posted"),
+    "external_id": gettext_lazy("Column of the post's id"),
+    "likes": gettext_lazy("Column of the likes"),
+    "replies": gettext_lazy("Column of the replies"),
+    "shares": gettext_lazy("Column of the shares"),
+    "url": gettext_lazy("Column of the link"),
+}
+
+
 class ImportForm(forms.Form):
+    """An export to import, with the column mapping the command line takes
+    as --map FIELD=COLUMN (each guessed from the header when left blank)."""
+
     channel = forms.ModelChoiceField(
         label=gettext_lazy("Channel"),
         queryset=Channel.objects.filter(is_active=True, kind=Channel.Kind.SOCIAL_EXPORT),
     )
     file = forms.FileField(label=gettext_lazy("Export file (CSV or JSON Lines)"))
+    encoding = forms.ChoiceField(
+        label=gettext_lazy("Encoding"),
+        required=False,
+        choices=[
+            ("", gettext_lazy("Detect")),
+            ("utf-8", "UTF-8"),
+            ("utf-8-sig", "UTF-8 (BOM)"),
+            ("gb18030", "GB18030"),
+        ],
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field, label in MAPPED_FIELDS.items():
+            self.fields[f"map_{field}"] = forms.CharField(
+                label=label, required=False, max_length=200, strip=True
+            )
+
+    def mapping(self) -> dict[str, str]:
+        return {
+            field: self.cleaned_data[f"map_{field}"]
+            for field in MAPPED_FIELDS
+            if self.cleaned_data.get(f"map_{field}")
+        }
+
+    def mapping_fields(self) -> list[forms.BoundField]:
+        return [self[f"map_{field}"] for field in MAPPED_FIELDS]
 
 
 QUESTIONS_PER_PAGE = 50
+
+SPAM_REASONS = {
+    "contact": gettext_lazy("contact bait"),
+    "phone": gettext_lazy("phone number"),
+    "link": gettext_lazy("link"),
+    "bait": gettext_lazy("sales words"),
+    "repeat": gettext_lazy("repeated characters"),
+    "emoji": gettext_lazy("emoji run"),
+    "long": gettext_lazy("very long"),
+    "junk": gettext_lazy("mostly symbols"),
+    "monotone": gettext_lazy("a few characters over and over"),
+}
+
+
+def spam_hint(text: str) -> dict[str, object] | None:
+    """The likely-spam proposal for `text`, for the console to show: its
+    score and reasons in the reader's language; None if it scores nothing."""
+    found = spam_score(text)
+    if not found.reasons:
+        return None
+    return {
+        "likely": found.likely,
+        "percent": round(100 * found.score),
+        "reasons": ", ".join(str(SPAM_REASONS[r]) for r in found.reasons),
+    }
 
 
 def _page_number(request: HttpRequest) -> int:
@@ -72,9 +149,16 @@ def staff_desk(request: HttpRequest, day: str | None = None) -> HttpResponse:
     """The triage console: the day's asks as distinct questions, best first."""
     chosen = _day(day)
     page = _page_number(request)
-    overview = day_overview(
-        chosen, limit=QUESTIONS_PER_PAGE, offset=(page - 1) * QUESTIONS_PER_PAGE
-    )
+    show = request.GET.get("show", "")
+    if show == "spam":
+        overview = _likely_spam(chosen, page)
+    else:
+        overview = day_overview(
+            chosen,
+            limit=QUESTIONS_PER_PAGE,
+            offset=(page - 1) * QUESTIONS_PER_PAGE,
+            listed=show != "aside",
+        )
     pages = max(1, -(-overview.distinct // QUESTIONS_PER_PAGE))
     return render(
         request,
@@ -95,7 +179,31 @@ def staff_desk(request: HttpRequest, day: str | None = None) -> HttpResponse:
             "imports": recent_imports(5),
             "import_form": ImportForm(),
             "can_triage": request.user.has_perm("desk.triage_questions"),
+            "show": show if show in ("spam", "aside") else "",
+            "likely_spam": {
+                item.question.pk
+                for item in overview.questions
+                if _looks_like_spam(item.question.text, item.samples)
+            },
         },
+    )
+
+
+def _looks_like_spam(text: str, samples: list[Ask]) -> bool:
+    return spam_score(text).likely or any(spam_score(a.text).likely for a in samples)
+
+
+def _likely_spam(day: dt.date, page: int) -> DayOverview:
+    """The day's listed questions whose title or a top ask is likely spam:
+    the console's "likely spam" filter (a proposal; a person sets aside)."""
+    everything = day_overview(day, limit=None, listed=True)
+    found = [q for q in everything.questions if _looks_like_spam(q.question.text, q.samples)]
+    start = (page - 1) * QUESTIONS_PER_PAGE
+    return replace(
+        everything,
+        questions=found[start : start + QUESTIONS_PER_PAGE],
+        distinct=len(found),
+        offset=start,
     )
 
 
@@ -105,12 +213,18 @@ def staff_desk(request: HttpRequest, day: str | None = None) -> HttpResponse:
 def question_detail(request: HttpRequest, pk: int) -> HttpResponse:
     question = get_object_or_404(Question.objects.select_related("answer"), pk=pk)
     asks = Paginator(question.asks.select_related("channel").order_by("-likes", "id"), 100)
+    page = asks.get_page(request.GET.get("page"))
+    for ask in page:
+        ask.spam = spam_hint(ask.text)  # type: ignore[attr-defined]
     return render(
         request,
         "desk/question_detail.html",
         {
             "question": question,
-            "page": asks.get_page(request.GET.get("page")),
+            "page": page,
+            "spam": spam_hint(question.text),
+            "public_title": public_titles([question])[question.pk],
+            "reasons": SetAside.choices,
             "can_triage": request.user.has_perm("desk.triage_questions"),
             "can_draft": request.user.has_perm("desk.draft_answers"),
             "suggestions": [] if question.answer_id else answering.suggestions_for(question),
@@ -156,11 +270,37 @@ def question_action(request: HttpRequest, pk: int) -> HttpResponse:
             target = _question_from(request, "target")
             for ask in question.asks.filter(pk__in=request.POST.getlist("ask")):
                 triage.ask_move(ask=ask, target=target, actor=_actor(request))
+        elif action in SET_ASIDE_ACTIONS:
+            _set_aside(request, question, action)
         else:
             raise Http404
     except triage.TriageError as exc:
         messages.error(request, str(exc))
     return redirect("desk_staff:question", pk=question.pk)
+
+
+SET_ASIDE_ACTIONS = ("set_aside", "restore", "set_aside_asks", "restore_asks", "retitle")
+
+
+def _set_aside(request: HttpRequest, question: Question, action: str) -> None:
+    """Set the question or its chosen asks aside, put them back, or
+    approve the question's public title: each one undoable step."""
+    reason = request.POST.get("reason", "")
+    asks = list(question.asks.filter(pk__in=request.POST.getlist("ask")))
+    actor = _actor(request)
+    if action == "set_aside":
+        setaside.question_set_aside(question=question, reason=reason, actor=actor)
+    elif action == "restore":
+        setaside.set_aside_restore(question=question, actor=actor)
+    elif action == "set_aside_asks":
+        setaside.asks_set_aside(asks=asks, reason=reason, actor=actor)
+    elif action == "restore_asks":
+        setaside.set_aside_restore(asks=asks, actor=actor)
+    else:
+        setaside.question_retitle(
+            question=question, title=request.POST.get("title", ""), actor=actor
+        )
+    messages.success(request, _("Done. Undo it from the list of changes if it was wrong."))
 
 
 @login_required
@@ -189,9 +329,11 @@ def recluster(request: HttpRequest, day: str) -> HttpResponse:
 
 
 @login_required
-@permission_required("desk.manage_channels", raise_exception=True)
+@triage_required
 @require_POST
 def import_upload(request: HttpRequest) -> HttpResponse:
+    """Triagers import exports from the console, as the README says; the
+    column mapping and encoding are those `headon import-asks` takes."""
     form = ImportForm(request.POST, request.FILES)
     if not form.is_valid():
         messages.error(request, _("Choose a channel and a file."))
@@ -203,6 +345,8 @@ def import_upload(request: HttpRequest) -> HttpResponse:
         file_name=upload.name[:255],
         file_sha256="",
         started_by=_actor(request),
+        mapping=form.mapping(),
+        encoding=form.cleaned_data["encoding"],
     )
     enqueue(jobs.import_file, run.pk, str(path))
     return redirect("desk_staff:import", pk=run.pk)

@@ -145,7 +145,6 @@ def build_snapshot(day: dt.date, *, now: dt.datetime | None = None) -> dict[str,
             asks__day__lt=day,
             asks__day__gte=day - dt.timedelta(days=30),
             merged_into__isnull=True,
-            set_aside="",
         )
         .exclude(asks__day=day)
         .values("pk")

@@ -5,6 +5,13 @@ Two rules are enforced by the database, not only here, so that they hold
 when two requests race: one person (by phone or ID number key) is in at most
 one active application per program (`PersonKey`'s partial unique index),
 and one `Idempotency-Key` makes at most one application per program.
+
+Only people who verified a phone hold a place: the lead, through the code
+that opened the form; a companion, once they confirm through their own
+phone (services.companions). So the only refusal about a person here is
+about the lead, who verified it: nothing a lead types about a companion is
+checked against other parties, and nothing tells them who else applied
+(decision 0014-companions, the no-oracle rule).
 """
 
 from __future__ import annotations
@@ -104,20 +111,31 @@ def _clean_party(
 ) -> list[Person]:
     if len(companions) + 1 > program.party_size_max:
         raise VisitError("too_many_companions", field="companions")
-    lead_phone = lead.phone
-    if contact.channel == Application.ContactKind.PHONE:
-        # The verified phone is the lead's own: it identifies them.
-        lead_phone = contact.destination
-    people = [clean_person(name=lead.name, phone=lead_phone, id_number=lead.id_number, position=0)]
-    for position, companion in enumerate(companions, start=1):
-        people.append(
-            clean_person(
-                name=companion.name,
-                phone=companion.phone,
-                id_number=companion.id_number,
-                position=position,
-            )
+    if contact.channel != Application.ContactKind.PHONE:
+        # An e-mail address identifies nobody: one inbox could name itself
+        # any number of invented phones and be that many parties.
+        raise VisitError("lead_phone_required")
+    # The verified phone is the lead's own: it identifies them.
+    people = [
+        clean_person(
+            name=lead.name, phone=contact.destination, id_number=lead.id_number, position=0
         )
+    ]
+    for position, companion in enumerate(companions, start=1):
+        person = clean_person(
+            name=companion.name,
+            phone=companion.phone,
+            id_number=companion.id_number,
+            position=position,
+        )
+        if not person.phone:
+            # They confirm through their own phone, or they are not coming.
+            raise VisitError("companion_phone_required", field="phone", position=position)
+        people.append(person)
+    if program.id_number_required:
+        for position, person in enumerate(people):
+            if not person.id_number:
+                raise VisitError("id_required", field="id_number", position=position)
     seen: set[str] = set()
     for position, person in enumerate(people):
         keys = set(person.identity_keys())
@@ -160,43 +178,64 @@ def _fingerprint(contact: VerifiedContact, people: list[Person], sessions: list[
 def _raise_if_taken(
     program: Program, people: list[Person], exclude: Application | None = None
 ) -> None:
-    """A readable error before the insert; the unique index is the real guard."""
+    """A readable error before the insert, about the lead only (the one
+    person the requester verified); the unique index is the real guard."""
     taken = PersonKey.objects.filter(program=program, active=True)
     if exclude is not None:
         taken = taken.exclude(application=exclude)
-    taken_keys = set(
-        taken.filter(key__in=[k for p in people for k in p.identity_keys()]).values_list(
-            "key", flat=True
-        )
-    )
-    for position, person in enumerate(people):
-        if taken_keys & set(person.identity_keys()):
-            raise VisitError("person_taken", position=position)
+    if taken.filter(key__in=people[0].identity_keys()).exists():
+        raise VisitError("person_taken", position=0)
 
 
-def _write_party(application: Application, people: list[Person], sessions: list[Session]) -> None:
+def _write_party(
+    application: Application,
+    people: list[Person],
+    sessions: list[Session],
+    confirmed: dict[frozenset[str], PartyMember] | None = None,
+) -> None:
     """Insert the party, its person keys and its choices: three INSERTs
     whatever the party's size (both databases return the new ids), and the
-    rows stay on `application` so the receipt needs no query."""
-    members = PartyMember.objects.bulk_create(
-        PartyMember(
-            application=application,
-            position=position,
-            name=person.name,
-            phone_masked=mask_phone_number(person.phone) if person.phone else "",
-            phone_sealed=seal(person.phone) if person.phone else "",
-            id_number_masked=person.masked_id_number,
-            id_number_sealed=seal(person.id_number) if person.id_number else "",
+    rows stay on `application` so the receipt needs no query.
+
+    The lead is confirmed; a companion waits for their own confirmation
+    unless `confirmed` holds them (same keys) from before a change. A
+    waiting companion's keys are written inactive: they claim nobody."""
+    confirmed = confirmed or {}
+    now = timezone.now()
+    rows = []
+    for position, person in enumerate(people):
+        earlier = confirmed.get(frozenset(person.identity_keys())) if position else None
+        agreed = position == 0 or earlier is not None
+        rows.append(
+            PartyMember(
+                application=application,
+                position=position,
+                name=person.name,
+                phone_masked=mask_phone_number(person.phone) if person.phone else "",
+                phone_sealed=seal(person.phone) if person.phone else "",
+                id_number_masked=person.masked_id_number,
+                id_number_sealed=seal(person.id_number) if person.id_number else "",
+                status=PartyMember.Status.CONFIRMED if agreed else PartyMember.Status.WAITING,
+                invited_at=None if agreed else now,
+                invites_sent=0 if agreed else 1,
+                confirmed_at=earlier.confirmed_at if earlier else (now if agreed else None),
+            )
         )
-        for position, person in enumerate(people)
-    )
+    members = PartyMember.objects.bulk_create(rows)
     PersonKey.objects.bulk_create(
         PersonKey(
-            program_id=application.program_id, application=application, member=member, key=key
+            program_id=application.program_id,
+            application=application,
+            member=member,
+            key=key,
+            active=not member.is_waiting,
         )
         for member, person in zip(members, people, strict=True)
         for key in person.identity_keys()
     )
+    for member in members:
+        if member.is_waiting:
+            later.notify_companion(member.pk)
     choices = ApplicationChoice.objects.bulk_create(
         ApplicationChoice(application=application, session=session, rank=rank)
         for rank, session in enumerate(sessions, start=1)
@@ -214,13 +253,16 @@ def _keep_related(instance: Application, name: str, rows: list[Any]) -> None:
     instance.__dict__.setdefault("_prefetched_objects_cache", {})[name] = queryset
 
 
-def _taken_position(program: Program, people: list[Person]) -> int | None:
-    for position, person in enumerate(people):
-        if PersonKey.objects.filter(
-            program=program, active=True, key__in=person.identity_keys()
-        ).exists():
-            return position
-    return None
+def _confirmed_members(application: Application) -> dict[frozenset[str], PartyMember]:
+    """The companions who agreed, by their keys: a change that keeps a
+    companion as they were keeps their consent."""
+    keys: dict[int, set[str]] = {}
+    for member_id, key in PersonKey.objects.filter(
+        application=application, member__position__gt=0, active=True
+    ).values_list("member_id", "key"):
+        keys.setdefault(member_id, set()).add(key)
+    members = PartyMember.objects.filter(pk__in=keys)
+    return {frozenset(keys[m.pk]): m for m in members}
 
 
 def application_submit(
@@ -266,8 +308,8 @@ def application_submit(
             program, idempotency_key, contact, lead, companions, session_ids
         ):
             return earlier
-        position = _taken_position(program, people)
-        raise VisitError("person_taken", position=position) from None
+        # Only the lead's keys are active in a new party: it is them.
+        raise VisitError("person_taken", position=0) from None
     return Submission(application=application, token=access_token(application), created=True)
 
 
@@ -354,15 +396,18 @@ def application_change(
             locked = Application.objects.select_for_update().get(pk=application.pk)
             if not locked.is_active:
                 raise VisitError("application_withdrawn")
+            confirmed = _confirmed_members(locked)
             locked.members.all().delete()  # cascades to person keys
             locked.choices.all().delete()
-            _write_party(locked, people, sessions)
+            _write_party(locked, people, sessions, confirmed)
             locked.party_size = len(people)
             locked.request_fingerprint = _fingerprint(contact, people, sessions)
             locked.save(update_fields=["party_size", "request_fingerprint", "updated_at"])
             later.notify_receipt(locked.pk, RECEIPT_CHANGED)
     except IntegrityError:
-        raise VisitError("person_taken", position=_taken_position(program, people)) from None
+        # The lead, or a companion kept as confirmed who joined another
+        # party meanwhile: said as the lead's, nothing else to learn.
+        raise VisitError("person_taken", position=0) from None
     return locked
 
 

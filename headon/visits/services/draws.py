@@ -35,6 +35,7 @@ from headon.visits.models import (
     Session,
     WaitlistEntry,
 )
+from headon.visits.services.companions import drop_unconfirmed
 from headon.visits.services.people import seal, unseal
 
 _HEX = re.compile(r"[0-9a-fA-F]+")
@@ -143,6 +144,9 @@ def draw_close(*, program: Program, actor: User | None, force: bool = False) -> 
         and timezone.now() < program.applications_close_at
     ):
         raise DrawStepError("Applications are still open.")
+    # Companions who never confirmed are out of their parties before the
+    # list is hashed: the draw seats the people who agreed (decision 0013).
+    drop_unconfirmed(program=program)
     parties = parties_for(program, tiers=draw.tiers)
     if not parties:
         raise DrawStepError("There are no applications to draw.")

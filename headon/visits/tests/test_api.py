@@ -43,7 +43,9 @@ class VisitsApiTests(TestCase):
         return {
             "verification_token": token,
             "lead": {"name": "Li Lei"},
-            "companions": [{"name": "Han Meimei", "id_number": id_number()}],
+            "companions": [
+                {"name": "Han Meimei", "phone": "13700001111", "id_number": id_number()}
+            ],
             "choices": self.session_ids[:2],
             "consent": True,
             "pow": solved_pow("visits-apply"),
@@ -70,7 +72,11 @@ class VisitsApiTests(TestCase):
             self.assertIn("private", cached["Cache-Control"])
         changed = self.client.put(
             url,
-            {"lead": {"name": "Li Lei"}, "choices": self.session_ids[2:]},
+            {
+                "lead": {"name": "Li Lei"},
+                "choices": self.session_ids[2:],
+                "pow": solved_pow("visits-apply"),
+            },
             content_type="application/json",
             headers={"X-Access-Token": created["access_token"]},
         )
@@ -98,13 +104,14 @@ class VisitsApiTests(TestCase):
         self.post(f"{self.base}/applications", self.body(token))
         response = self.client.post(
             f"{self.base}/applications",
-            self.body(self.token("13987654321")),
+            self.body(token, choices=self.session_ids[2:]),
             content_type="application/json",
             headers={"Accept-Language": "en"},
         )
         self.assertEqual(response.status_code, 409)
+        # About the lead, who verified the phone: never about anyone else.
         self.assertEqual(response.json()["code"], "person_taken")
-        self.assertEqual(response.json()["position"], 1)
+        self.assertEqual(response.json()["position"], 0)
 
     def test_a_forged_verification_token_is_refused(self) -> None:
         response = self.post(f"{self.base}/applications", self.body("forged"))
@@ -151,12 +158,13 @@ class VisitsApiTests(TestCase):
         taken = id_number(201)
         self.post(
             f"{self.base}/applications",
-            self.body(self.token("13900000001"), companions=[{"name": "X", "id_number": taken}]),
+            self.body(self.token("13900000001"), lead={"name": "X", "id_number": taken}),
         )
         token, solution = self.token(), solved_pow("visits-apply")
 
         def probe(number: str) -> Any:
-            body = self.body(token, pow=solution, companions=[{"name": "Y", "id_number": number}])
+            # Since issue 17 only the lead's own details are ever refused.
+            body = self.body(token, pow=solution, lead={"name": "Y", "id_number": number})
             return self.post(f"{self.base}/applications", body, **{"Idempotency-Key": "probe"})
 
         first = probe(taken)

@@ -333,8 +333,10 @@ class PartyMember(models.Model):
 
 
 class PersonKey(models.Model):
-    """A keyed hash of one identifier (phone or ID number) of one person in
-    one application. The partial unique index is the rule "one person, one
+    """A keyed hash of one person's phone in one application (rows written
+    before issue 17 may hold an ID number's). Active once the person
+    verified that phone: the lead at once, a companion when they confirm.
+    The partial unique index is the rule "one person, one
     application per program": it holds under any concurrency, on SQLite and
     PostgreSQL alike, and a withdrawn application releases its people."""
 

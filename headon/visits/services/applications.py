@@ -2,7 +2,7 @@
 under a rush.
 
 Two rules are enforced by the database, not only here, so that they hold
-when two requests race: one person (by phone or ID number key) is in at most
+when two requests race: one person (by their phone's key) is in at most
 one active application per program (`PersonKey`'s partial unique index),
 and one `Idempotency-Key` makes at most one application per program.
 
@@ -183,7 +183,7 @@ def _raise_if_taken(
     taken = PersonKey.objects.filter(program=program, active=True)
     if exclude is not None:
         taken = taken.exclude(application=exclude)
-    if taken.filter(key__in=people[0].identity_keys()).exists():
+    if taken.filter(key=people[0].place_key()).exists():
         raise VisitError("person_taken", position=0)
 
 
@@ -191,20 +191,21 @@ def _write_party(
     application: Application,
     people: list[Person],
     sessions: list[Session],
-    confirmed: dict[frozenset[str], PartyMember] | None = None,
+    confirmed: dict[str, PartyMember] | None = None,
 ) -> None:
     """Insert the party, its person keys and its choices: three INSERTs
     whatever the party's size (both databases return the new ids), and the
     rows stay on `application` so the receipt needs no query.
 
     The lead is confirmed; a companion waits for their own confirmation
-    unless `confirmed` holds them (same keys) from before a change. A
-    waiting companion's keys are written inactive: they claim nobody."""
+    unless `confirmed` holds them (same phone) from before a change. Each
+    person's one key is their phone's; a waiting companion's is written
+    inactive: they claim nobody."""
     confirmed = confirmed or {}
     now = timezone.now()
     rows = []
     for position, person in enumerate(people):
-        earlier = confirmed.get(frozenset(person.identity_keys())) if position else None
+        earlier = confirmed.get(person.place_key()) if position else None
         agreed = position == 0 or earlier is not None
         rows.append(
             PartyMember(
@@ -227,11 +228,10 @@ def _write_party(
             program_id=application.program_id,
             application=application,
             member=member,
-            key=key,
+            key=person.place_key(),
             active=not member.is_waiting,
         )
         for member, person in zip(members, people, strict=True)
-        for key in person.identity_keys()
     )
     for member in members:
         if member.is_waiting:
@@ -253,16 +253,15 @@ def _keep_related(instance: Application, name: str, rows: list[Any]) -> None:
     instance.__dict__.setdefault("_prefetched_objects_cache", {})[name] = queryset
 
 
-def _confirmed_members(application: Application) -> dict[frozenset[str], PartyMember]:
-    """The companions who agreed, by their keys: a change that keeps a
-    companion as they were keeps their consent."""
-    keys: dict[int, set[str]] = {}
-    for member_id, key in PersonKey.objects.filter(
-        application=application, member__position__gt=0, active=True
-    ).values_list("member_id", "key"):
-        keys.setdefault(member_id, set()).add(key)
-    members = PartyMember.objects.filter(pk__in=keys)
-    return {frozenset(keys[m.pk]): m for m in members}
+def _confirmed_members(application: Application) -> dict[str, PartyMember]:
+    """The companions who agreed, by their phone's key: a change that keeps
+    a companion's phone keeps their consent."""
+    keys = dict(
+        PersonKey.objects.filter(
+            application=application, member__position__gt=0, active=True
+        ).values_list("member_id", "key")
+    )
+    return {keys[m.pk]: m for m in PartyMember.objects.filter(pk__in=keys)}
 
 
 def application_submit(

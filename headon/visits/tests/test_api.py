@@ -155,16 +155,16 @@ class VisitsApiTests(TestCase):
         """The attack: a key that never made an application let one solution
         be spent on request after request, each naming another companion, and
         the refusal said which person was taken (an oracle)."""
-        taken = id_number(201)
-        self.post(
-            f"{self.base}/applications",
-            self.body(self.token("13900000001"), lead={"name": "X", "id_number": taken}),
-        )
-        token, solution = self.token(), solved_pow("visits-apply")
+        taken = "13700000201"
+        token = self.token("13900000001")
+        self.post(f"{self.base}/applications", self.body(token))
+        solution = solved_pow("visits-apply")
 
         def probe(number: str) -> Any:
-            # Since issue 17 only the lead's own details are ever refused.
-            body = self.body(token, pow=solution, lead={"name": "Y", "id_number": number})
+            # Since issue 17 the refusal is about the lead's own phone only,
+            # whichever companion is named; a refusal still spends nothing.
+            companions = [{"name": "Y", "phone": number}]
+            body = self.body(token, pow=solution, companions=companions)
             return self.post(f"{self.base}/applications", body, **{"Idempotency-Key": "probe"})
 
         first = probe(taken)
@@ -172,7 +172,7 @@ class VisitsApiTests(TestCase):
         # The control: a retry of the very same request is answered again.
         self.assertEqual(probe(taken).json()["code"], "person_taken")
         # Another companion under the same key and solution learns nothing.
-        other = probe(id_number(202))
+        other = probe("13700000202")
         self.assertEqual((other.status_code, other.json()["code"]), (403, "pow_invalid"))
         self.assertEqual(Application.objects.count(), 1)
 

@@ -74,21 +74,20 @@ class SubmitTests(TestCase):
         error = self.assert_refused("person_taken", session_ids=[self.sessions[2].pk])
         self.assertEqual(error.position, 0)
 
-    def test_a_confirmed_companion_holds_their_place_by_phone_and_id_number(self) -> None:
-        first = self.submit(
-            companions=[PersonInput(name="Han", phone=FRIEND, id_number=id_number())]
-        )
+    def test_a_confirmed_companion_holds_their_place_by_their_phone(self) -> None:
+        first = self.submit(companions=[PersonInput(name="Han", phone=FRIEND)])
+        # Waiting: no place held, so they can still lead a party themselves.
+        self.assertEqual(PersonKey.objects.filter(active=True).count(), 1)
         companion_confirm(member=first.application.members.get(position=1))
-        # As a lead themselves (their phone verified): refused, about them.
+        # Confirmed, then leading a party themselves (their phone verified).
         self.assertEqual(self.assert_refused("person_taken", phone=FRIEND).position, 0)
-        # A lead giving the companion's ID number, in another spelling.
+
+    def test_an_id_number_alone_claims_nobody(self) -> None:
+        """Anyone can type anyone's ID number: it never holds a place."""
+        self.submit(phone=OTHER_PHONE, lead=PersonInput(name="Mallory", id_number=id_number()))
         lower_x = id_number().lower()
-        error = self.assert_refused(
-            "person_taken",
-            phone=OTHER_PHONE,
-            lead=PersonInput(name="Han", id_number=f" {lower_x} "),
-        )
-        self.assertEqual(error.position, 0)
+        mine = self.submit(lead=PersonInput(name="Han", id_number=f" {lower_x} "))
+        self.assertTrue(mine.created)
 
     def test_the_same_person_twice_in_one_party_is_refused(self) -> None:
         self.assert_refused(
@@ -166,26 +165,38 @@ class SubmitTests(TestCase):
         self.assertNotEqual(second.application, first.application)
 
     def test_a_change_replaces_party_and_choices_but_keeps_the_rules(self) -> None:
-        first = self.submit()
-        self.submit(phone=OTHER_PHONE, lead=PersonInput(name="Other", id_number=id_number(5)))
+        first = self.submit(companions=[PersonInput(name="Han", phone=FRIEND)])
+        companion_confirm(member=first.application.members.get(position=1))
+        self.submit(phone=OTHER_PHONE, lead=PersonInput(name="Other"))
         changed = application_change(
             application=first.application,
             lead=PersonInput(name="Li Lei"),
-            companions=[PersonInput(name="Han", phone=FRIEND, id_number=id_number())],
+            companions=[
+                PersonInput(name="Han Meimei", phone="+86 137-0000-1111", id_number=id_number()),
+                PersonInput(name="Other lead", phone=OTHER_PHONE),
+            ],
             session_ids=[self.sessions[2].pk],
         )
-        self.assertEqual(changed.party_size, 2)
+        self.assertEqual(changed.party_size, 3)
         self.assertEqual([c.session_id for c in changed.choices.all()], [self.sessions[2].pk])
+        # Han kept their phone, so their consent; the new companion waits
+        # (and, a lead elsewhere, claims nothing here until they confirm).
+        self.assertEqual(
+            [m.status for m in changed.members.order_by("position")],
+            ["confirmed", "confirmed", "waiting"],
+        )
         with self.assertRaises(VisitError) as caught:
             application_change(
                 application=first.application,
-                lead=PersonInput(name="Li Lei", id_number=id_number(5)),
-                companions=[],
+                lead=PersonInput(name="Li Lei"),
+                companions=[
+                    PersonInput(name=f"P{n}", phone=f"+861371234{n:04d}") for n in range(4)
+                ],
                 session_ids=[self.sessions[2].pk],
             )
-        self.assertEqual(caught.exception.code, "person_taken")
+        self.assertEqual(caught.exception.code, "too_many_companions")
         # The failed change left the first change whole.
-        self.assertEqual(Application.objects.get(pk=first.application.pk).members.count(), 2)
+        self.assertEqual(Application.objects.get(pk=first.application.pk).members.count(), 3)
 
     def test_the_access_token_changes_when_the_version_is_bumped(self) -> None:
         application = self.submit().application

@@ -45,10 +45,10 @@ from headon.visits.models import (
 )
 from headon.visits.services import offers
 from headon.visits.services.applications import access_token
+from headon.visits.services.companions import companion_token
 from headon.visits.services.feedback import feedback_token
 from headon.visits.services.programs import exclusion_add, rule_add
 from headon.visits.tests.factories import make_program
-from headon.visits.services.companions import companion_token
 from headon.visits.tests.test_draws import drawn, make_application
 
 NOW = dt.datetime(2026, 11, 25, 2, 0, tzinfo=dt.UTC)  # 10:00 in Shanghai

@@ -17,10 +17,9 @@ from django_tasks_db.models import DBTaskResult
 
 from headon import sms
 from headon.accounts.models import AuditEvent
-from headon.visits import jobs
-from headon.visits.models import Application, Draw, PartyMember, PersonKey
-from headon.visits import guards
+from headon.visits import guards, jobs
 from headon.visits.errors import VisitError
+from headon.visits.models import Application, Draw, PartyMember, PersonKey
 from headon.visits.services import applications as apps
 from headon.visits.services import draws
 from headon.visits.tests.factories import id_number, make_program, solved_pow
@@ -35,7 +34,7 @@ def run_jobs() -> dict[str, str]:
     for job in DBTaskResult.objects.filter(task_path__startswith="headon.visits.jobs.notify"):
         getattr(jobs, job.task_path.rsplit(".", 1)[-1]).call(*job.args_kwargs["args"])
     DBTaskResult.objects.all().delete()
-    return {to: body for to, body in sms.outbox}
+    return dict(sms.outbox)
 
 
 class ApiApplicant:

@@ -21,6 +21,7 @@ from headon.testing import make_staff
 from headon.visits.models import Application, PartyMember, PersonKey, Program
 from headon.visits.services import draws, offers
 from headon.visits.services.applications import PersonInput, application_submit
+from headon.visits.services.companions import companion_confirm
 from headon.visits.services.retention import erase_due, programs_due
 from headon.visits.tests.factories import contact, id_number, make_program
 
@@ -53,6 +54,7 @@ class PersonalDataTests(TransactionTestCase):
             consent=True,
         )
         self.application = submission.application
+        companion_confirm(member=self.application.members.get(position=1))
         with time_machine.travel(timezone.now() - dt.timedelta(days=1)):
             draws.draw_commit(program=self.program, source="secret", actor=None)
         draws.draw_close(program=self.program, actor=None, force=True)

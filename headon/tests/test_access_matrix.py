@@ -37,6 +37,7 @@ from headon.testing import PASSWORD, PersonasTestCase
 from headon.visits.models import (
     Application,
     Offer,
+    PartyMember,
     Program,
     ScheduleExclusion,
     ScheduleRule,
@@ -158,6 +159,7 @@ class MatrixFixtures(PersonasTestCase):
     rule: ClassVar[ScheduleRule]
     exclusion: ClassVar[ScheduleExclusion]
     mine: ClassVar[Application]  # open program: can still change and withdraw
+    companion: ClassVar[PartyMember]  # mine's second person
     a: ClassVar[Application]  # drawn program: confirmed, with tickets
     b: ClassVar[Application]
     ticket_a: ClassVar[Ticket]

@@ -314,7 +314,7 @@ class NoOracleTests(TestCase):
         nothing was learned, not a blind harness."""
 
         def every_person(program: Any, people: Any, exclude: Any = None) -> None:
-            taken = apps.PersonKey.objects.filter(program=program, active=True)
+            taken = PersonKey.objects.filter(program=program, active=True)
             taken = taken.exclude(application=exclude) if exclude else taken
             for position, person in enumerate(people):
                 if taken.filter(key=person.place_key()).exists():

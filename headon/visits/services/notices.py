@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from headon.accounts.models import AuditEvent
 from headon.accounts.services import audit_record
+from headon.antibot.ratelimit import hit
 from headon.links import absolute
 from headon.sms import send_sms
 from headon.timezones import organiser_tz
@@ -194,6 +195,9 @@ def receipt_notice(application_id: int, event: str, nonce: str) -> bool:
 
 
 COMPANION_INVITED = "companion_invite_sent"
+# A lead writes the name in the message, and a change names companions
+# afresh: a stranger's phone gets a handful a day, not a stream.
+INVITES_PER_DESTINATION = (5, 24 * 3600)
 
 
 @transaction.atomic
@@ -249,7 +253,11 @@ def companion_invite(member_id: int, nonce: str) -> bool:
             else "",
             "url": url,
         }
-    send_sms(unseal(member.phone_sealed), body)
+    phone = unseal(member.phone_sealed)
+    limit, window = INVITES_PER_DESTINATION
+    if not hit("visits-invite-to", phone, limit=limit, window_seconds=window).allowed:
+        return False
+    send_sms(phone, body)
     return True
 
 

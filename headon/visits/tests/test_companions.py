@@ -229,6 +229,24 @@ class CompanionConsentTests(TestCase):
         run_jobs()
         self.assertEqual([to for to, _body in sms.outbox], ["+86" + VICTIM] * 3)
 
+    def test_changing_the_party_again_and_again_cannot_flood_a_companion(self) -> None:
+        """The lead writes the name in the invitation, and each change names
+        the companions afresh: a stranger's phone gets five a day at most."""
+        application = Application.objects.get()
+        run_jobs()
+        to_victim = 0
+        for _n in range(8):
+            apps.application_change(
+                application=application,
+                lead=apps.PersonInput(name="Buy now at example.com"),
+                companions=[apps.PersonInput(name="Han", phone=VICTIM)],
+                session_ids=self.session_ids[:1],
+            )
+            to_victim += sum(
+                to == "+86" + VICTIM and "/join/" in body for to, body in run_jobs().items()
+            )
+        self.assertEqual(to_victim, 4)  # five with the first, before the changes
+
     def test_a_companion_confirms_with_a_code_of_their_own_through_the_api(self) -> None:
         reference = Application.objects.get().reference
         han = ApiApplicant(self, self.program.slug, VICTIM, address="198.51.100.7")

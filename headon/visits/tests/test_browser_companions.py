@@ -29,6 +29,9 @@ WORDS: dict[str, dict[str, str | None]] = {
         "relinked": "This is your new private link",
         "again": "You have applied already",
         "confirmed": "confirmed",
+        "named": "You are named in another party",
+        "leave": "Leave the other party",
+        "left": "You are no longer in any other party for this program.",
     },
     "zh-CN": {
         "waiting": "等待同行者确认",
@@ -38,6 +41,9 @@ WORDS: dict[str, dict[str, str | None]] = {
         "relinked": None,
         "again": None,
         "confirmed": "已确认",
+        "named": "您被列在另一个团队中",
+        "leave": "退出另一个团队",
+        "left": "您已不在本活动的任何其他团队中。",
     },
 }
 
@@ -130,3 +136,18 @@ def test_a_companion_confirms_and_a_lost_link_comes_back(
         assert words["again"] in elsewhere.locator("body").inner_text()
     shot(elsewhere, f"{locale}-5-lead-verified-again")
     assert elsewhere.request.get(second_link).status == 404
+
+    # The companion, on their own phone, frees themselves by verifying it:
+    # told they are named (never by whom), they leave; the lead is told.
+    verify(companion, base, program.slug, friend_phone)
+    companion.wait_for_selector("#named-h")
+    named = companion.locator("main").inner_text()
+    assert words["named"] in named
+    assert "李雷" not in named and Application.objects.get().reference not in named
+    shot(companion, f"{locale}-6-companion-named-elsewhere")
+    with companion.expect_navigation():
+        companion.click(f"button:has-text('{words['leave']}')")
+    assert words["left"] in companion.locator("body").inner_text()
+    assert companion.locator("#named-h").count() == 0
+    assert any("/a/" in body for body in run_jobs().values())  # the lead's notice
+    assert Application.objects.get().members.count() == 1

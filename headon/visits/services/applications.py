@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
@@ -187,42 +188,41 @@ def _raise_if_taken(
         raise VisitError("person_taken", position=0)
 
 
-def _write_party(
-    application: Application,
-    people: list[Person],
-    sessions: list[Session],
-    confirmed: dict[str, PartyMember] | None = None,
-) -> None:
+def _write_party(application: Application, people: list[Person], sessions: list[Session]) -> None:
     """Insert the party, its person keys and its choices: three INSERTs
     whatever the party's size (both databases return the new ids), and the
-    rows stay on `application` so the receipt needs no query.
+    rows stay on `application` so the receipt needs no query."""
+    members = _write_members(application, list(enumerate(people)))
+    choices = ApplicationChoice.objects.bulk_create(
+        ApplicationChoice(application=application, session=session, rank=rank)
+        for rank, session in enumerate(sessions, start=1)
+    )
+    _keep_related(application, "members", members)
+    _keep_related(application, "choices", choices)
 
-    The lead is confirmed; a companion waits for their own confirmation
-    unless `confirmed` holds them (same phone) from before a change. Each
-    person's one key is their phone's; a waiting companion's is written
-    inactive: they claim nobody."""
-    confirmed = confirmed or {}
+
+def _write_members(application: Application, people: list[tuple[int, Person]]) -> list[PartyMember]:
+    """New people at their positions: the lead confirmed (their phone is
+    the verified contact), a companion waiting for their own confirmation,
+    asked by SMS. Each person's one key is their phone's; a waiting
+    companion's is inactive: they claim nobody."""
     now = timezone.now()
-    rows = []
-    for position, person in enumerate(people):
-        earlier = confirmed.get(person.place_key()) if position else None
-        agreed = position == 0 or earlier is not None
-        rows.append(
-            PartyMember(
-                application=application,
-                position=position,
-                name=person.name,
-                phone_masked=mask_phone_number(person.phone) if person.phone else "",
-                phone_sealed=seal(person.phone) if person.phone else "",
-                id_number_masked=person.masked_id_number,
-                id_number_sealed=seal(person.id_number) if person.id_number else "",
-                status=PartyMember.Status.CONFIRMED if agreed else PartyMember.Status.WAITING,
-                invited_at=None if agreed else now,
-                invites_sent=0 if agreed else 1,
-                confirmed_at=earlier.confirmed_at if earlier else (now if agreed else None),
-            )
+    members = PartyMember.objects.bulk_create(
+        PartyMember(
+            application=application,
+            position=position,
+            name=person.name,
+            phone_masked=mask_phone_number(person.phone) if person.phone else "",
+            phone_sealed=seal(person.phone) if person.phone else "",
+            id_number_masked=person.masked_id_number,
+            id_number_sealed=seal(person.id_number) if person.id_number else "",
+            status=PartyMember.Status.WAITING if position else PartyMember.Status.CONFIRMED,
+            invited_at=now if position else None,
+            invites_sent=1 if position else 0,
+            confirmed_at=None if position else now,
         )
-    members = PartyMember.objects.bulk_create(rows)
+        for position, person in people
+    )
     PersonKey.objects.bulk_create(
         PersonKey(
             program_id=application.program_id,
@@ -231,17 +231,12 @@ def _write_party(
             key=person.place_key(),
             active=not member.is_waiting,
         )
-        for member, person in zip(members, people, strict=True)
+        for member, (_position, person) in zip(members, people, strict=True)
     )
     for member in members:
         if member.is_waiting:
             later.notify_companion(member.pk)
-    choices = ApplicationChoice.objects.bulk_create(
-        ApplicationChoice(application=application, session=session, rank=rank)
-        for rank, session in enumerate(sessions, start=1)
-    )
-    _keep_related(application, "members", members)
-    _keep_related(application, "choices", choices)
+    return members
 
 
 def _keep_related(instance: Application, name: str, rows: list[Any]) -> None:
@@ -253,15 +248,35 @@ def _keep_related(instance: Application, name: str, rows: list[Any]) -> None:
     instance.__dict__.setdefault("_prefetched_objects_cache", {})[name] = queryset
 
 
-def _confirmed_members(application: Application) -> dict[str, PartyMember]:
-    """The companions who agreed, by their phone's key: a change that keeps
-    a companion's phone keeps their consent."""
-    keys = dict(
-        PersonKey.objects.filter(
-            application=application, member__position__gt=0, active=True
-        ).values_list("member_id", "key")
+def _rewrite_party(application: Application, people: list[Person], sessions: list[Session]) -> None:
+    """A change: the people kept (same phone) keep their row, so their
+    consent, their link and their invitation; the others leave, and the new
+    ones are written waiting, as on a submission."""
+    earlier = dict(PersonKey.objects.filter(application=application).values_list("key", "member"))
+    members = {m.pk: m for m in application.members.all()}
+    kept: dict[int, PartyMember] = {}
+    for position, person in enumerate(people):
+        member_id = earlier.get(person.place_key())
+        if member_id is not None and (position == 0) == (members[member_id].position == 0):
+            kept[position] = members[member_id]
+    application.members.exclude(pk__in=[m.pk for m in kept.values()]).delete()
+    # Out of the way first: positions are unique within a party.
+    PartyMember.objects.filter(pk__in=[m.pk for m in kept.values()]).update(
+        position=F("position") + 1000
     )
-    return {keys[m.pk]: m for m in PartyMember.objects.filter(pk__in=keys)}
+    application.choices.all().delete()
+    for position, person in enumerate(people):
+        if (member := kept.get(position)) is None:
+            continue
+        member.position, member.name = position, person.name
+        member.id_number_masked = person.masked_id_number
+        member.id_number_sealed = seal(person.id_number) if person.id_number else ""
+        member.save(update_fields=["position", "name", "id_number_masked", "id_number_sealed"])
+    _write_members(application, [(p, person) for p, person in enumerate(people) if p not in kept])
+    ApplicationChoice.objects.bulk_create(
+        ApplicationChoice(application=application, session=session, rank=rank)
+        for rank, session in enumerate(sessions, start=1)
+    )
 
 
 def application_submit(
@@ -395,17 +410,14 @@ def application_change(
             locked = Application.objects.select_for_update().get(pk=application.pk)
             if not locked.is_active:
                 raise VisitError("application_withdrawn")
-            confirmed = _confirmed_members(locked)
-            locked.members.all().delete()  # cascades to person keys
-            locked.choices.all().delete()
-            _write_party(locked, people, sessions, confirmed)
+            _rewrite_party(locked, people, sessions)
             locked.party_size = len(people)
             locked.request_fingerprint = _fingerprint(contact, people, sessions)
             locked.save(update_fields=["party_size", "request_fingerprint", "updated_at"])
             later.notify_receipt(locked.pk, RECEIPT_CHANGED)
     except IntegrityError:
-        # The lead, or a companion kept as confirmed who joined another
-        # party meanwhile: said as the lead's, nothing else to learn.
+        # Only the lead's key can clash (kept people keep theirs, new ones
+        # are inactive): said as the lead's, nothing else to learn.
         raise VisitError("person_taken", position=0) from None
     return locked
 

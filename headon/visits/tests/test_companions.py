@@ -235,17 +235,29 @@ class CompanionConsentTests(TestCase):
         application = Application.objects.get()
         run_jobs()
         to_victim = 0
-        for _n in range(8):
+        for n in range(12):
+            # Out and in again: a new row, so a new invitation each time in.
             apps.application_change(
                 application=application,
                 lead=apps.PersonInput(name="Buy now at example.com"),
-                companions=[apps.PersonInput(name="Han", phone=VICTIM)],
+                companions=[apps.PersonInput(name="Han", phone=VICTIM if n % 2 else FREE)],
                 session_ids=self.session_ids[:1],
             )
             to_victim += sum(
                 to == "+86" + VICTIM and "/join/" in body for to, body in run_jobs().items()
             )
-        self.assertEqual(to_victim, 4)  # five with the first, before the changes
+        self.assertEqual(to_victim, 4)  # six asked; five with the first, before the changes
+
+    def test_a_change_keeps_a_waiting_companions_link_and_sends_nothing_again(self) -> None:
+        link = re.search(r"https?://\S+", run_jobs()["+86" + VICTIM]).group(0)  # type: ignore[union-attr]
+        apps.application_change(
+            application=Application.objects.get(),
+            lead=apps.PersonInput(name="Lead"),
+            companions=[apps.PersonInput(name="Han Meimei", phone=VICTIM)],
+            session_ids=self.session_ids[1:2],
+        )
+        self.assertEqual([body for body in run_jobs().values() if "/join/" in body], [])
+        self.assertContains(self.client.get(link), "I agree to come")
 
     def test_a_companion_confirms_with_a_code_of_their_own_through_the_api(self) -> None:
         reference = Application.objects.get().reference

@@ -17,9 +17,11 @@ from django_tasks_db.models import DBTaskResult
 
 from headon import sms
 from headon.accounts.models import AuditEvent
+from headon.testing import PersonasTestCase
 from headon.visits import guards, jobs
 from headon.visits.errors import VisitError
-from headon.visits.models import Application, Draw, PartyMember, PersonKey
+from headon.visits.forms import ApplicationForm
+from headon.visits.models import Application, Draw, PartyMember, PersonKey, Program
 from headon.visits.services import applications as apps
 from headon.visits.services import draws
 from headon.visits.tests.factories import id_number, make_program, solved_pow
@@ -369,3 +371,24 @@ class NoOracleTests(TestCase):
         with mock.patch.object(guards, "SUBMITS_PER_ADDRESS", (2, 600)):
             self.assertEqual(self.api_probe(FREE)[0], 429)
             self.assertIn("Too many attempts", self.web_probe(FREE)[1])
+
+
+class IdNumberSettingTests(PersonasTestCase):
+    def test_a_coordinator_asks_every_person_for_an_id_number(self) -> None:
+        self.client.force_login(self.erin)
+        self.client.post(
+            reverse("visits_staff:program_create"),
+            {
+                "slug": "ids-2027",
+                "title_en": "With ID numbers",
+                "title_zh": "需身份证号",
+                "party_size_max": "2",
+                "choices_max": "1",
+                "id_number_required": "on",
+            },
+        )
+        program = Program.objects.get(slug="ids-2027")
+        self.assertTrue(program.id_number_required)
+        form = ApplicationForm(program=program, sessions=[])
+        self.assertEqual(str(form.fields["lead_id_number"].label), "Your ID number")
+        self.assertEqual(str(form.fields["companion_1_id_number"].label), "ID number")

@@ -15,7 +15,7 @@ MESSAGES: dict[str, Promise] = {
     "window_not_open": _("Applications are not open yet."),
     "window_closed": _("Applications are closed."),
     "consent_required": _("Please accept the privacy notice to apply."),
-    "contact_not_verified": _("Please verify your phone number or e-mail address first."),
+    "contact_not_verified": _("Please verify your mobile phone number first."),
     "code_wrong": _("That code is not right. Check the message and try again."),
     "code_expired": _("That code has expired or was used too many times. Ask for a new one."),
     "email_invalid": _("That e-mail address is not valid."),

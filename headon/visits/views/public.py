@@ -125,7 +125,7 @@ def apply_form(request: HttpRequest, slug: str) -> HttpResponse:
             request.session.get(SESSION_VERIFIED, ""), program=program
         )
     except VisitError:
-        messages.info(request, _("Please verify your phone number or e-mail address first."))
+        messages.info(request, _("Please verify your mobile phone number first."))
         return redirect("visits:apply", slug=program.slug)
     earlier = apps.application_of_contact(program, contact)
     if request.method == "GET" and earlier is not None:

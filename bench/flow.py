@@ -126,10 +126,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "challenge2", record, client.get, "/antibot/challenge/visits-apply", **meta
         )
         size = rng.choice((1, 1, 1, 1, 2, 2, 2, 3, 3, 4))
+        # Every companion names a phone to confirm through; half an ID too.
         companions = [
             {"name": f"C{n}", "phone": ids.phone("137")}
-            if n % 2
-            else {"name": f"C{n}", "id_number": ids.id_number()}
+            | ({} if n % 2 else {"id_number": ids.id_number()})
             for n in range(1, size)
         ]
         body = {

@@ -47,6 +47,8 @@ class Outcome:
     # refusal came, from the phase's first scheduled arrival.
     error_after: float = 0.0
     error_at: float = 0.0
+    # Companions of the submitted party not (yet) confirmed.
+    companions_waiting: int = 0
 
 
 class SmsInbox:
@@ -75,6 +77,8 @@ class SmsInbox:
         *lines, self.partial = (self.partial + chunk).split(b"\n")
         for line in lines:
             message = json.loads(line)
+            if "/join/" in message["body"]:
+                continue  # a companion's invitation (with --cluster's workers), not a code
             match = CODE_RE.search(message["body"])
             waiter = self.waiters.pop(message["to"], None)
             if match and waiter is not None and not waiter.done():
@@ -146,10 +150,11 @@ class Flow:
         size = self.rng.choices(PARTY_SIZES, PARTY_WEIGHTS)[0]
         companions = []
         for n in range(1, size):
+            # Every companion has a phone to confirm through; half an ID too.
+            companion = {"name": f"Companion {n}", "phone": self.ids.phone("137")}
             if self.rng.random() < 0.5:
-                companions.append({"name": f"Companion {n}", "phone": self.ids.phone("137")})
-            else:
-                companions.append({"name": f"Companion {n}", "id_number": self.ids.id_number()})
+                companion["id_number"] = self.ids.id_number()
+            companions.append(companion)
         choices = self.rng.sample(list(sessions), self.rng.randint(1, 3))
         return {"lead": {"name": "Lead"}, "companions": companions, "choices": choices}
 
@@ -204,8 +209,13 @@ class Flow:
                 headers=key,
                 expect=(201,),
             )
+            outcome.reference = str(receipt["reference"])
+            outcome.companions_waiting = len(body["companions"])
+            for companion in body["companions"]:
+                await self.confirm(outcome, slug, companion["phone"], outcome.reference)
+                outcome.companions_waiting -= 1
             outcome.flow = time.perf_counter() - arrival
-            outcome.ok, outcome.reference = True, str(receipt["reference"])
+            outcome.ok = True
         except StepError as exc:
             outcome.error = exc.kind
         finally:
@@ -227,6 +237,47 @@ class Flow:
             except StepError as exc:
                 outcome.replay_ok, outcome.replay_error = False, exc.kind
         return outcome
+
+    async def confirm(self, outcome: Outcome, slug: str, phone: str, reference: str) -> None:
+        """A companion, from their own phone and address, verifies it with a
+        code and confirms the party (the API's way to what the SMS link
+        does on the web): until then the party is waiting for them."""
+        address, api = self.ids.address(), f"/api/v1/programs/{slug}"
+        contact = {"channel": "phone", "destination": phone}
+        try:
+            pow_code = await self.pow("visits-code", "c-challenge", outcome, address)
+            code_future = self.inbox.expect(phone)
+            await self.call(
+                "c-codes",
+                "POST",
+                f"{api}/codes",
+                outcome,
+                address=address,
+                body={**contact, "pow": pow_code},
+                expect=(202,),
+            )
+            try:
+                code = await asyncio.wait_for(code_future, timeout=10)
+            except TimeoutError:
+                raise StepError("c-sms:timeout") from None
+            verified = await self.call(
+                "c-verify",
+                "POST",
+                f"{api}/codes/verify",
+                outcome,
+                address=address,
+                body={**contact, "code": code},
+            )
+            await self.call(
+                "confirm",
+                "POST",
+                f"{api}/companions/confirm",
+                outcome,
+                address=address,
+                body={"verification_token": verified["verification_token"], "reference": reference},
+            )
+        finally:
+            self.inbox.waiters.pop(phone, None)
 
     async def read(self, outcome: Outcome, arrival: float, paths: Sequence[str]) -> Outcome:
         """One reader opening one public question page."""

@@ -8,7 +8,7 @@ import re
 
 # The secret part of a private link: an application's access token, a
 # feedback token. Whoever reads the log could otherwise use the link.
-PRIVATE = re.compile(r"(/a/[^/\s?]+/|/feedback/\d+/)[^/\s?]+")
+PRIVATE = re.compile(r"(/a/[^/\s?]+/|/feedback/\d+/|/join/\d+/)[^/\s?]+")
 
 
 def redact(text: str) -> str:

@@ -318,8 +318,8 @@ class Client:
 
 
 def application_body(n: int, sessions: list[int]) -> dict[str, Any]:
-    """Party n: one to three people (a companion by phone, one by ID
-    number), one to three ranked choices; the same n, the same party."""
+    """Party n: one to three people (a companion by phone, one by phone and
+    ID number), one to three ranked choices; the same n, the same party."""
     from headon.visits.identity import make_test_id_number
 
     size = 1 + n % 3
@@ -329,7 +329,9 @@ def application_body(n: int, sessions: list[int]) -> dict[str, Any]:
     if size >= 3:
         birth = dt.date(1950, 1, 1) + dt.timedelta(days=n // 1000)
         id_number = make_test_id_number(birth=birth, sequence=n % 1000)
-        companions.append({"name": f"Companion {n}b", "id_number": id_number})
+        companions.append(
+            {"name": f"Companion {n}b", "phone": f"+86136{n:08d}", "id_number": id_number}
+        )
     choices = [sessions[(n + k) % len(sessions)] for k in range(1 + n % min(3, len(sessions)))]
     return {"lead": {"name": f"Lead {n}"}, "companions": companions, "choices": choices}
 

@@ -37,6 +37,7 @@ from headon.testing import PASSWORD, PersonasTestCase
 from headon.visits.models import (
     Application,
     Offer,
+    PartyMember,
     Program,
     ScheduleExclusion,
     ScheduleRule,
@@ -45,6 +46,7 @@ from headon.visits.models import (
 )
 from headon.visits.services import offers
 from headon.visits.services.applications import access_token
+from headon.visits.services.companions import companion_token
 from headon.visits.services.feedback import feedback_token
 from headon.visits.services.programs import exclusion_add, rule_add
 from headon.visits.tests.factories import make_program
@@ -157,6 +159,7 @@ class MatrixFixtures(PersonasTestCase):
     rule: ClassVar[ScheduleRule]
     exclusion: ClassVar[ScheduleExclusion]
     mine: ClassVar[Application]  # open program: can still change and withdraw
+    companion: ClassVar[PartyMember]  # mine's second person
     a: ClassVar[Application]  # drawn program: confirmed, with tickets
     b: ClassVar[Application]
     ticket_a: ClassVar[Ticket]
@@ -189,6 +192,7 @@ class MatrixFixtures(PersonasTestCase):
         )
         cls.exclusion = exclusion_add(program=cls.open_program, date=dt.date(2027, 3, 1))
         cls.mine = make_application(cls.open_program, 1, 2, sessions)
+        cls.companion = cls.mine.members.get(position=1)
         make_application(cls.open_program, 2, 1, sessions)
         cls.drawn_program = make_program(slug="drawn-days", sessions=1, capacity=10)
         drawn_sessions = list(cls.drawn_program.sessions.all())
@@ -245,6 +249,8 @@ class MatrixFixtures(PersonasTestCase):
         drawn_slug = {"slug": self.drawn_program.slug}
         session = {"session_id": self.session.pk}
         mine, a = self.link(self.mine), self.link(self.a)
+        joined = {"slug": self.open_program.slug, "member_id": self.companion.pk}
+        joined["token"] = companion_token(self.companion)
         q_answered, q_open = {"pk": self.answered.pk}, {"pk": self.unanswered.pk}
         on_login_page = everyone(302) | {ANON: 200}  # signed in: to staff home
         return [
@@ -281,6 +287,9 @@ class MatrixFixtures(PersonasTestCase):
             Row("visits:application_edit", mine, everyone(200)),
             Row("visits:application_withdraw", mine, everyone(405), everyone(302)),
             Row("visits:application_relink", mine, everyone(405), everyone(302)),
+            Row("visits:apply_leave", open_slug, everyone(405), everyone(409)),  # not verified
+            Row("visits:companion_resend", mine | {"position": 1}, everyone(405), everyone(302)),
+            Row("visits:companion", joined, everyone(200), everyone(302), data={"answer": "ok"}),
             Row(
                 "visits:offer_respond", a, everyone(405), everyone(302), data={"answer": "confirm"}
             ),
@@ -502,6 +511,7 @@ def api_rows(t: MatrixFixtures) -> list[ApiRow]:
     party = {"lead": {"name": "Li Lei"}, "companions": [], "choices": [t.session.pk]}
     no_pow = {"pow": "x", "channel": "phone", "destination": "+8613812345678"}
     apply_body = party | {"verification_token": "x", "pow": "x", "consent": True}
+    unverified = {"verification_token": "x", "reference": t.mine.reference}
     return [
         ApiRow("health", "get", "/api/v1/health", [Call("no auth", "/api/v1/health", 200)]),
         ApiRow(
@@ -556,10 +566,17 @@ def api_rows(t: MatrixFixtures) -> list[ApiRow]:
             "put",
             "/api/v1/applications/{reference}",
             [
-                Call("no token", mine, 404, body=party),
-                Call("another application's token", mine, 404, other, party),
-                Call("its own token", mine, 200, own, party),
+                Call("no token", mine, 404, body=party | {"pow": "x"}),
+                Call("another application's token", mine, 404, other, party | {"pow": "x"}),
+                # A change pays a proof-of-work like a submission (issue 17).
+                Call("its own token, no proof of work", mine, 403, own, party | {"pow": "x"}),
             ],
+        ),
+        ApiRow(
+            "companion_confirm",
+            "post",
+            "/api/v1/programs/{slug}/companions/confirm",
+            [Call("no verified phone", open_program + "/companions/confirm", 409, body=unverified)],
         ),
         ApiRow(
             "application_withdraw",
@@ -692,7 +709,7 @@ class ApplicantIsolationTests(MatrixFixtures):
     def test_the_api_gives_nothing_of_b_to_a_token(self) -> None:
         url = f"/api/v1/applications/{self.b.reference}"
         token = {"X-Access-Token": access_token(self.a)}
-        party = {"lead": {"name": "Mallory"}, "companions": [], "choices": []}
+        party = {"lead": {"name": "Mallory"}, "companions": [], "choices": [], "pow": "x"}
         for method, path, body in (
             ("GET", url, ""),
             ("PUT", url, _json(party)),

@@ -82,6 +82,7 @@ def _apply(page: Any, live_server: Any, phone: str, companion_id: str) -> str:
     page.wait_for_selector("#id_lead_name")
     page.fill("#id_lead_name", "李雷 Li Lei")
     page.fill("#id_companion_1_name", "韩梅梅")
+    page.fill("#id_companion_1_phone", "137 0000 " + phone[-4:])
     page.fill("#id_companion_1_id_number", companion_id)
     page.select_option("#id_choice_1", index=2)
     page.select_option("#id_choice_2", index=1)

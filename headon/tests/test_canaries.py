@@ -38,9 +38,10 @@ from headon.accounts.models import User
 from headon.ops.backup import backup_create, pg_tool
 from headon.testing import make_staff
 from headon.visits.identity import make_test_id_number
-from headon.visits.models import Application, Offer
+from headon.visits.models import Application, Offer, PartyMember
 from headon.visits.services import offers
 from headon.visits.services.applications import access_token
+from headon.visits.services.companions import companion_confirm
 from headon.visits.tests.factories import make_program, solved_pow
 from headon.visits.tests.test_draws import drawn
 
@@ -61,6 +62,7 @@ API_LEAD_PHONE = "+8613911110001"
 API_COMPANION_PHONE = "+8613911110002"
 WEB_LEAD_PHONE = "+8613911110003"
 WEB_COMPANION_PHONE = "+8613911110004"
+API_CHANGE_PHONE = "+8613911110005"
 
 
 def national(phone: str) -> str:
@@ -142,10 +144,19 @@ def apply_through_the_api(client: Client, slug: str, sessions: list[int]) -> Non
         {
             "lead": {"name": "Canary Lead", "id_number": IDS["api lead"]},
             "companions": [
-                {"name": "Canary Two", "id_number": IDS["api companion"]},
-                {"name": "Canary Three", "id_number": IDS["api change"]},
+                {
+                    "name": "Canary Two",
+                    "id_number": IDS["api companion"],
+                    "phone": national(API_COMPANION_PHONE),
+                },
+                {
+                    "name": "Canary Three",
+                    "id_number": IDS["api change"],
+                    "phone": national(API_CHANGE_PHONE),
+                },
             ],
             "choices": sessions[:1],
+            "pow": solved_pow("visits-apply"),
         },
         content_type="application/json",
         headers={"X-Access-Token": secret},
@@ -264,6 +275,8 @@ def seeded(logs: Capture) -> list[Application]:
         sessions = list(program.sessions.order_by("starts_at").values_list("pk", flat=True))
         apply_through_the_api(Client(), program.slug, sessions)
         apply_through_the_web(Client(), program.slug, sessions)
+        for member in PartyMember.objects.filter(status=PartyMember.Status.WAITING):
+            companion_confirm(member=member)
         drawn(program)
         for offer in Offer.objects.filter(session__program=program):
             offers.offer_confirm(offer)
@@ -293,7 +306,7 @@ def test_phones_are_kept_only_where_decision_0004_says(seeded: list[Application]
     assert where(API_LEAD_PHONE, places) == {"visits_application.contact"}
     assert where(WEB_LEAD_PHONE, places) == {"visits_application.contact"}
     # A companion's phone is sealed and masked, never in clear.
-    for phone in (API_COMPANION_PHONE, WEB_COMPANION_PHONE):
+    for phone in (API_COMPANION_PHONE, WEB_COMPANION_PHONE, API_CHANGE_PHONE):
         assert where(phone, places) == set()
         assert where(national(phone), places) == set()
     web = seeded[1].members.get(position=1)

@@ -93,7 +93,8 @@ from django.db.models import Sum
 from headon.desk.models import Answer, Ask, Digest, DigestRevision
 from headon.visits.models import Application, PartyMember, PersonKey
 applications = Application.objects.filter(program__slug="rush")
-keys = PersonKey.objects.filter(program__slug="rush", active=True)
+# One key per person, active or waiting for a companion to confirm.
+keys = PersonKey.objects.filter(program__slug="rush")
 print(json.dumps({
     "references": list(applications.values_list("reference", flat=True)),
     "contacts": applications.values("contact").distinct().count(),
@@ -244,7 +245,11 @@ def party(n: int, sessions: list[int]) -> dict[str, Any]:
         else:
             birth = dt.date(1960, 1, 1) + dt.timedelta(days=n)
             companions.append(
-                {"name": f"Companion {k}", "id_number": make_test_id_number(birth=birth)}
+                {
+                    "name": f"Companion {k}",
+                    "phone": f"+86136{4 * n + k:08d}",
+                    "id_number": make_test_id_number(birth=birth),
+                }
             )
     choices = rng.sample(sessions, rng.randint(1, 3))
     return {"lead": {"name": f"Lead {n}"}, "companions": companions, "choices": choices}

@@ -174,7 +174,11 @@ class HostileFixtures(MatrixFixtures):
             program=cls.open_program,
             contact=contact(cls.open_program, "+8613700000001"),
             lead=apps.PersonInput(name=SHORT + " {{ x }}"),
-            companions=[apps.PersonInput(name=IMG + "\u202e", id_number=id_number(77))],
+            companions=[
+                apps.PersonInput(
+                    name=IMG + "\u202e", phone="+8613700000077", id_number=id_number(77)
+                )
+            ],
             session_ids=[sessions[0].pk],
             consent=True,
         ).application

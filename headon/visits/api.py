@@ -22,7 +22,7 @@ from headon.visits.errors import VisitError
 from headon.visits.models import Application, ApplicationChoice, Program, Session
 from headon.visits.selectors import applied_under_key, open_sessions, published_programs
 from headon.visits.services import applications as apps
-from headon.visits.services import verification
+from headon.visits.services import companions, verification
 
 router = Router(tags=["visits"])
 AccessToken = Annotated[
@@ -201,11 +201,23 @@ class ApplicationIn(PartyIn):
     consent: bool = Field(..., description="The applicant accepted the program's privacy notice.")
 
 
+class ChangeIn(PartyIn):
+    pow: str = Field(
+        ...,
+        max_length=2000,
+        description=POW_DOC.replace("{scope}", "visits-apply")
+        + " A change pays like a submission: either could probe who applied.",
+    )
+
+
 class MemberOut(Schema):
     position: int
     name: str
     phone_masked: str
     id_number_masked: str
+    status: Literal["confirmed", "waiting"] = Field(
+        ..., description="A companion is waiting until they confirm through their own phone."
+    )
 
 
 class ChoiceOut(Schema):
@@ -244,6 +256,7 @@ def _application_out(application: Application) -> ApplicationOut:
                 name=m.name,
                 phone_masked=m.phone_masked,
                 id_number_masked=m.id_number_masked,
+                status=m.status,  # type: ignore[arg-type]
             )
             for m in application.members.all()
         ],
@@ -339,21 +352,26 @@ def application_get(
 
 @router.put(
     "/applications/{reference}",
-    response={200: ApplicationOut, 409: ErrorOut},
+    response={200: ApplicationOut, 403: ErrorOut, 409: ErrorOut, 429: ErrorOut},
     summary="Replace the party and the choices while applications are open",
 )
 @decorate_view(never_cache)
 def application_update(
     request: HttpRequest,
     reference: str,
-    body: PartyIn,
+    body: ChangeIn,
     token: AccessToken = None,
 ) -> Status[Schema] | JsonResponse:
     application = _own_application(reference, token)
-    lead, companions = _people(body)
+    lead, named = _people(body)
     try:
+        # Creating and changing share one limit and the proof-of-work: a
+        # change was a free probe of who applied (issue 17, attack 3).
+        guards.submit_allowed(request)
+        owner = retry_owner(f"change:{application.reference}", body.model_dump(exclude={"pow"}))
+        _pow_check(body.pow, "visits-apply", owner=owner)
         application = apps.application_change(
-            application=application, lead=lead, companions=companions, session_ids=body.choices
+            application=application, lead=lead, companions=named, session_ids=body.choices
         )
     except VisitError as exc:
         return _error(exc)
@@ -375,3 +393,49 @@ def application_withdraw(
     except VisitError as exc:
         return _error(exc)
     return Status(200, _application_out(application))
+
+
+class CompanionConfirmIn(Schema):
+    verification_token: str = Field(
+        ..., max_length=1000, description="From verifying the companion's own phone."
+    )
+    reference: str = Field(..., max_length=12, description="The party's reference.")
+
+
+class CompanionOut(Schema):
+    reference: str
+    position: int
+    status: Literal["confirmed", "waiting"]
+
+
+@router.post(
+    "/programs/{slug}/companions/confirm",
+    response={200: CompanionOut, 409: ErrorOut, 429: ErrorOut},
+    summary="A named companion confirms, with a code sent to their own phone",
+    description=(
+        "The companion verifies their own phone (`/codes`, `/codes/verify`) and confirms the "
+        "party that names it; until then they hold no place. Refused with `not_named` when the "
+        "party does not name that phone, `person_taken` when they are in another party."
+    ),
+)
+@decorate_view(never_cache)
+def companion_confirm(
+    request: HttpRequest, slug: str, body: CompanionConfirmIn
+) -> Status[Schema] | JsonResponse:
+    program = _program(slug)
+    try:
+        guards.submit_allowed(request)
+        contact = verification.verified_contact(body.verification_token, program=program)
+        member = companions.companion_confirm_by_contact(
+            program=program, contact=contact, reference=body.reference
+        )
+    except VisitError as exc:
+        return _error(exc)
+    return Status(
+        200,
+        CompanionOut(
+            reference=member.application.reference,
+            position=member.position,
+            status=member.status,  # type: ignore[arg-type]
+        ),
+    )

@@ -31,6 +31,7 @@ from headon.visits.models import (
     Session,
 )
 from headon.visits.services import draws
+from headon.visits.services.applications import access_token
 from headon.visits.services.people import mask_phone_number, seal
 from headon.visits.services.programs import sessions_apply_rules
 
@@ -188,15 +189,22 @@ def load_applications(
         )
     Application.objects.bulk_create(applications, batch_size=500)
     members, choices = [], []
-    for application in Application.objects.filter(program=program):
+    for n, application in enumerate(Application.objects.filter(program=program)):
         for position in range(application.party_size):
             phone = f"+86137{application.pk:05d}{position:03d}"
+            # One party in twenty waits for its last companion to confirm
+            # (issue 17); sealing the draw drops whoever is still waiting.
+            waiting = n % 20 == 0 and position == application.party_size - 1 and position > 0
             members.append(
                 PartyMember(
                     application=application,
                     position=position,
                     name=rng.choice(SURNAMES) + rng.choice(GIVEN),
-                    phone_masked=mask_phone_number(phone) if position == 0 else "",
+                    phone_masked=mask_phone_number(phone) if position == 0 or waiting else "",
+                    phone_sealed=seal(phone) if waiting else "",
+                    status=PartyMember.Status.WAITING if waiting else PartyMember.Status.CONFIRMED,
+                    invited_at=now if waiting else None,
+                    invites_sent=1 if waiting else 0,
                 )
             )
         wanted: list[Session] = []
@@ -211,3 +219,15 @@ def load_applications(
     PartyMember.objects.bulk_create(members, batch_size=1000)
     ApplicationChoice.objects.bulk_create(choices, batch_size=1000)
     return len(applications)
+
+
+def waiting_party_link(program: Program) -> str:
+    """The private page of a demo party waiting for a companion, to try."""
+    application = (
+        Application.objects.filter(program=program, members__status=PartyMember.Status.WAITING)
+        .order_by("pk")
+        .first()
+    )
+    if application is None:
+        return ""
+    return f"/visits/{program.slug}/a/{application.reference}/{access_token(application)}/"

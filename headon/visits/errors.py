@@ -15,7 +15,7 @@ MESSAGES: dict[str, Promise] = {
     "window_not_open": _("Applications are not open yet."),
     "window_closed": _("Applications are closed."),
     "consent_required": _("Please accept the privacy notice to apply."),
-    "contact_not_verified": _("Please verify your phone number or e-mail address first."),
+    "contact_not_verified": _("Please verify your mobile phone number first."),
     "code_wrong": _("That code is not right. Check the message and try again."),
     "code_expired": _("That code has expired or was used too many times. Ask for a new one."),
     "email_invalid": _("That e-mail address is not valid."),
@@ -28,7 +28,18 @@ MESSAGES: dict[str, Promise] = {
     "person_needs_identity": _("Give a phone number or an ID number for each person."),
     "name_required": _("Give a name for each person."),
     "person_repeated": _("The same person appears twice in this application."),
-    "person_taken": _("This person is already in another application for this program."),
+    "person_taken": _("You are already in a party for this program."),
+    "lead_phone_required": _(
+        "Verify your own mobile phone number to apply: it is what identifies you. "
+        "An e-mail address cannot."
+    ),
+    "companion_phone_required": _(
+        "Give each companion's mobile phone number: they confirm through it that they agree "
+        "to come."
+    ),
+    "id_required": _("This program asks for an ID number for each person."),
+    "not_named": _("Your phone number is not waiting to confirm in this party."),
+    "resend_limited": _("This companion's message was sent several times already."),
     "too_many_companions": _("Too many companions for this program."),
     "no_choice": _("Choose at least one session."),
     "too_many_choices": _("Too many sessions chosen for this program."),

@@ -17,16 +17,14 @@ def session_label(session: Session) -> str:
 
 
 class ContactForm(forms.Form):
-    channel = forms.ChoiceField(
-        label=_("Send the code by"),
-        choices=Application.ContactKind.choices,
-        initial=Application.ContactKind.PHONE,
-        widget=forms.RadioSelect,
-    )
+    """The lead's own mobile phone: the code goes there, and it is what
+    identifies them (an e-mail address identifies nobody)."""
+
+    channel = Application.ContactKind.PHONE
     destination = forms.CharField(
-        label=_("Phone number or e-mail address"),
+        label=_("Your mobile phone number"),
         max_length=254,
-        widget=forms.TextInput(attrs={"autocomplete": "tel email", "inputmode": "text"}),
+        widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
     )
     pow = ProofOfWorkField(scope="visits-code")
 
@@ -44,12 +42,6 @@ class ApplicationForm(forms.Form):
     the service, which knows the program's rules; this form checks shape."""
 
     lead_name = forms.CharField(label=_("Your name"), max_length=100)
-    lead_phone = forms.CharField(
-        label=_("Your phone number"),
-        max_length=40,
-        required=False,
-        help_text=_("Needed when you verified an e-mail address and give no ID number."),
-    )
     lead_id_number = forms.CharField(
         label=_("Your ID number (optional)"), max_length=40, required=False
     )
@@ -72,8 +64,11 @@ class ApplicationForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.program = program
         if with_pow:
-            # Only the first submission: changes go through the private link.
+            # Submitting and changing alike: a change is as good a probe as
+            # a submission, so it pays the same (the no-oracle rule).
             self.fields["pow"] = ProofOfWorkField(scope="visits-apply", spend=False)
+        if program.id_number_required:
+            self.fields["lead_id_number"].label = _("Your ID number")
         options = [("", _("— no choice —")), *[(str(s.pk), session_label(s)) for s in sessions]]
         for rank in range(1, program.choices_max + 1):
             self.fields[f"choice_{rank}"] = forms.TypedChoiceField(
@@ -88,10 +83,15 @@ class ApplicationForm(forms.Form):
                 label=_("Companion %(n)s: name") % {"n": n}, max_length=100, required=False
             )
             self.fields[f"companion_{n}_phone"] = forms.CharField(
-                label=_("Phone"), max_length=40, required=False
+                label=_("Their mobile phone"),
+                max_length=40,
+                required=False,
+                widget=forms.TextInput(attrs={"inputmode": "tel"}),
             )
             self.fields[f"companion_{n}_id_number"] = forms.CharField(
-                label=_("or ID number"), max_length=40, required=False
+                label=_("ID number") if program.id_number_required else _("ID number (optional)"),
+                max_length=40,
+                required=False,
             )
 
     def clean(self) -> dict[str, Any]:
@@ -126,10 +126,9 @@ class ApplicationForm(forms.Form):
         ]
 
     def lead(self) -> PersonInput:
+        # The lead's phone is the one they verified (the service sets it).
         return PersonInput(
-            name=self.cleaned_data["lead_name"],
-            phone=self.cleaned_data["lead_phone"],
-            id_number=self.cleaned_data["lead_id_number"],
+            name=self.cleaned_data["lead_name"], id_number=self.cleaned_data["lead_id_number"]
         )
 
     def companions(self) -> list[PersonInput]:
@@ -154,9 +153,7 @@ class ApplicationForm(forms.Form):
         if position is None:
             return {"choices": "choice_1", "consent": "consent"}.get(field or "")
         if position == 0:
-            return {"id_number": "lead_id_number", "phone": "lead_phone"}.get(
-                field or "", "lead_name"
-            )
+            return {"id_number": "lead_id_number"}.get(field or "", "lead_name")
         return (
             f"companion_{position}_{field if field in ('name', 'phone', 'id_number') else 'name'}"
         )

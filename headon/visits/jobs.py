@@ -36,6 +36,12 @@ def notify_receipt(application_id: int, event: str, nonce: str) -> bool:
 
 
 @task()
+def notify_companion(member_id: int, nonce: str) -> bool:
+    """A named companion's invitation to confirm; once per nonce."""
+    return notices.companion_invite(member_id, nonce)
+
+
+@task()
 def notify_offers(program_id: int) -> int:
     """After the draw: one message per offer (the waitlisted hear it too)."""
     sent = 0

@@ -41,6 +41,12 @@ def notify_receipt(application_id: int, event: str) -> None:
     enqueue_named(f"{JOBS}.notify_receipt", application_id, event, uuid.uuid4().hex)
 
 
+def notify_companion(member_id: int) -> None:
+    """Ask a named companion, by SMS to their own phone, to confirm. The
+    nonce makes a retried job send it once; a resend is a new nonce."""
+    enqueue_named(f"{JOBS}.notify_companion", member_id, uuid.uuid4().hex)
+
+
 def promote_program(program_id: int) -> None:
     """Offer the places given back to the waitlist."""
     enqueue_named(f"{JOBS}.promote_program", program_id)

@@ -40,6 +40,9 @@ class Program(models.Model):
         _("largest party"), default=4, help_text=_("The lead applicant and their companions.")
     )
     choices_max = models.PositiveSmallIntegerField(_("ranked choices allowed"), default=3)
+    # Every person (lead and companions) gives an ID number as well as a
+    # phone; the phone, verified, is what identifies them either way.
+    id_number_required = models.BooleanField(_("ask every person for an ID number"), default=False)
     privacy_notice_en = models.TextField(_("privacy notice (English)"), blank=True)
     privacy_notice_zh = models.TextField(_("privacy notice (Chinese)"), blank=True)
     # When the retention job erased the applicants' personal data
@@ -286,7 +289,16 @@ class ApplicationChoice(models.Model):
 class PartyMember(models.Model):
     """A person in an application: the lead (position 0) or a companion.
     Phone numbers and ID numbers are kept only masked and sealed here; the
-    matching happens on `PersonKey`."""
+    matching happens on `PersonKey`.
+
+    A companion is WAITING until they confirm through their own phone
+    (services.companions): until then their person keys are inactive, so
+    naming someone claims nobody. One who declines, leaves or misses the
+    deadline is deleted from the party, which is then one smaller."""
+
+    class Status(models.TextChoices):
+        CONFIRMED = "confirmed", _("Confirmed")
+        WAITING = "waiting", _("Waiting for them to confirm")
 
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="members")
     position = models.PositiveSmallIntegerField(_("position"))
@@ -295,6 +307,10 @@ class PartyMember(models.Model):
     phone_sealed = models.TextField(blank=True)
     id_number_masked = models.CharField(max_length=18, blank=True)
     id_number_sealed = models.TextField(blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.CONFIRMED)
+    invited_at = models.DateTimeField(null=True, blank=True)
+    invites_sent = models.PositiveSmallIntegerField(default=0)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["application", "position"]
@@ -311,10 +327,16 @@ class PartyMember(models.Model):
     def is_lead(self) -> bool:
         return self.position == 0
 
+    @property
+    def is_waiting(self) -> bool:
+        return self.status == self.Status.WAITING
+
 
 class PersonKey(models.Model):
-    """A keyed hash of one identifier (phone or ID number) of one person in
-    one application. The partial unique index is the rule "one person, one
+    """A keyed hash of one person's phone in one application (rows written
+    before issue 17 may hold an ID number's). Active once the person
+    verified that phone: the lead at once, a companion when they confirm.
+    The partial unique index is the rule "one person, one
     application per program": it holds under any concurrency, on SQLite and
     PostgreSQL alike, and a withdrawn application releases its people."""
 

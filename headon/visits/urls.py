@@ -16,6 +16,8 @@ urlpatterns = [
     path("<slug:slug>/apply/", public.apply_contact, name="apply"),
     path("<slug:slug>/apply/code/", public.apply_verify, name="apply_verify"),
     path("<slug:slug>/apply/details/", public.apply_form, name="apply_form"),
+    path("<slug:slug>/apply/leave/", public.apply_leave, name="apply_leave"),
+    path("<slug:slug>/join/<int:member_id>/<str:token>/", public.companion, name="companion"),
     path(
         "<slug:slug>/a/<str:reference>/<str:token>/", public.application_detail, name="application"
     ),
@@ -28,6 +30,11 @@ urlpatterns = [
         "<slug:slug>/a/<str:reference>/<str:token>/new-link/",
         public.application_relink,
         name="application_relink",
+    ),
+    path(
+        "<slug:slug>/a/<str:reference>/<str:token>/companions/<int:position>/resend/",
+        public.companion_resend,
+        name="companion_resend",
     ),
     path(
         "<slug:slug>/a/<str:reference>/<str:token>/withdraw/",

@@ -21,6 +21,7 @@ def test_a_private_links_token_is_cut_and_the_rest_kept() -> None:
         "GET /visits/open-days/a/7EPN-R1W2/…/tickets/?x=1 HTTP/1.1"
     )
     assert redact(f"/visits/feedback/12/{TOKEN}/") == "/visits/feedback/12/…/"
+    assert redact(f"/visits/open-days/join/31/{TOKEN}/") == "/visits/open-days/join/31/…/"
     assert redact("/answers/2026-12-03/") == "/answers/2026-12-03/"
 
 

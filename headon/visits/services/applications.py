@@ -2,9 +2,16 @@
 under a rush.
 
 Two rules are enforced by the database, not only here, so that they hold
-when two requests race: one person (by phone or ID number key) is in at most
+when two requests race: one person (by their phone's key) is in at most
 one active application per program (`PersonKey`'s partial unique index),
 and one `Idempotency-Key` makes at most one application per program.
+
+Only people who verified a phone hold a place: the lead, through the code
+that opened the form; a companion, once they confirm through their own
+phone (services.companions). So the only refusal about a person here is
+about the lead, who verified it: nothing a lead types about a companion is
+checked against other parties, and nothing tells them who else applied
+(decision 0014-companions, the no-oracle rule).
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
@@ -104,20 +112,31 @@ def _clean_party(
 ) -> list[Person]:
     if len(companions) + 1 > program.party_size_max:
         raise VisitError("too_many_companions", field="companions")
-    lead_phone = lead.phone
-    if contact.channel == Application.ContactKind.PHONE:
-        # The verified phone is the lead's own: it identifies them.
-        lead_phone = contact.destination
-    people = [clean_person(name=lead.name, phone=lead_phone, id_number=lead.id_number, position=0)]
-    for position, companion in enumerate(companions, start=1):
-        people.append(
-            clean_person(
-                name=companion.name,
-                phone=companion.phone,
-                id_number=companion.id_number,
-                position=position,
-            )
+    if contact.channel != Application.ContactKind.PHONE:
+        # An e-mail address identifies nobody: one inbox could name itself
+        # any number of invented phones and be that many parties.
+        raise VisitError("lead_phone_required")
+    # The verified phone is the lead's own: it identifies them.
+    people = [
+        clean_person(
+            name=lead.name, phone=contact.destination, id_number=lead.id_number, position=0
         )
+    ]
+    for position, companion in enumerate(companions, start=1):
+        person = clean_person(
+            name=companion.name,
+            phone=companion.phone,
+            id_number=companion.id_number,
+            position=position,
+        )
+        if not person.phone:
+            # They confirm through their own phone, or they are not coming.
+            raise VisitError("companion_phone_required", field="phone", position=position)
+        people.append(person)
+    if program.id_number_required:
+        for position, person in enumerate(people):
+            if not person.id_number:
+                raise VisitError("id_required", field="id_number", position=position)
     seen: set[str] = set()
     for position, person in enumerate(people):
         keys = set(person.identity_keys())
@@ -160,24 +179,34 @@ def _fingerprint(contact: VerifiedContact, people: list[Person], sessions: list[
 def _raise_if_taken(
     program: Program, people: list[Person], exclude: Application | None = None
 ) -> None:
-    """A readable error before the insert; the unique index is the real guard."""
+    """A readable error before the insert, about the lead only (the one
+    person the requester verified); the unique index is the real guard."""
     taken = PersonKey.objects.filter(program=program, active=True)
     if exclude is not None:
         taken = taken.exclude(application=exclude)
-    taken_keys = set(
-        taken.filter(key__in=[k for p in people for k in p.identity_keys()]).values_list(
-            "key", flat=True
-        )
-    )
-    for position, person in enumerate(people):
-        if taken_keys & set(person.identity_keys()):
-            raise VisitError("person_taken", position=position)
+    if taken.filter(key=people[0].place_key()).exists():
+        raise VisitError("person_taken", position=0)
 
 
 def _write_party(application: Application, people: list[Person], sessions: list[Session]) -> None:
     """Insert the party, its person keys and its choices: three INSERTs
     whatever the party's size (both databases return the new ids), and the
     rows stay on `application` so the receipt needs no query."""
+    members = _write_members(application, list(enumerate(people)))
+    choices = ApplicationChoice.objects.bulk_create(
+        ApplicationChoice(application=application, session=session, rank=rank)
+        for rank, session in enumerate(sessions, start=1)
+    )
+    _keep_related(application, "members", members)
+    _keep_related(application, "choices", choices)
+
+
+def _write_members(application: Application, people: list[tuple[int, Person]]) -> list[PartyMember]:
+    """New people at their positions: the lead confirmed (their phone is
+    the verified contact), a companion waiting for their own confirmation,
+    asked by SMS. Each person's one key is their phone's; a waiting
+    companion's is inactive: they claim nobody."""
+    now = timezone.now()
     members = PartyMember.objects.bulk_create(
         PartyMember(
             application=application,
@@ -187,22 +216,27 @@ def _write_party(application: Application, people: list[Person], sessions: list[
             phone_sealed=seal(person.phone) if person.phone else "",
             id_number_masked=person.masked_id_number,
             id_number_sealed=seal(person.id_number) if person.id_number else "",
+            status=PartyMember.Status.WAITING if position else PartyMember.Status.CONFIRMED,
+            invited_at=now if position else None,
+            invites_sent=1 if position else 0,
+            confirmed_at=None if position else now,
         )
-        for position, person in enumerate(people)
+        for position, person in people
     )
     PersonKey.objects.bulk_create(
         PersonKey(
-            program_id=application.program_id, application=application, member=member, key=key
+            program_id=application.program_id,
+            application=application,
+            member=member,
+            key=person.place_key(),
+            active=not member.is_waiting,
         )
-        for member, person in zip(members, people, strict=True)
-        for key in person.identity_keys()
+        for member, (_position, person) in zip(members, people, strict=True)
     )
-    choices = ApplicationChoice.objects.bulk_create(
-        ApplicationChoice(application=application, session=session, rank=rank)
-        for rank, session in enumerate(sessions, start=1)
-    )
-    _keep_related(application, "members", members)
-    _keep_related(application, "choices", choices)
+    for member in members:
+        if member.is_waiting:
+            later.notify_companion(member.pk)
+    return members
 
 
 def _keep_related(instance: Application, name: str, rows: list[Any]) -> None:
@@ -214,13 +248,35 @@ def _keep_related(instance: Application, name: str, rows: list[Any]) -> None:
     instance.__dict__.setdefault("_prefetched_objects_cache", {})[name] = queryset
 
 
-def _taken_position(program: Program, people: list[Person]) -> int | None:
+def _rewrite_party(application: Application, people: list[Person], sessions: list[Session]) -> None:
+    """A change: the people kept (same phone) keep their row, so their
+    consent, their link and their invitation; the others leave, and the new
+    ones are written waiting, as on a submission."""
+    earlier = dict(PersonKey.objects.filter(application=application).values_list("key", "member"))
+    members = {m.pk: m for m in application.members.all()}
+    kept: dict[int, PartyMember] = {}
     for position, person in enumerate(people):
-        if PersonKey.objects.filter(
-            program=program, active=True, key__in=person.identity_keys()
-        ).exists():
-            return position
-    return None
+        member_id = earlier.get(person.place_key())
+        if member_id is not None and (position == 0) == (members[member_id].position == 0):
+            kept[position] = members[member_id]
+    application.members.exclude(pk__in=[m.pk for m in kept.values()]).delete()
+    # Out of the way first: positions are unique within a party.
+    PartyMember.objects.filter(pk__in=[m.pk for m in kept.values()]).update(
+        position=F("position") + 1000
+    )
+    application.choices.all().delete()
+    for position, person in enumerate(people):
+        if (member := kept.get(position)) is None:
+            continue
+        member.position, member.name = position, person.name
+        member.id_number_masked = person.masked_id_number
+        member.id_number_sealed = seal(person.id_number) if person.id_number else ""
+        member.save(update_fields=["position", "name", "id_number_masked", "id_number_sealed"])
+    _write_members(application, [(p, person) for p, person in enumerate(people) if p not in kept])
+    ApplicationChoice.objects.bulk_create(
+        ApplicationChoice(application=application, session=session, rank=rank)
+        for rank, session in enumerate(sessions, start=1)
+    )
 
 
 def application_submit(
@@ -266,8 +322,8 @@ def application_submit(
             program, idempotency_key, contact, lead, companions, session_ids
         ):
             return earlier
-        position = _taken_position(program, people)
-        raise VisitError("person_taken", position=position) from None
+        # Only the lead's keys are active in a new party: it is them.
+        raise VisitError("person_taken", position=0) from None
     return Submission(application=application, token=access_token(application), created=True)
 
 
@@ -354,15 +410,15 @@ def application_change(
             locked = Application.objects.select_for_update().get(pk=application.pk)
             if not locked.is_active:
                 raise VisitError("application_withdrawn")
-            locked.members.all().delete()  # cascades to person keys
-            locked.choices.all().delete()
-            _write_party(locked, people, sessions)
+            _rewrite_party(locked, people, sessions)
             locked.party_size = len(people)
             locked.request_fingerprint = _fingerprint(contact, people, sessions)
             locked.save(update_fields=["party_size", "request_fingerprint", "updated_at"])
             later.notify_receipt(locked.pk, RECEIPT_CHANGED)
     except IntegrityError:
-        raise VisitError("person_taken", position=_taken_position(program, people)) from None
+        # Only the lead's key can clash (kept people keep theirs, new ones
+        # are inactive): said as the lead's, nothing else to learn.
+        raise VisitError("person_taken", position=0) from None
     return locked
 
 

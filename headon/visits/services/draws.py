@@ -39,6 +39,7 @@ from headon.visits.models import (
     Program,
     WaitlistEntry,
 )
+from headon.visits.services.companions import drop_unconfirmed
 from headon.visits.services.people import seal, unseal
 
 
@@ -168,6 +169,9 @@ def draw_close(*, program: Program, actor: User | None, force: bool = False) -> 
         and timezone.now() < program.applications_close_at
     ):
         raise DrawStepError(_("Applications are still open."))
+    # Companions who never confirmed are out of their parties before the
+    # list is hashed: the draw seats the people who agreed (decision 0013).
+    drop_unconfirmed(program=program)
     parties = parties_for(program, tiers=draw.tiers)
     if not parties:
         raise DrawStepError(_("There are no applications to draw."))

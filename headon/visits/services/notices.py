@@ -17,10 +17,11 @@ from django.utils.translation import gettext as _
 
 from headon.accounts.models import AuditEvent
 from headon.accounts.services import audit_record
+from headon.antibot.ratelimit import hit
 from headon.links import absolute
 from headon.sms import send_sms
 from headon.timezones import organiser_tz
-from headon.visits.models import Application, Offer, Ticket
+from headon.visits.models import Application, Offer, PartyMember, Ticket
 
 
 def private_url(application: Application, page: str = "visits:application") -> str:
@@ -142,7 +143,17 @@ def _receipt_text(application: Application, event: str) -> str:
         "reference": application.reference,
         "url": private_url(application),
     }
-    if event == "changed":
+    if event == "companion_left":
+        text = _(
+            "%(program)s: a companion left your party %(reference)s or declined to come. "
+            "See who is in it now: %(url)s"
+        )
+    elif event == "companions_dropped":
+        text = _(
+            "%(program)s: applications are closed, and companions who had not confirmed are no "
+            "longer in your party %(reference)s: %(url)s"
+        )
+    elif event == "changed":
         text = _("%(program)s: your application %(reference)s was changed. See it here: %(url)s")
     elif event == "withdrawn":
         text = _("%(program)s: your application %(reference)s was withdrawn. %(url)s")
@@ -180,6 +191,73 @@ def receipt_notice(application_id: int, event: str, nonce: str) -> bool:
             _receipt_text(application, event),
         ),
     )
+    return True
+
+
+COMPANION_INVITED = "companion_invite_sent"
+# A lead writes the name in the message, and a change names companions
+# afresh: a stranger's phone gets a handful a day, not a stream.
+INVITES_PER_DESTINATION = (5, 24 * 3600)
+
+
+@transaction.atomic
+def companion_invite(member_id: int, nonce: str) -> bool:
+    """SMS a named companion their link to confirm or decline, in the
+    party's language; once per nonce, and never to someone no longer
+    waiting. The phone is unsealed here, in the worker: the job's
+    arguments hold only the member's id."""
+    from headon.visits.services.companions import companion_token
+    from headon.visits.services.people import unseal
+
+    member = (
+        PartyMember.objects.select_for_update()
+        .select_related("application__program")
+        .filter(pk=member_id, status=PartyMember.Status.WAITING)
+        .first()
+    )
+    if member is None or not member.phone_sealed:
+        return False
+    application = member.application
+    if (
+        not application.is_active
+        or AuditEvent.objects.filter(
+            action=COMPANION_INVITED,
+            target_type=Application._meta.label_lower,
+            target_id=str(application.pk),
+            data__nonce=nonce,
+        ).exists()
+    ):
+        return False
+    audit_record(
+        action=COMPANION_INVITED,
+        target=application,
+        data={"position": member.position, "nonce": nonce},
+    )
+    url = absolute(
+        reverse(
+            "visits:companion",
+            args=[application.program.slug, member.pk, companion_token(member)],
+        )
+    )
+    language = "zh-hans" if application.language.startswith("zh") else "en"
+    with translation.override(language):
+        deadline = application.program.applications_close_at
+        body = _(
+            "%(program)s: %(lead)s named you as a companion in their party. If you agree to come, "
+            "confirm by %(deadline)s; if not, decline: %(url)s"
+        ) % {
+            "program": application.program.title,
+            "lead": application.members.get(position=0).name,
+            "deadline": deadline.astimezone(organiser_tz()).strftime("%Y-%m-%d %H:%M")
+            if deadline
+            else "",
+            "url": url,
+        }
+    phone = unseal(member.phone_sealed)
+    limit, window = INVITES_PER_DESTINATION
+    if not hit("visits-invite-to", phone, limit=limit, window_seconds=window).allowed:
+        return False
+    send_sms(phone, body)
     return True
 
 

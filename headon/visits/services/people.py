@@ -52,6 +52,12 @@ class Person:
     def masked_id_number(self) -> str:
         return identity.mask_id_number(self.id_number) if self.id_number else ""
 
+    def place_key(self) -> str:
+        """The key that holds this person's one place in a program: their
+        phone, which they verify themselves. An ID number is not one: anyone
+        can type anyone's, so it would let a stranger claim a person."""
+        return person_key("phone", self.phone) if self.phone else ""
+
     def identity_keys(self) -> list[str]:
         found = []
         if self.phone:

@@ -43,7 +43,9 @@ class VisitsApiTests(TestCase):
         return {
             "verification_token": token,
             "lead": {"name": "Li Lei"},
-            "companions": [{"name": "Han Meimei", "id_number": id_number()}],
+            "companions": [
+                {"name": "Han Meimei", "phone": "13700001111", "id_number": id_number()}
+            ],
             "choices": self.session_ids[:2],
             "consent": True,
             "pow": solved_pow("visits-apply"),
@@ -70,7 +72,11 @@ class VisitsApiTests(TestCase):
             self.assertIn("private", cached["Cache-Control"])
         changed = self.client.put(
             url,
-            {"lead": {"name": "Li Lei"}, "choices": self.session_ids[2:]},
+            {
+                "lead": {"name": "Li Lei"},
+                "choices": self.session_ids[2:],
+                "pow": solved_pow("visits-apply"),
+            },
             content_type="application/json",
             headers={"X-Access-Token": created["access_token"]},
         )
@@ -98,13 +104,14 @@ class VisitsApiTests(TestCase):
         self.post(f"{self.base}/applications", self.body(token))
         response = self.client.post(
             f"{self.base}/applications",
-            self.body(self.token("13987654321")),
+            self.body(token, choices=self.session_ids[2:]),
             content_type="application/json",
             headers={"Accept-Language": "en"},
         )
         self.assertEqual(response.status_code, 409)
+        # About the lead, who verified the phone: never about anyone else.
         self.assertEqual(response.json()["code"], "person_taken")
-        self.assertEqual(response.json()["position"], 1)
+        self.assertEqual(response.json()["position"], 0)
 
     def test_a_forged_verification_token_is_refused(self) -> None:
         response = self.post(f"{self.base}/applications", self.body("forged"))
@@ -148,15 +155,16 @@ class VisitsApiTests(TestCase):
         """The attack: a key that never made an application let one solution
         be spent on request after request, each naming another companion, and
         the refusal said which person was taken (an oracle)."""
-        taken = id_number(201)
-        self.post(
-            f"{self.base}/applications",
-            self.body(self.token("13900000001"), companions=[{"name": "X", "id_number": taken}]),
-        )
-        token, solution = self.token(), solved_pow("visits-apply")
+        taken = "13700000201"
+        token = self.token("13900000001")
+        self.post(f"{self.base}/applications", self.body(token))
+        solution = solved_pow("visits-apply")
 
         def probe(number: str) -> Any:
-            body = self.body(token, pow=solution, companions=[{"name": "Y", "id_number": number}])
+            # Since issue 17 the refusal is about the lead's own phone only,
+            # whichever companion is named; a refusal still spends nothing.
+            companions = [{"name": "Y", "phone": number}]
+            body = self.body(token, pow=solution, companions=companions)
             return self.post(f"{self.base}/applications", body, **{"Idempotency-Key": "probe"})
 
         first = probe(taken)
@@ -164,7 +172,7 @@ class VisitsApiTests(TestCase):
         # The control: a retry of the very same request is answered again.
         self.assertEqual(probe(taken).json()["code"], "person_taken")
         # Another companion under the same key and solution learns nothing.
-        other = probe(id_number(202))
+        other = probe("13700000202")
         self.assertEqual((other.status_code, other.json()["code"]), (403, "pow_invalid"))
         self.assertEqual(Application.objects.count(), 1)
 

@@ -32,6 +32,7 @@ class ApplyFlowTests(TestCase):
         data = {
             "lead_name": "李雷",
             "companion_1_name": "韩梅梅",
+            "companion_1_phone": "137 0000 1111",
             "companion_1_id_number": id_number(),
             "choice_1": str(self.sessions[1].pk),
             "choice_2": str(self.sessions[0].pk),
@@ -99,34 +100,29 @@ class ApplyFlowTests(TestCase):
         self.assertIn(new_link, relinked)
         self.assertEqual(Application.objects.count(), 1)
 
-    def test_an_e_mail_receipt_leaves_no_address_or_link_in_the_job_table(self) -> None:
+    def test_receipts_and_invitations_leave_no_phone_or_link_in_the_job_table(self) -> None:
         """Notices queued the e-mail as a job of its own, with the address
-        and the private link in its arguments, kept past retention."""
-        from django.core import mail
+        and the private link in its arguments, kept past retention. The
+        receipt and the companion's invitation carry ids only."""
         from django_tasks_db.models import DBTaskResult
 
         from headon.visits import jobs
 
-        self.client.post(
-            reverse("visits:apply", args=[self.program.slug]),
-            {
-                "channel": "email",
-                "destination": "Li.Lei@Example.org",
-                "pow": solved_pow("visits-code"),
-            },
-        )
-        code = re.search(r"\b(\d{6})\b", str(mail.outbox[-1].body)).group(1)  # type: ignore[union-attr]
-        self.client.post(reverse("visits:apply_verify", args=[self.program.slug]), {"code": code})
+        self.verify()
         data = self.form_data(lead_id_number=id_number(77))
         link = self.client.post(reverse("visits:apply_form", args=[self.program.slug]), data)[
             "Location"
         ]
-        for job in DBTaskResult.objects.filter(task_path="headon.visits.jobs.notify_receipt"):
-            jobs.notify_receipt.call(*job.args_kwargs["args"])
-        self.assertIn(link, mail.outbox[-1].body)
+        sms.outbox.clear()
+        for job in DBTaskResult.objects.filter(task_path__startswith="headon.visits.jobs.notify"):
+            getattr(jobs, job.task_path.rsplit(".", 1)[-1]).call(*job.args_kwargs["args"])
+        sent = dict(sms.outbox)
+        self.assertIn(link, sent["+8613812345678"])
+        self.assertIn("/join/", sent["+8613700001111"])
         stored = str(list(DBTaskResult.objects.values_list("args_kwargs", flat=True)))
-        self.assertNotIn("li.lei@example.org", stored)
-        self.assertNotIn(link.rstrip("/").rsplit("/", 1)[-1], stored)
+        for secret in ("13812345678", "13700001111", link.rstrip("/").rsplit("/", 1)[-1]):
+            self.assertNotIn(secret, stored)
+        self.assertNotIn(sent["+8613700001111"].rsplit("/", 2)[-2], stored)
 
     def test_changing_and_withdrawing_each_send_a_receipt(self) -> None:
         self.verify()
@@ -191,7 +187,12 @@ class ApplyFlowTests(TestCase):
         )["Location"]
         edit = receipt + "change/"
         response = self.client.post(
-            edit, {"lead_name": "李雷", "choice_1": str(self.sessions[2].pk)}
+            edit,
+            {
+                "lead_name": "李雷",
+                "choice_1": str(self.sessions[2].pk),
+                "pow": solved_pow("visits-apply"),
+            },
         )
         self.assertRedirects(response, receipt)
         application = Application.objects.get()

@@ -20,6 +20,7 @@ from headon.testing import make_staff
 from headon.visits.models import Application, PartyMember, PersonKey, Program
 from headon.visits.services import offers
 from headon.visits.services.applications import PersonInput, application_submit
+from headon.visits.services.companions import companion_confirm
 from headon.visits.services.retention import erase_due, programs_due
 from headon.visits.tests.factories import contact, id_number, make_program
 from headon.visits.tests.test_draws import drawn
@@ -53,6 +54,7 @@ class PersonalDataTests(TransactionTestCase):
             consent=True,
         )
         self.application = submission.application
+        companion_confirm(member=self.application.members.get(position=1))
         drawn(self.program)
         offers.offer_confirm(self.application.offer)
 

@@ -22,7 +22,7 @@ from headon.visits.ical import program_calendar
 from headon.visits.models import Application, Offer, Program, WaitlistEntry
 from headon.visits.selectors import open_sessions, public_program, published_programs
 from headon.visits.services import applications as apps
-from headon.visits.services import verification
+from headon.visits.services import companions, verification
 
 SESSION_PENDING = "visits-pending-contact"
 SESSION_VERIFIED = "visits-verified"
@@ -71,7 +71,7 @@ def apply_contact(request: HttpRequest, slug: str) -> HttpResponse:
         return _refusal(request, program, exc)
     form = ContactForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        channel = form.cleaned_data["channel"]
+        channel = form.channel
         try:
             destination = verification.normalise_destination(
                 channel, form.cleaned_data["destination"]
@@ -125,7 +125,7 @@ def apply_form(request: HttpRequest, slug: str) -> HttpResponse:
             request.session.get(SESSION_VERIFIED, ""), program=program
         )
     except VisitError:
-        messages.info(request, _("Please verify your phone number or e-mail address first."))
+        messages.info(request, _("Please verify your mobile phone number first."))
         return redirect("visits:apply", slug=program.slug)
     earlier = apps.application_of_contact(program, contact)
     if request.method == "GET" and earlier is not None:
@@ -144,6 +144,8 @@ def apply_form(request: HttpRequest, slug: str) -> HttpResponse:
         )
     sessions = list(open_sessions(program))
     data = request.POST if request.method == "POST" else None
+    # Named as a companion somewhere: said (never whose), with a way out.
+    naming = companions.namings_of(program, contact)
     # A fresh id per rendered form: a double click or a browser retry sends
     # the same id again and finds the first application.
     form = ApplicationForm(
@@ -181,8 +183,82 @@ def apply_form(request: HttpRequest, slug: str) -> HttpResponse:
     return render(
         request,
         "visits/apply_form.html",
-        {"program": program, "form": form, "contact": contact, "sessions": sessions},
+        {
+            "program": program,
+            "form": form,
+            "contact": contact,
+            "sessions": sessions,
+            "naming": naming,
+        },
     )
+
+
+@never_cache
+@require_POST
+def apply_leave(request: HttpRequest, slug: str) -> HttpResponse:
+    """A person who verified their phone leaves every party that names them
+    as a companion; each lead is told."""
+    program = public_program(slug)
+    try:
+        contact = verification.verified_contact(
+            request.session.get(SESSION_VERIFIED, ""), program=program
+        )
+        companions.companion_leave(program=program, contact=contact)
+    except VisitError as exc:
+        return _refusal(request, program, exc)
+    messages.success(request, _("You are no longer in any other party for this program."))
+    return redirect("visits:apply_form", slug=program.slug)
+
+
+@never_cache
+def companion(request: HttpRequest, slug: str, member_id: int, token: str) -> HttpResponse:
+    """The page a named companion's SMS links to: confirm or decline."""
+    member = companions.member_for_token(member_id, token)
+    if member is None or member.application.program.slug != slug:
+        raise Http404
+    program = member.application.program
+    error = None
+    if request.method == "POST":
+        try:
+            if request.POST.get("answer") == "decline":
+                companions.companion_decline(member=member)
+                messages.success(request, _("You declined. The person who named you is told."))
+                return redirect("visits:program", slug=slug)
+            member = companions.companion_confirm(member=member)
+        except VisitError as exc:
+            error = exc.message
+        else:
+            messages.success(request, _("Thank you: you are in the party."))
+            return redirect("visits:companion", slug=slug, member_id=member.pk, token=token)
+    return render(
+        request,
+        "visits/companion.html",
+        {
+            "program": program,
+            "member": member,
+            "lead": member.application.members.get(position=0),
+            "choices": member.application.choices.select_related("session"),
+            "error": error,
+            "can_answer": program.is_accepting(),
+        },
+        status=409 if error else 200,
+    )
+
+
+@never_cache
+@require_POST
+def companion_resend(
+    request: HttpRequest, slug: str, reference: str, token: str, position: int
+) -> HttpResponse:
+    """The lead sends a waiting companion's message again."""
+    application = _application_or_404(slug, reference, token)
+    try:
+        companions.companion_resend(application=application, position=position)
+    except VisitError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("The message is sent again."))
+    return redirect("visits:application", slug=slug, reference=application.reference, token=token)
 
 
 def _application_or_404(slug: str, reference: str, token: str) -> Application:
@@ -197,13 +273,15 @@ def _application_or_404(slug: str, reference: str, token: str) -> Application:
 def application_detail(request: HttpRequest, slug: str, reference: str, token: str) -> HttpResponse:
     """The receipt and private page of one application."""
     application = _application_or_404(slug, reference, token)
+    members = list(application.members.all())
     return render(
         request,
         "visits/application_detail.html",
         {
             "program": application.program,
             "application": application,
-            "members": application.members.all(),
+            "members": members,
+            "waiting": any(m.is_waiting for m in members),
             "choices": application.choices.select_related("session"),
             "can_change": application.is_active and application.program.is_accepting(),
             "token": token,
@@ -249,10 +327,12 @@ def application_edit(request: HttpRequest, slug: str, reference: str, token: str
     for choice in application.choices.all():
         initial[f"choice_{choice.rank}"] = choice.session_id
     form = ApplicationForm(
-        request.POST or None, program=program, sessions=sessions, initial=initial, with_pow=False
+        request.POST or None, program=program, sessions=sessions, initial=initial
     )
     if request.method == "POST" and form.is_valid():
         try:
+            # One limit for creating and changing: either is a probe.
+            guards.submit_allowed(request)
             apps.application_change(
                 application=application,
                 lead=form.lead(),

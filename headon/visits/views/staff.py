@@ -69,6 +69,7 @@ class ProgramForm(forms.ModelForm[Program]):
             "applications_close_at",
             "party_size_max",
             "choices_max",
+            "id_number_required",
             "privacy_notice_en",
             "privacy_notice_zh",
         ]

@@ -41,7 +41,7 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         with transaction.atomic():
             desk_demo.load()
-            visits_demo.load()
+            program = visits_demo.load()
             accounts = accounts_demo.load()
             desk_demo.load_after_accounts()
         password = accounts_demo.demo_password()
@@ -52,6 +52,10 @@ class Command(BaseCommand):
         )
         for username, role in accounts:
             self.stdout.write(f"    {username:<26} {role}")
+        if waiting := visits_demo.waiting_party_link(program):
+            self.stdout.write(
+                f"  A party waiting for a companion to confirm: {settings.HEADON_SITE_URL}{waiting}"
+            )
         self.stdout.write(
             "  One-time codes for applicants are printed below, as lines that start with "
             "'SMS to' (the console SMS backend; e-mails are printed too)."

@@ -60,10 +60,12 @@ class SetAsideTests(PersonasTestCase):
 
     def test_a_set_aside_question_leaves_every_format_and_stays_in_the_ledger(self) -> None:
         self.client.force_login(self.bob)
-        response = self.client.post(
-            reverse("desk_staff:question_action", args=[self.junk.pk]),
-            {"action": "set_aside", "reason": "spam"},
-        )
+        # Before the snapshot's time: the ledger counts a set-aside from then.
+        with time_machine.travel(MORNING + dt.timedelta(hours=1)):
+            response = self.client.post(
+                reverse("desk_staff:question_action", args=[self.junk.pk]),
+                {"action": "set_aside", "reason": "spam"},
+            )
         self.assertEqual(response.status_code, 302)
         self.junk.refresh_from_db()
         self.assertEqual(self.junk.set_aside, SetAside.SPAM)
@@ -105,7 +107,8 @@ class SetAsideTests(PersonasTestCase):
         self.assertIsNone(spam.set_aside_at)
 
     def test_putting_a_question_back_restores_its_asks_and_is_logged(self) -> None:
-        setaside.question_set_aside(question=self.hud, reason="not_question", actor=self.bob)
+        with time_machine.travel(MORNING + dt.timedelta(hours=1)):
+            setaside.question_set_aside(question=self.hud, reason="not_question", actor=self.bob)
         self.assertEqual(self.snapshot()["open_count"], 2)
         setaside.set_aside_restore(question=self.hud, actor=self.alice)
         self.assertFalse(Ask.objects.exclude(set_aside="").exists())
@@ -135,7 +138,8 @@ class SetAsideTests(PersonasTestCase):
         assert revision is not None
         # As published before titles were tidied: the raw words.
         DigestRevision.objects.filter(pk=revision.pk).update(
-            snapshot=revision.snapshot | {"open": [{"question": SPAM, "asked_by": 1}]}
+            snapshot=revision.snapshot
+            | {"format": "headon-digest/1", "open": [{"question": SPAM, "asked_by": 1}]}
         )
         html = self.client.get(reverse("desk:digest", args=[DAY])).content.decode()
         self.assertNotIn("t.cn", html)

@@ -23,7 +23,7 @@ from headon.visits.models import Draw, Offer, Ticket, WaitlistEntry
 from headon.visits.services.applications import access_token
 from headon.visits.services.feedback import feedback_token
 from headon.visits.tests.factories import make_program
-from headon.visits.tests.test_draws import make_application
+from headon.visits.tests.test_draws import ROUND, SIGNATURE, make_application, seal_moment
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -40,27 +40,34 @@ def private_link(base: str, application: Any) -> str:
 def test_a_program_from_the_draw_to_the_report(contexts: Any, live_server: Any) -> None:
     make_staff("erin", "visit_coordinator")
     make_staff("gus", "gate_staff")
-    program = make_program(sessions=1, capacity=4)
-    session = program.sessions.get()
-    for n in range(6):
-        make_application(program, n, 2, [session])  # three parties fit, three wait
-    base = live_server.url
+    # The draw is seeded from a real drand round (ROUND, whose signature is
+    # recorded): the program runs at that round's time, as it would have.
+    with time_machine.travel(seal_moment() - dt.timedelta(days=1), tick=True):
+        program = make_program(sessions=1, capacity=4)
+        session = program.sessions.get()
+        for n in range(6):
+            make_application(program, n, 2, [session])  # three parties fit, three wait
+        base = live_server.url
 
-    # The coordinator commits, closes applications, seals the list and draws.
-    coordinator = contexts()
-    sign_in(coordinator, base, "erin")
-    coordinator.goto(f"{base}/staff/visits/{program.slug}/draw/")
-    with coordinator.expect_navigation():
-        coordinator.click("button:has-text('Commit')")
-    with coordinator.expect_navigation():
-        coordinator.click("button:has-text('Close applications now')")
-    with coordinator.expect_navigation():
-        coordinator.click("button:has-text('Seal the application list')")
-    with coordinator.expect_navigation():
-        coordinator.click("button:has-text('Run the draw')")
-    assert "Drawn. Offers are on their way." in coordinator.inner_text(".messages")
-    draw = Draw.objects.get()
-    assert draw.stage == Draw.Stage.DONE
+        # The coordinator commits, closes applications, seals the list and draws.
+        coordinator = contexts()
+        sign_in(coordinator, base, "erin")
+        coordinator.goto(f"{base}/staff/visits/{program.slug}/draw/")
+        with coordinator.expect_navigation():
+            coordinator.click("button:has-text('Commit')")
+    with time_machine.travel(seal_moment(), tick=False):
+        with coordinator.expect_navigation():
+            coordinator.click("button:has-text('Close applications now')")
+        with coordinator.expect_navigation():
+            coordinator.click("button:has-text('Seal the application list')")
+    with time_machine.travel(seal_moment() + dt.timedelta(minutes=10), tick=True):
+        coordinator.fill("#beacon-value", SIGNATURE)
+        with coordinator.expect_navigation():
+            coordinator.click("button:has-text('Run the draw')")
+        assert "Drawn. Offers are on their way." in coordinator.inner_text(".messages")
+        draw = Draw.objects.get()
+        assert draw.stage == Draw.Stage.DONE
+        assert draw.beacon_round == ROUND
 
     # Anyone checks the draw with the published record and verifier.
     public = contexts("zh-CN")
@@ -82,35 +89,37 @@ def test_a_program_from_the_draw_to_the_report(contexts: Any, live_server: Any) 
     assert result.returncode == 0, result.stdout
     assert "MATCH" in result.stdout
 
-    # One party confirms and sees its tickets; another cannot come.
-    offers = list(Offer.objects.select_related("application__program").order_by("pk"))
-    assert len(offers) == 2
-    coming, not_coming = offers[0].application, offers[1].application
-    visitor = contexts()
-    visitor.goto(private_link(base, coming))
-    with visitor.expect_navigation():
-        visitor.click("button:has-text('Confirm our visit')")
-    with visitor.expect_navigation():
-        visitor.click("text=Show our tickets")
-    assert visitor.locator(".ticket svg").count() == 2
-    declining = contexts()
-    declining.goto(private_link(base, not_coming))
-    with declining.expect_navigation():
-        declining.click("button:has-text('We cannot come')")
-    assert "Declined" in declining.inner_text(".messages")
-    assert declining.asked == [  # asked before the place was given up
-        "Give up your place? It goes to the next party waiting and cannot be taken back."
-    ]
+    # Offers answered on the draw's day, while they are open.
+    with time_machine.travel(seal_moment() + dt.timedelta(minutes=20), tick=True):
+        # One party confirms and sees its tickets; another cannot come.
+        offers = list(Offer.objects.select_related("application__program").order_by("pk"))
+        assert len(offers) == 2
+        coming, not_coming = offers[0].application, offers[1].application
+        visitor = contexts()
+        visitor.goto(private_link(base, coming))
+        with visitor.expect_navigation():
+            visitor.click("button:has-text('Confirm our visit')")
+        with visitor.expect_navigation():
+            visitor.click("text=Show our tickets")
+        assert visitor.locator(".ticket svg").count() == 2
+        declining = contexts()
+        declining.goto(private_link(base, not_coming))
+        with declining.expect_navigation():
+            declining.click("button:has-text('We cannot come')")
+        assert "Declined" in declining.inner_text(".messages")
+        assert declining.asked == [  # asked before the place was given up
+            "Give up your place? It goes to the next party waiting and cannot be taken back."
+        ]
 
-    # The worker moves the first waiting party up.
-    run_jobs()
-    first = WaitlistEntry.objects.order_by("position").first()
-    assert first is not None
-    first.refresh_from_db()
-    assert first.status == WaitlistEntry.Status.OFFERED
-    waiting = contexts()
-    waiting.goto(private_link(base, first.application))
-    assert "You have a place" in waiting.inner_text("main")
+        # The worker moves the first waiting party up.
+        run_jobs()
+        first = WaitlistEntry.objects.order_by("position").first()
+        assert first is not None
+        first.refresh_from_db()
+        assert first.status == WaitlistEntry.Status.OFFERED
+        waiting = contexts()
+        waiting.goto(private_link(base, first.application))
+        assert "You have a place" in waiting.inner_text("main")
 
     # Gate staff check the first visitor in by typing the code; twice is refused.
     ticket = Ticket.objects.filter(offer__application=coming).order_by("member__position").first()
@@ -139,7 +148,8 @@ def test_a_program_from_the_draw_to_the_report(contexts: Any, live_server: Any) 
         visitor.click("button:has-text('Send my feedback')")
     assert Ask.objects.filter(text="Can we visit the paint shop next time?").count() == 1
 
-    # The coordinator reads the report.
+    # The coordinator reads the report (signed in again: it is years later).
+    sign_in(coordinator, base, "erin")
     coordinator.goto(f"{base}/staff/visits/{program.slug}/report/")
     report = coordinator.inner_text("main")
     assert "5.0" in report

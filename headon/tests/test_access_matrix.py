@@ -370,6 +370,16 @@ class MatrixFixtures(PersonasTestCase):
                 staff(VISITS, 302),
             ),
             Row("visits_staff:session_edit", open_slug | session, staff(VISITS)),
+            Row("visits_staff:applications", open_slug, staff(VISITS)),
+            # A party's page; its POST reveals phone and ID numbers (logged).
+            Row(
+                "visits_staff:party",
+                open_slug | {"reference": self.mine.reference},
+                staff(VISITS),
+                staff(VISITS),
+            ),
+            Row("visits_staff:gate_list", open_slug | session, staff(VISITS)),
+            Row("visits_staff:gate_list_csv", open_slug | session, staff(VISITS)),
             Row("visits_staff:report", open_slug, staff(VISITS)),
             Row("visits_staff:report_csv", open_slug, staff(VISITS)),
             Row("visits_staff:draw", drawn_slug, staff(VISITS)),

@@ -56,6 +56,7 @@ class Program(models.Model):
             ("view_visits", _("Can open the visit program")),
             ("coordinate_visits", _("Can run programs, draws and reports")),
             ("check_in_visitors", _("Can check visitors in at the gate")),
+            ("reveal_personal_data", _("Can reveal applicants' phone and ID numbers")),
         ]
         constraints = [
             models.CheckConstraint(
@@ -494,6 +495,9 @@ class Ticket(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     gate = models.CharField(max_length=40, blank=True)
+    # Marked by the gate or a coordinator once the session is over and the
+    # visitor never came; a check-in clears nothing, so both cannot be set.
+    no_show_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("ticket")

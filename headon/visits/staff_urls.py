@@ -1,6 +1,6 @@
 from django.urls import path
 
-from headon.visits.views import draw, gate, reports, staff
+from headon.visits.views import draw, gate, reports, staff, visitors
 
 app_name = "visits_staff"
 urlpatterns = [
@@ -22,6 +22,18 @@ urlpatterns = [
         name="exclusion_delete",
     ),
     path("<slug:slug>/sessions/<int:session_id>/", staff.session_edit, name="session_edit"),
+    path("<slug:slug>/applications/", visitors.applications, name="applications"),
+    path("<slug:slug>/applications/<str:reference>/", visitors.party, name="party"),
+    path(
+        "<slug:slug>/sessions/<int:session_id>/visitors/",
+        visitors.gate_list_print,
+        name="gate_list",
+    ),
+    path(
+        "<slug:slug>/sessions/<int:session_id>/visitors.csv",
+        visitors.gate_list_csv,
+        name="gate_list_csv",
+    ),
     path("<slug:slug>/report/", reports.report, name="report"),
     path("<slug:slug>/report/report.csv", reports.report_csv_download, name="report_csv"),
     path("<slug:slug>/draw/", draw.draw_staff, name="draw"),

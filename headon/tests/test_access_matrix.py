@@ -244,6 +244,8 @@ class MatrixFixtures(PersonasTestCase):
         open_slug = {"slug": self.open_program.slug}
         drawn_slug = {"slug": self.drawn_program.slug}
         session = {"session_id": self.session.pk}
+        party = open_slug | {"reference": self.mine.reference}
+        ticket_a = {"session_id": self.ticket_a.session_id, "ticket_id": self.ticket_a.pk}
         mine, a = self.link(self.mine), self.link(self.a)
         q_answered, q_open = {"pk": self.answered.pk}, {"pk": self.unanswered.pk}
         on_login_page = everyone(302) | {ANON: 200}  # signed in: to staff home
@@ -345,12 +347,10 @@ class MatrixFixtures(PersonasTestCase):
             Row("visits_staff:gate", {}, staff(GATE)),
             Row("visits_staff:gate_session", session, staff(GATE)),
             Row("visits_staff:gate_count", session, staff(GATE)),
-            Row(
-                "visits_staff:gate_undo",
-                {"session_id": self.ticket_a.session_id, "ticket_id": self.ticket_a.pk},
-                post_only(GATE),
-                staff(GATE, 302),
-            ),
+            Row("visits_staff:gate_undo", ticket_a, post_only(GATE), staff(GATE, 302)),
+            Row("visits_staff:gate_lookup", session, post_only(GATE), staff(GATE)),
+            Row("visits_staff:gate_check_in_found", ticket_a, post_only(GATE), staff(GATE)),
+            Row("visits_staff:gate_no_shows", session, post_only(GATE), staff(GATE, 302)),
             Row("visits_staff:program_create", {}, staff(VISITS)),
             Row("visits_staff:program", open_slug, staff(VISITS)),
             Row("visits_staff:program_edit", open_slug, staff(VISITS)),
@@ -372,12 +372,7 @@ class MatrixFixtures(PersonasTestCase):
             Row("visits_staff:session_edit", open_slug | session, staff(VISITS)),
             Row("visits_staff:applications", open_slug, staff(VISITS)),
             # A party's page; its POST reveals phone and ID numbers (logged).
-            Row(
-                "visits_staff:party",
-                open_slug | {"reference": self.mine.reference},
-                staff(VISITS),
-                staff(VISITS),
-            ),
+            Row("visits_staff:party", party, staff(VISITS), staff(VISITS)),
             Row("visits_staff:gate_list", open_slug | session, staff(VISITS)),
             Row("visits_staff:gate_list_csv", open_slug | session, staff(VISITS)),
             Row("visits_staff:report", open_slug, staff(VISITS)),

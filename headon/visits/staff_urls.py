@@ -9,6 +9,13 @@ urlpatterns = [
     path("gate/<int:session_id>/", gate.gate_check_in, name="gate_session"),
     path("gate/<int:session_id>/count/", gate.gate_count, name="gate_count"),
     path("gate/<int:session_id>/undo/<int:ticket_id>/", gate.gate_undo, name="gate_undo"),
+    path("gate/<int:session_id>/lookup/", gate.gate_lookup, name="gate_lookup"),
+    path(
+        "gate/<int:session_id>/lookup/<int:ticket_id>/",
+        gate.gate_check_in_found,
+        name="gate_check_in_found",
+    ),
+    path("gate/<int:session_id>/no-shows/", gate.gate_no_shows, name="gate_no_shows"),
     path("new/", staff.program_create, name="program_create"),
     path("<slug:slug>/", staff.program_detail, name="program"),
     path("<slug:slug>/edit/", staff.program_edit, name="program_edit"),

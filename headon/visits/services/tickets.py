@@ -30,6 +30,18 @@ def public_keys() -> dict[int, Ed25519PublicKey]:
     return tickets.public_keys_by_id([public_key()])
 
 
+@cache
+def short_key() -> bytes:
+    return tickets.short_code_key(private_key())
+
+
+def short_code(ticket: Ticket) -> str:
+    """The code a person types when the QR code will not scan."""
+    return tickets.format_short_code(
+        tickets.short_code(ticket_id=ticket.pk, session_id=ticket.session_id, key=short_key())
+    )
+
+
 def validity(offer: Offer) -> tuple[dt.datetime, dt.datetime]:
     session = offer.session
     start = session.starts_at - dt.timedelta(minutes=settings.HEADON_GATE_OPENS_MINUTES)

@@ -152,7 +152,7 @@ def gate_undo(request: HttpRequest, session_id: int, ticket_id: int) -> HttpResp
 
 
 def _gate_name(request: HttpRequest) -> str:
-    return request.POST.get("gate", request.session.get("gate_name", ""))
+    return str(request.POST.get("gate", request.session.get("gate_name", "")))
 
 
 @login_required

@@ -44,3 +44,8 @@ def notify_receipt(application_id: int, event: str) -> None:
 def promote_program(program_id: int) -> None:
     """Offer the places given back to the waitlist."""
     enqueue_named(f"{JOBS}.promote_program", program_id)
+
+
+def send_message(message_id: int) -> None:
+    """Send a coordinator's message to each of its recipients, once."""
+    enqueue_named(f"{JOBS}.send_message", message_id)

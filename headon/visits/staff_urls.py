@@ -1,6 +1,6 @@
 from django.urls import path
 
-from headon.visits.views import draw, gate, reports, staff, visitors
+from headon.visits.views import draw, gate, messages, reports, staff, visitors
 
 app_name = "visits_staff"
 urlpatterns = [
@@ -41,6 +41,7 @@ urlpatterns = [
         visitors.gate_list_csv,
         name="gate_list_csv",
     ),
+    path("<slug:slug>/messages/", messages.program_messages, name="messages"),
     path("<slug:slug>/report/", reports.report, name="report"),
     path("<slug:slug>/report/report.csv", reports.report_csv_download, name="report_csv"),
     path("<slug:slug>/draw/", draw.draw_staff, name="draw"),

@@ -41,6 +41,12 @@ def notify_receipt(application_id: int, event: str) -> None:
     enqueue_named(f"{JOBS}.notify_receipt", application_id, event, uuid.uuid4().hex)
 
 
+def notify_rehomed(offer_id: int, cancelled_session_id: int) -> None:
+    """Tell a party of a cancelled session its new offer (0) or that it is
+    back on the waitlist (the cancelled session's id)."""
+    enqueue_named(f"{JOBS}.notify_rehomed", offer_id, cancelled_session_id)
+
+
 def promote_program(program_id: int) -> None:
     """Offer the places given back to the waitlist."""
     enqueue_named(f"{JOBS}.promote_program", program_id)

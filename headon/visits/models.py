@@ -432,6 +432,7 @@ class Offer(models.Model):
     class Source(models.TextChoices):
         DRAW = "draw", _("Drawn")
         WAITLIST = "waitlist", _("From the waitlist")
+        MOVED = "moved", _("Moved from a cancelled session")
 
     application = models.OneToOneField(Application, on_delete=models.PROTECT, related_name="offer")
     session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="offers")

@@ -59,10 +59,13 @@ def status_filter(status: str, *, drawn: bool) -> Q:
     waiting = Q(waitlist__status=WaitlistEntry.Status.WAITING)
     if status == "withdrawn":
         return Q(status=Application.Status.WITHDRAWN)
-    if status in {"offered", "confirmed", "declined", "lapsed", "cancelled"}:
+    if status == "cancelled":
+        return active & Q(offer__status=status) & ~waiting
+    if status in {"offered", "confirmed", "declined", "lapsed"}:
         return active & Q(offer__status=status)
+    # A party back on the waitlist after a cancellation keeps its cancelled offer.
     if status == "waitlisted":
-        return active & ~has_offer & waiting
+        return active & (~has_offer | Q(offer__status=Offer.Status.CANCELLED)) & waiting
     if status == "not_selected":
         return active & ~has_offer & ~waiting if drawn else Q(pk__in=[])
     if status == "submitted":
@@ -74,10 +77,11 @@ def status_of(application: Application, *, drawn: bool) -> str:
     if not application.is_active:
         return "withdrawn"
     offer = getattr(application, "offer", None)
-    if offer is not None:
-        return str(offer.status)
     entry = getattr(application, "waitlist", None)
-    if entry is not None and entry.status == WaitlistEntry.Status.WAITING:
+    waiting = entry is not None and entry.status == WaitlistEntry.Status.WAITING
+    if offer is not None and not (waiting and offer.status == Offer.Status.CANCELLED):
+        return str(offer.status)
+    if waiting:
         return "waitlisted"
     return "not_selected" if drawn else "submitted"
 

@@ -176,13 +176,19 @@ def promote(program: Program, *, now: dt.datetime | None = None) -> list[Offer]:
             continue
         for choice in sorted(application.choices.all(), key=lambda c: c.rank):
             if free.get(choice.session_id, 0) >= application.party_size:
-                offer = Offer.objects.create(
+                # A party back on the waitlist after a cancellation keeps its
+                # (cancelled) offer row: one offer per application.
+                offer, _created = Offer.objects.update_or_create(
                     application=application,
-                    session_id=choice.session_id,
-                    seats=application.party_size,
-                    source=Offer.Source.WAITLIST,
-                    offered_at=at,
-                    deadline=min(offer_deadline(at), sessions[choice.session_id].starts_at),
+                    defaults={
+                        "session_id": choice.session_id,
+                        "seats": application.party_size,
+                        "status": Offer.Status.OFFERED,
+                        "source": Offer.Source.WAITLIST,
+                        "offered_at": at,
+                        "responded_at": None,
+                        "deadline": min(offer_deadline(at), sessions[choice.session_id].starts_at),
+                    },
                 )
                 entry.status = WaitlistEntry.Status.OFFERED
                 entry.save(update_fields=["status"])

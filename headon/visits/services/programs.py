@@ -14,6 +14,7 @@ from headon.timezones import organiser_tz
 from headon.visits import later, schedule
 from headon.visits.models import Draw, Program, ScheduleExclusion, ScheduleRule, Session
 from headon.visits.services.offers import offers_cancel, seats_held
+from headon.visits.services.rehoming import rehome
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ def sessions_apply_rules(*, program: Program, actor: User | None = None) -> Sess
         status=Session.Status.CANCELLED
     )
     for session in plan.to_cancel:
-        offers_cancel(session, actor=actor)
+        rehome(offers_cancel(session, actor=actor), actor=actor)
     audit_record(
         action="sessions_apply_rules",
         actor=actor,
@@ -219,7 +220,8 @@ def session_edit(
     session.save()
     audit_record(action="session_edit", actor=actor, target=session, data=changes)
     if "status" in changes:
-        offers_cancel(session, actor=actor)
+        # Each party is offered its next choice with seats, or waits again.
+        rehome(offers_cancel(session, actor=actor), actor=actor)
     elif "capacity" in changes and changes["capacity"][1] > changes["capacity"][0]:
         # New seats go to the waitlist at once, in draw order (after commit).
         later.promote_program(session.program_id)

@@ -11,6 +11,7 @@ import secrets
 import time_machine
 from django.test import SimpleTestCase, override_settings
 from django.urls import reverse
+from django.utils import translation
 
 from headon.accounts.models import AuditEvent
 from headon.testing import PersonasTestCase
@@ -164,6 +165,12 @@ class LookupTests(PersonasTestCase):
         super().setUpTestData()
         cls.program = make_program(slug="lookup-days")
         cls.session, cls.other = list(cls.program.sessions.order_by("starts_at")[:2])
+
+    def setUp(self) -> None:
+        # A page requested in Chinese by an earlier test leaves the thread's
+        # language set; the messages below are read in English.
+        translation.activate("en")
+        self.addCleanup(translation.deactivate)
 
     def post(self, name: str, data: dict[str, str], *args: int) -> str:
         self.client.force_login(self.gus)

@@ -4,6 +4,7 @@ each party once, in its language, with nothing personal in the job."""
 
 from __future__ import annotations
 
+from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 
@@ -43,7 +44,7 @@ class MessageTests(PersonasTestCase):
     def url(self) -> str:
         return reverse("visits_staff:messages", args=[self.program.slug])
 
-    def post(self, **data: str) -> object:
+    def post(self, **data: str) -> HttpResponseBase:
         self.client.force_login(self.erin)
         return self.client.post(self.url(), FORM | data)
 
@@ -58,7 +59,7 @@ class MessageTests(PersonasTestCase):
 
     def test_sending_fixes_the_recipients_and_the_worker_sends_each_once(self) -> None:
         response = self.post(audience="confirmed", session=str(self.session.pk), step="send")
-        self.assertEqual(response.status_code, 302)  # type: ignore[attr-defined]
+        self.assertEqual(response.status_code, 302)
         message = Message.objects.get()
         self.assertEqual(len(message.recipients), 2)
         job = DBTaskResult.objects.get(task_path="headon.visits.jobs.send_message")

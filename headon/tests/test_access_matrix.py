@@ -376,6 +376,8 @@ class MatrixFixtures(PersonasTestCase):
             Row("visits_staff:gate_list", open_slug | session, staff(VISITS)),
             Row("visits_staff:gate_list_csv", open_slug | session, staff(VISITS)),
             Row("visits_staff:messages", open_slug, staff(VISITS), staff(VISITS)),
+            Row("visits_staff:feedback", open_slug, staff(VISITS)),
+            Row("visits_staff:feedback_csv", open_slug, staff(VISITS)),
             Row("visits_staff:report", open_slug, staff(VISITS)),
             Row("visits_staff:report_csv", open_slug, staff(VISITS)),
             Row("visits_staff:draw", drawn_slug, staff(VISITS)),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from headon.visits.views import draw, gate, messages, reports, staff, visitors
+from headon.visits.views import draw, feedback, gate, messages, reports, staff, visitors
 
 app_name = "visits_staff"
 urlpatterns = [
@@ -42,6 +42,8 @@ urlpatterns = [
         name="gate_list_csv",
     ),
     path("<slug:slug>/messages/", messages.program_messages, name="messages"),
+    path("<slug:slug>/feedback/", feedback.feedback_staff, name="feedback"),
+    path("<slug:slug>/feedback.csv", feedback.feedback_staff_csv, name="feedback_csv"),
     path("<slug:slug>/report/", reports.report, name="report"),
     path("<slug:slug>/report/report.csv", reports.report_csv_download, name="report_csv"),
     path("<slug:slug>/draw/", draw.draw_staff, name="draw"),

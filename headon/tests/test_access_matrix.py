@@ -245,6 +245,7 @@ class MatrixFixtures(PersonasTestCase):
         drawn_slug = {"slug": self.drawn_program.slug}
         session = {"session_id": self.session.pk}
         party = open_slug | {"reference": self.mine.reference}
+        offer = drawn_slug | {"offer_id": self.ticket_a.offer_id}
         ticket_a = {"session_id": self.ticket_a.session_id, "ticket_id": self.ticket_a.pk}
         mine, a = self.link(self.mine), self.link(self.a)
         q_answered, q_open = {"pk": self.answered.pk}, {"pk": self.unanswered.pk}
@@ -376,6 +377,7 @@ class MatrixFixtures(PersonasTestCase):
             Row("visits_staff:gate_list", open_slug | session, staff(VISITS)),
             Row("visits_staff:gate_list_csv", open_slug | session, staff(VISITS)),
             Row("visits_staff:messages", open_slug, staff(VISITS), staff(VISITS)),
+            Row("visits_staff:offer_extend", offer, post_only(VISITS), staff(VISITS, 302)),
             Row("visits_staff:feedback", open_slug, staff(VISITS)),
             Row("visits_staff:feedback_csv", open_slug, staff(VISITS)),
             Row("visits_staff:report", open_slug, staff(VISITS)),

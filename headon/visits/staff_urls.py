@@ -41,6 +41,7 @@ urlpatterns = [
         visitors.gate_list_csv,
         name="gate_list_csv",
     ),
+    path("<slug:slug>/offers/<int:offer_id>/extend/", visitors.offer_extend, name="offer_extend"),
     path("<slug:slug>/messages/", messages.program_messages, name="messages"),
     path("<slug:slug>/feedback/", feedback.feedback_staff, name="feedback"),
     path("<slug:slug>/feedback.csv", feedback.feedback_staff_csv, name="feedback_csv"),

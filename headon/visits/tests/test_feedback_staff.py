@@ -21,6 +21,7 @@ class FeedbackReadingTests(PersonasTestCase):
     program: Program
     first: Session
     second: Session
+    question: Question
 
     @classmethod
     def setUpTestData(cls) -> None:

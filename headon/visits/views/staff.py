@@ -21,7 +21,12 @@ from headon.accounts.models import User
 from headon.punctuation import colon
 from headon.visits import schedule
 from headon.visits.models import Draw, Offer, Program, ScheduleExclusion, ScheduleRule, Session
-from headon.visits.selectors import program_demand, programs_for_staff, session_holders
+from headon.visits.selectors import (
+    pending_offers,
+    program_demand,
+    programs_for_staff,
+    session_holders,
+)
 from headon.visits.services import programs as program_services
 
 coordinator_required = permission_required("visits.coordinate_visits", raise_exception=True)
@@ -412,6 +417,7 @@ def program_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "plan_error": plan_error,
             "sessions": program.sessions.order_by("starts_at"),
             "demand": program_demand(program),
+            "pending": pending_offers(program),
             "rule_form": rule_form,
             "exclusion_form": exclusion_form,
             "can_coordinate": request.user.has_perm("visits.coordinate_visits"),

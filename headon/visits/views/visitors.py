@@ -11,18 +11,20 @@ from __future__ import annotations
 import csv
 import io
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from headon.timezones import organiser_tz
 from headon.visits import visitors
-from headon.visits.models import Application, Session
+from headon.visits.models import Application, Offer, Session
 from headon.visits.reports import spreadsheet_safe
+from headon.visits.services import offers
 from headon.visits.services import visitors as service
 from headon.visits.views.staff import _actor, _get_program_for_staff
 
@@ -190,3 +192,40 @@ def gate_list_print(request: HttpRequest, slug: str, session_id: int) -> HttpRes
             "printed_at": timezone.now(),
         },
     )
+
+
+@login_required
+@coordinator_required
+@require_POST
+def offer_extend(request: HttpRequest, slug: str, offer_id: int) -> HttpResponse:
+    """Give a party more time to confirm its place."""
+    program = _get_program_for_staff(request, slug)
+    offer = get_object_or_404(
+        Offer.objects.select_related("session", "application"),
+        pk=offer_id,
+        session__program=program,
+    )
+    raw = request.POST.get("hours", "")
+    hours = int(raw) if raw.isdigit() and len(raw) < 5 else 0
+    try:
+        offer = offers.offer_extend(offer=offer, hours=hours, actor=_actor(request))
+    except offers.OfferError as exc:
+        messages.error(
+            request,
+            {
+                "offer_closed": _("This offer is no longer waiting for an answer."),
+                "session_started": _("The visit has started."),
+            }.get(exc.code, _("Give between 1 hour and 14 days.")),
+        )
+    else:
+        messages.success(
+            request,
+            _("%(reference)s now has until %(deadline)s to confirm.")
+            % {
+                "reference": offer.application.reference,
+                "deadline": timezone.localtime(offer.deadline, organiser_tz()).strftime(
+                    "%Y-%m-%d %H:%M"
+                ),
+            },
+        )
+    return redirect("visits_staff:program", slug=slug)

@@ -246,6 +246,7 @@ class MatrixFixtures(PersonasTestCase):
         session = {"session_id": self.session.pk}
         party = open_slug | {"reference": self.mine.reference}
         offer = drawn_slug | {"offer_id": self.ticket_a.offer_id}
+        writes = (post_only(VISITS), staff(VISITS, 302))  # a coordinator's POST, then back
         ticket_a = {"session_id": self.ticket_a.session_id, "ticket_id": self.ticket_a.pk}
         mine, a = self.link(self.mine), self.link(self.a)
         q_answered, q_open = {"pk": self.answered.pk}, {"pk": self.unanswered.pk}
@@ -358,6 +359,10 @@ class MatrixFixtures(PersonasTestCase):
             Row("visits_staff:demand", open_slug, staff(VISITS)),
             Row("visits_staff:apply_rules", open_slug, post_only(VISITS), staff(VISITS, 302)),
             Row("visits_staff:publish", open_slug, post_only(VISITS), staff(VISITS, 302)),
+            Row("visits_staff:program_duplicate", open_slug, *writes, data={"slug": "n"}),
+            Row("visits_staff:program_status", open_slug, *writes, data={"status": "archived"}),
+            # Only an archived program is restored: the open one is a 404.
+            Row("visits_staff:program_restore", open_slug, post_only(VISITS), staff(VISITS, 404)),
             Row(
                 "visits_staff:rule_delete",
                 open_slug | {"rule_id": self.rule.pk},

@@ -22,6 +22,9 @@ urlpatterns = [
     path("<slug:slug>/demand/", staff.program_demand_panel, name="demand"),
     path("<slug:slug>/apply-rules/", staff.program_apply_rules, name="apply_rules"),
     path("<slug:slug>/publish/", staff.program_publish, name="publish"),
+    path("<slug:slug>/duplicate/", staff.program_duplicate, name="program_duplicate"),
+    path("<slug:slug>/status/", staff.program_status, name="program_status"),
+    path("<slug:slug>/restore/", staff.program_restore, name="program_restore"),
     path("<slug:slug>/rules/<int:rule_id>/delete/", staff.rule_delete, name="rule_delete"),
     path(
         "<slug:slug>/exclusions/<int:exclusion_id>/delete/",

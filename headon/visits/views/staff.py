@@ -339,7 +339,78 @@ def describe_rule(spec: dict[str, Any]) -> str:
 @permission_required("visits.view_visits", raise_exception=True)
 @require_safe
 def staff_programs(request: HttpRequest) -> HttpResponse:
-    return render(request, "visits/staff_programs.html", {"programs": programs_for_staff()})
+    return render(
+        request,
+        "visits/staff_programs.html",
+        {
+            "programs": programs_for_staff(),
+            "archived": Program.objects.filter(status=Program.Status.ARCHIVED).order_by(
+                "-created_at"
+            ),
+        },
+    )
+
+
+@login_required
+@coordinator_required
+@require_POST
+def program_duplicate(request: HttpRequest, slug: str) -> HttpResponse:
+    """A draft copy for next year, under the slug the coordinator typed."""
+    program = _get_program_for_staff(request, slug)
+    new_slug = request.POST.get("slug", "").strip().lower()[:60]
+    if not re.fullmatch(r"[-a-z0-9_]+", new_slug):
+        messages.error(request, _("Give the copy a slug: letters, digits and hyphens."))
+        return redirect("visits_staff:program", slug=slug)
+    try:
+        copy = program_services.program_duplicate(
+            program=program, slug=new_slug, actor=_actor(request)
+        )
+    except program_services.LifecycleError as exc:
+        messages.error(request, str(exc))
+        return redirect("visits_staff:program", slug=slug)
+    messages.success(
+        request,
+        _("Copied with its rules a year on. Add next year's exclusions, then apply the rules."),
+    )
+    return redirect("visits_staff:program", slug=copy.slug)
+
+
+def _set_status(request: HttpRequest, program: Program, status: str) -> bool:
+    try:
+        program_services.program_set_status(program=program, status=status, actor=_actor(request))
+    except program_services.LifecycleError as exc:
+        messages.error(request, str(exc))
+        return False
+    return True
+
+
+@login_required
+@coordinator_required
+@require_POST
+def program_status(request: HttpRequest, slug: str) -> HttpResponse:
+    """Unpublish (to draft) or archive."""
+    program = _get_program_for_staff(request, slug)
+    status = request.POST.get("status", "")
+    if status not in (Program.Status.DRAFT, Program.Status.ARCHIVED):
+        return HttpResponse(status=400)
+    if not _set_status(request, program, status):
+        return redirect("visits_staff:program", slug=slug)
+    if status == Program.Status.ARCHIVED:
+        messages.success(request, _("The program is archived."))
+        return redirect("visits_staff:home")
+    messages.success(request, _("The program is a draft again: the public no longer sees it."))
+    return redirect("visits_staff:program", slug=slug)
+
+
+@login_required
+@coordinator_required
+@require_POST
+def program_restore(request: HttpRequest, slug: str) -> HttpResponse:
+    """An archived program back as a draft."""
+    program = get_object_or_404(Program, slug=slug, status=Program.Status.ARCHIVED)
+    if _set_status(request, program, Program.Status.DRAFT):
+        messages.success(request, _("The program is a draft again."))
+    return redirect("visits_staff:home")
 
 
 @login_required
@@ -418,6 +489,7 @@ def program_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "sessions": program.sessions.order_by("starts_at"),
             "demand": program_demand(program),
             "pending": pending_offers(program),
+            "warnings": program_services.program_warnings(program),
             "rule_form": rule_form,
             "exclusion_form": exclusion_form,
             "can_coordinate": request.user.has_perm("visits.coordinate_visits"),

@@ -22,7 +22,7 @@ def test_the_demo_loads_twice_without_doubling_anything() -> None:
     call_command("demo", no_serve=True, stdout=io.StringIO())
     assert User.objects.filter(username__startswith="demo-").count() == 6
     assert Channel.objects.count() == 6
-    assert Program.objects.count() == 1
+    assert Program.objects.count() == 2  # the reference program and today's open day
     assert DigestRevision.objects.count() == 1  # yesterday's, published once
     assert Answer.objects.filter(status=Answer.Status.PUBLISHED).count() == 10
     assert demo_password() in out.getvalue()

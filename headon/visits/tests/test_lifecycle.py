@@ -56,7 +56,8 @@ class LifecycleTests(PersonasTestCase):
         specs = [r.spec for r in ScheduleRule.objects.filter(program=copy)]
         self.assertEqual(specs[0]["year"], 2028)
         self.assertEqual((specs[1]["first"], specs[1]["last"]), ("2028-02-15", "2028-03-22"))
-        assert self.program.applications_close_at and copy.applications_close_at
+        assert self.program.applications_close_at is not None
+        assert copy.applications_close_at is not None
         before, after = self.program.applications_close_at, copy.applications_close_at
         self.assertEqual(
             (after.year, after.month, after.day, after.hour),

@@ -6,16 +6,23 @@ learns nothing it could not see at the gate, and is stopped by the limit."""
 from __future__ import annotations
 
 import datetime as dt
+import io
+import json
 import secrets
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
 import time_machine
+from django.core.management import call_command
 from django.test import SimpleTestCase, override_settings
 from django.urls import reverse
 from django.utils import translation
 
 from headon.accounts.models import AuditEvent
 from headon.testing import PersonasTestCase
-from headon.visits import tickets
+from headon.visits import tickets, verify_ticket
 from headon.visits.models import Program, Session, Ticket
 from headon.visits.services import gate
 from headon.visits.services.tickets import private_key, short_code, short_key
@@ -263,3 +270,34 @@ class LookupTests(PersonasTestCase):
         self.client.logout()
         self.assertEqual(self.client.post(url, {"q": "Wang"}).status_code, 302)
         self.assertFalse(AuditEvent.objects.filter(action="gate_lookup").exists())
+
+
+@time_machine.travel(NOW, tick=False)
+class OfflineShortCodeTests(PersonasTestCase):
+    def test_a_gate_laptop_checks_a_short_code_offline_with_the_derived_key(self) -> None:
+        program = make_program(slug="offline-days", sessions=1)
+        session = program.sessions.get()
+        (ticket,) = confirmed_party(session)
+        with tempfile.TemporaryDirectory() as tmp:
+            key = Path(tmp) / "short.key"
+            call_command("ticket_short_key", str(key), stdout=io.StringIO())
+            self.assertEqual(key.stat().st_mode & 0o777, 0o600)
+            with self.assertRaises(FileExistsError):  # never overwritten
+                call_command("ticket_short_key", str(key), stdout=io.StringIO())
+            script = Path(verify_ticket.__file__)
+
+            def run(code: str, session_id: int) -> subprocess.CompletedProcess[str]:
+                args = ["--short-key", str(key), "--session", str(session_id), code]
+                return subprocess.run(
+                    [sys.executable, str(script), *args],
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
+
+            good = run(short_code(ticket).lower(), session.pk)
+            self.assertEqual(good.returncode, 0, good.stderr)
+            self.assertEqual(json.loads(good.stdout)["ticket_id"], ticket.pk)
+            self.assertEqual(run(short_code(ticket), session.pk + 1).returncode, 1)
+            forged = short_code(ticket)[:-1] + ("0" if short_code(ticket)[-1] != "0" else "1")
+            self.assertEqual(run(forged, session.pk).returncode, 1)

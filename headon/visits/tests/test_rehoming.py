@@ -8,9 +8,11 @@ import datetime as dt
 
 import time_machine
 from django.test import TestCase
+from django.urls import reverse
 
 from headon.accounts.models import User
 from headon.sms import outbox
+from headon.testing import PersonasTestCase
 from headon.visits import jobs
 from headon.visits.models import Application, Offer, Program, Session, Ticket, WaitlistEntry
 from headon.visits.services import gate, offers
@@ -117,3 +119,18 @@ class RehomingTests(TestCase):
             reference="T00001"
         )
         self.assertEqual(visitors.status_of(application, drawn=True), "waitlisted")
+
+
+class CancelPageTests(PersonasTestCase):
+    def test_the_coordinator_is_told_how_many_parties_it_reached(self) -> None:
+        program = make_program(slug="cancel-page", sessions=2, capacity=4)
+        first, second = program.sessions.order_by("starts_at")
+        make_application(program, 1, 2, [first, second])
+        make_application(program, 2, 2, [first])
+        drawn(program)
+        self.client.force_login(self.erin)
+        url = reverse("visits_staff:session_edit", args=[program.slug, first.pk])
+        response = self.client.post(url, {"capacity": "4", "cancel": "on"}, follow=True)
+        # One moved on, one back on the waitlist: both were reached.
+        self.assertContains(response, "2 parties are being told")
+        self.assertContains(response, "next choice that has seats")

@@ -13,14 +13,14 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import get_language, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST, require_safe
 
 from headon.accounts.models import User
 from headon.punctuation import colon
 from headon.visits import schedule
-from headon.visits.models import Draw, Offer, Program, ScheduleExclusion, ScheduleRule, Session
+from headon.visits.models import Draw, Program, ScheduleExclusion, ScheduleRule, Session
 from headon.visits.selectors import (
     pending_offers,
     program_demand,
@@ -583,6 +583,8 @@ def session_edit(request: HttpRequest, slug: str, session_id: int) -> HttpRespon
     form = SessionEditForm(request.POST or None, initial={"capacity": session.capacity})
     if request.method == "POST" and form.is_valid():
         was_open = session.status != Session.Status.CANCELLED
+        # Counted before: the parties moved on no longer point at this session.
+        holders = session_holders(session)
         try:
             program_services.session_edit(
                 session=session,
@@ -603,7 +605,7 @@ def session_edit(request: HttpRequest, slug: str, session_id: int) -> HttpRespon
                 },
             )
         if was_open and session.status == Session.Status.CANCELLED:
-            told = Offer.objects.filter(session=session, status=Offer.Status.CANCELLED).count()
+            told = holders["parties"]
             messages.success(
                 request,
                 ngettext(
@@ -611,7 +613,15 @@ def session_edit(request: HttpRequest, slug: str, session_id: int) -> HttpRespon
                     "Session cancelled. %(n)s parties are being told; their tickets no longer work.",
                     told,
                 )
-                % {"n": told},
+                % {"n": told}
+                + (
+                    ("" if (get_language() or "").startswith("zh") else " ")
+                    + _(
+                        "Each party is then offered its next choice that has seats, or goes back on the waitlist where the draw put it."
+                    )
+                    if told
+                    else ""
+                ),
             )
         else:
             messages.success(request, _("Session saved."))

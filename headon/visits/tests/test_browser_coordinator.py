@@ -142,6 +142,11 @@ def test_the_coordinators_day_in_chinese_on_a_phone(contexts: Any, live_server: 
         erin.click("form.filters button[type=submit]")
     assert visitor.application.reference in erin.inner_text("table")
     shot(erin, "5-applications")
+    assert not erin.locator("table thead").is_visible()  # a card per row on a phone
+    erin.set_viewport_size({"width": 1280, "height": 800})
+    assert erin.locator("table thead").is_visible()  # a table on a desk
+    shot(erin, "5-applications-desktop")
+    erin.set_viewport_size({"width": 390, "height": 844})
 
     # 5. At the gate, a code will not scan: look the visitor up and check in.
     gus = contexts("zh-CN")

@@ -118,7 +118,12 @@ class ChineseTypographyTests(TestCase):
         from headon.visits.services.applications import access_token
 
         call_command("demo", no_serve=True, stdout=io.StringIO())
-        program = Program.objects.get()
+        program = Program.objects.get(slug="open-factory-days-2027")
+        today = Program.objects.exclude(pk=program.pk).get()  # the open day held today
+        session = today.sessions.order_by("starts_at").first()
+        party = Application.objects.filter(program=today).first()
+        assert session is not None
+        assert party is not None
         application = Application.objects.filter(program=program).first()
         assert application is not None
         slug = program.slug
@@ -130,6 +135,10 @@ class ChineseTypographyTests(TestCase):
         staff = ["/staff/", "/staff/desk/", "/staff/desk/answers/", "/staff/desk/digest/"]
         staff += ["/staff/desk/dashboard/", f"/staff/visits/{slug}/", "/staff/visits/gate/"]
         staff += [f"/staff/visits/{slug}/report/", f"/staff/visits/{slug}/draw/"]
+        on = f"/staff/visits/{today.slug}"
+        staff += [f"{on}/", f"{on}/applications/", f"{on}/applications/{party.reference}/"]
+        staff += [f"{on}/messages/", f"{on}/feedback/", f"{on}/sessions/{session.pk}/visitors/"]
+        staff += [f"/staff/visits/gate/{session.pk}/"]
         found = []
         for url, who in [(u, None) for u in public] + [(u, "demo-admin") for u in staff]:
             if who:

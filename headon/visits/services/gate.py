@@ -365,6 +365,13 @@ def check_in_found(
     limit = typed_code_limit(actor)
     if not limit.allowed:
         return _limited(session, limit)
+    if not gate_is_open(session, now):
+        # Without this, posting ticket ids at a session whose gate is shut
+        # read back each visitor's name from the "too early" refusal: the
+        # look-up's own rule, kept for the check-in it leads to.
+        return _refuse(
+            "gate_closed", _("Look-up works only while this session's gate is open."), session
+        )
     valid_from, valid_until = validity(ticket.offer)
     result = _admit(
         ticket,

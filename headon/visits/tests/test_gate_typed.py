@@ -204,6 +204,20 @@ class LookupTests(PersonasTestCase):
         again = self.post("gate_check_in_found", {}, self.session.pk, tickets_[1].pk)
         self.assertIn('data-gate-result="already"', again)
 
+    def test_ticket_ids_posted_at_a_shut_gate_reveal_no_name(self) -> None:
+        (ticket,) = confirmed_party(self.other)  # a week later: its gate is shut
+        self.client.force_login(self.gus)
+        url = reverse("visits_staff:gate_check_in_found", args=[self.other.pk, ticket.pk])
+        page = self.client.post(url).content.decode()
+        self.assertIn('data-gate-result="gate_closed"', page)
+        self.assertNotIn(ticket.member.name, page)
+        self.assertIsNone(Ticket.objects.get(pk=ticket.pk).checked_in_at)
+        # The control: at its own time the same post checks the visitor in, by name.
+        with time_machine.travel(self.other.starts_at, tick=False):
+            page = self.client.post(url).content.decode()
+        self.assertIn(ticket.member.name, page)
+        self.assertIn("gate-ok", page)
+
     def test_a_lookup_is_logged_without_the_name_typed(self) -> None:
         confirmed_party(self.session)
         gate.lookup(query="Wang", session=self.session, actor=self.gus)

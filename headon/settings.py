@@ -313,6 +313,11 @@ HEADON_OFFER_HOURS = int(os.environ.get("HEADON_OFFER_HOURS", "72"))
 HEADON_RETENTION_DAYS = int(os.environ.get("HEADON_RETENTION_DAYS", "90"))
 HEADON_GATE_OPENS_MINUTES = int(os.environ.get("HEADON_GATE_OPENS_MINUTES", "60"))
 HEADON_GATE_CLOSES_MINUTES = int(os.environ.get("HEADON_GATE_CLOSES_MINUTES", "30"))
+# Typed short codes and look-ups by name or reference, per gate account per
+# window: enough for a queue of visitors whose phones will not scan, far too
+# few for a script (README, "At the gate").
+HEADON_GATE_TYPED_LIMIT = int(os.environ.get("HEADON_GATE_TYPED_LIMIT", "120"))
+HEADON_GATE_TYPED_WINDOW = int(os.environ.get("HEADON_GATE_TYPED_WINDOW", "600"))
 
 # The night's digest is due at this time of the organiser's day (HH:MM); the
 # worker publishes it then if nobody has.

@@ -42,7 +42,12 @@ APPROVER = Role(
 VISIT_COORDINATOR = Role(
     "visit_coordinator",
     _("Visit coordinator"),
-    ("visits.view_visits", "visits.coordinate_visits", "visits.check_in_visitors"),
+    (
+        "visits.view_visits",
+        "visits.coordinate_visits",
+        "visits.check_in_visitors",
+        "visits.reveal_personal_data",
+    ),
 )
 GATE_STAFF = Role(
     "gate_staff",

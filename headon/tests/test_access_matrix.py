@@ -248,6 +248,10 @@ class MatrixFixtures(PersonasTestCase):
         open_slug = {"slug": self.open_program.slug}
         drawn_slug = {"slug": self.drawn_program.slug}
         session = {"session_id": self.session.pk}
+        party = open_slug | {"reference": self.mine.reference}
+        offer = drawn_slug | {"offer_id": self.ticket_a.offer_id}
+        writes = (post_only(VISITS), staff(VISITS, 302))  # a coordinator's POST, then back
+        ticket_a = {"session_id": self.ticket_a.session_id, "ticket_id": self.ticket_a.pk}
         mine, a = self.link(self.mine), self.link(self.a)
         joined = {"slug": self.open_program.slug, "member_id": self.companion.pk}
         joined["token"] = companion_token(self.companion)
@@ -357,18 +361,20 @@ class MatrixFixtures(PersonasTestCase):
             Row("visits_staff:gate", {}, staff(GATE)),
             Row("visits_staff:gate_session", session, staff(GATE)),
             Row("visits_staff:gate_count", session, staff(GATE)),
-            Row(
-                "visits_staff:gate_undo",
-                {"session_id": self.ticket_a.session_id, "ticket_id": self.ticket_a.pk},
-                post_only(GATE),
-                staff(GATE, 302),
-            ),
+            Row("visits_staff:gate_undo", ticket_a, post_only(GATE), staff(GATE, 302)),
+            Row("visits_staff:gate_lookup", session, post_only(GATE), staff(GATE)),
+            Row("visits_staff:gate_check_in_found", ticket_a, post_only(GATE), staff(GATE)),
+            Row("visits_staff:gate_no_shows", session, post_only(GATE), staff(GATE, 302)),
             Row("visits_staff:program_create", {}, staff(VISITS)),
             Row("visits_staff:program", open_slug, staff(VISITS)),
             Row("visits_staff:program_edit", open_slug, staff(VISITS)),
             Row("visits_staff:demand", open_slug, staff(VISITS)),
             Row("visits_staff:apply_rules", open_slug, post_only(VISITS), staff(VISITS, 302)),
             Row("visits_staff:publish", open_slug, post_only(VISITS), staff(VISITS, 302)),
+            Row("visits_staff:program_duplicate", open_slug, *writes, data={"slug": "n"}),
+            Row("visits_staff:program_status", open_slug, *writes, data={"status": "archived"}),
+            # Only an archived program is restored: the open one is a 404.
+            Row("visits_staff:program_restore", open_slug, post_only(VISITS), staff(VISITS, 404)),
             Row(
                 "visits_staff:rule_delete",
                 open_slug | {"rule_id": self.rule.pk},
@@ -382,6 +388,15 @@ class MatrixFixtures(PersonasTestCase):
                 staff(VISITS, 302),
             ),
             Row("visits_staff:session_edit", open_slug | session, staff(VISITS)),
+            Row("visits_staff:applications", open_slug, staff(VISITS)),
+            # A party's page; its POST reveals phone and ID numbers (logged).
+            Row("visits_staff:party", party, staff(VISITS), staff(VISITS)),
+            Row("visits_staff:gate_list", open_slug | session, staff(VISITS)),
+            Row("visits_staff:gate_list_csv", open_slug | session, staff(VISITS)),
+            Row("visits_staff:messages", open_slug, staff(VISITS), staff(VISITS)),
+            Row("visits_staff:offer_extend", offer, post_only(VISITS), staff(VISITS, 302)),
+            Row("visits_staff:feedback", open_slug, staff(VISITS)),
+            Row("visits_staff:feedback_csv", open_slug, staff(VISITS)),
             Row("visits_staff:report", open_slug, staff(VISITS)),
             Row("visits_staff:report_csv", open_slug, staff(VISITS)),
             Row("visits_staff:draw", drawn_slug, staff(VISITS)),

@@ -22,7 +22,9 @@ def test_the_demo_loads_twice_without_doubling_anything() -> None:
     call_command("demo", no_serve=True, stdout=io.StringIO())
     assert User.objects.filter(username__startswith="demo-").count() == 6
     assert Channel.objects.count() == 6
-    assert Program.objects.count() == 2  # the open 2027 program, and summer 2024's, drawn
+    assert (
+        Program.objects.count() == 3
+    )  # the open 2027 program, summer 2024's drawn, today's open day
     assert DigestRevision.objects.count() == 1  # yesterday's, published once
     assert Answer.objects.filter(status=Answer.Status.PUBLISHED).count() == 10
     assert demo_password() in out.getvalue()

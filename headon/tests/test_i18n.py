@@ -119,6 +119,11 @@ class ChineseTypographyTests(TestCase):
 
         call_command("demo", no_serve=True, stdout=io.StringIO())
         program = Program.objects.get(slug="open-factory-days-2027")
+        today = Program.objects.get(slug__startswith="open-day-")  # the open day held today
+        session = today.sessions.order_by("starts_at").first()
+        party = Application.objects.filter(program=today).first()
+        assert session is not None
+        assert party is not None
         application = Application.objects.filter(program=program).first()
         assert application is not None
         slug = program.slug
@@ -132,6 +137,10 @@ class ChineseTypographyTests(TestCase):
         staff += ["/staff/desk/dashboard/", f"/staff/visits/{slug}/", "/staff/visits/gate/"]
         staff += [f"/staff/visits/{slug}/report/", f"/staff/visits/{slug}/draw/"]
         staff += ["/staff/visits/open-factory-days-2024/draw/"]
+        on = f"/staff/visits/{today.slug}"
+        staff += [f"{on}/", f"{on}/applications/", f"{on}/applications/{party.reference}/"]
+        staff += [f"{on}/messages/", f"{on}/feedback/", f"{on}/sessions/{session.pk}/visitors/"]
+        staff += [f"/staff/visits/gate/{session.pk}/"]
         found = []
         for url, who in [(u, None) for u in public] + [(u, "demo-admin") for u in staff]:
             if who:

@@ -2,7 +2,9 @@
 its rules, open for applications, with a rush of applications already in
 and its draw committed (a coordinator can close and seal it at once; the
 draw then waits for its drand round, whose signature is on the internet);
-and last summer's program, drawn, whose public record anyone can verify.
+last summer's program, drawn, whose public record anyone can verify; and an
+open day held today, with confirmed visitors and their tickets, so the
+gate, the visitor list and messages can be tried at once.
 
 The drawn program's draw was sealed a second before quicknet round 9683610
 (2024-07-24 20:49:54 UTC) and names round 9683710, 100 rounds later: a
@@ -18,12 +20,14 @@ import random
 
 from django.utils import timezone
 
+from headon.timezones import organiser_now, organiser_today, organiser_tz
 from headon.visits import beacon, schedule
 from headon.visits import draw as core
 from headon.visits.models import (
     Application,
     ApplicationChoice,
     Draw,
+    Offer,
     PartyMember,
     Program,
     ScheduleExclusion,
@@ -32,8 +36,10 @@ from headon.visits.models import (
 )
 from headon.visits.services import draws
 from headon.visits.services.applications import access_token
+from headon.visits.services.notices import private_url
 from headon.visits.services.people import mask_phone_number, seal
 from headon.visits.services.programs import sessions_apply_rules
+from headon.visits.services.tickets import issue_tickets
 
 LABELS = {
     "Lunar New Year": "Lunar New Year · 春节",
@@ -231,3 +237,101 @@ def waiting_party_link(program: Program) -> str:
     if application is None:
         return ""
     return f"/visits/{program.slug}/a/{application.reference}/{access_token(application)}/"
+
+
+TODAY_PREFIX = "open-day-"
+
+
+def _today_starts(day: dt.date) -> list[dt.datetime]:
+    """09:30 and 14:00 today, and one starting this hour, so that one gate
+    is open whenever the demo is started (each runs two hours)."""
+    tz = organiser_tz()
+    fixed = [dt.datetime.combine(day, dt.time(9, 30), tzinfo=tz)]
+    fixed.append(dt.datetime.combine(day, dt.time(14, 0), tzinfo=tz))
+    now = organiser_now().replace(minute=0, second=0, microsecond=0)
+    if all(abs(now - start) >= dt.timedelta(hours=2) for start in fixed):
+        fixed.append(now)
+    return sorted(fixed)
+
+
+def load_today(parties: int = 24, seed: int = 7) -> Program:
+    """A program whose sessions are today in the organiser's zone, its
+    draw done in effect: every party confirmed, with signed tickets. One a
+    day (the slug has the date), so a demo rerun tomorrow gets its own; the
+    earlier ones are archived."""
+    day = organiser_today()
+    slug = f"{TODAY_PREFIX}{day:%Y%m%d}"
+    Program.objects.filter(slug__startswith=TODAY_PREFIX).exclude(slug=slug).update(
+        status=Program.Status.ARCHIVED
+    )
+    program, created = Program.objects.get_or_create(
+        slug=slug,
+        defaults={
+            "title_en": "Open day today",
+            "title_zh": "今日开放日",
+            "description_en": "A visit held today, to try the gate and the visitor list.",
+            "description_zh": "今天举行的参观，用于试用入口签到和访客名单。",
+            "venue": "Plant 2, 88 Jiading Road, Shanghai · 上海嘉定路 88 号二号工厂",
+            "status": Program.Status.PUBLISHED,
+            "applications_open_at": timezone.now() - dt.timedelta(days=10),
+            "applications_close_at": timezone.now() - dt.timedelta(days=3),
+        },
+    )
+    if not created:
+        return program
+    sessions = [
+        Session.objects.create(
+            program=program,
+            starts_at=start,
+            ends_at=start + dt.timedelta(hours=2),
+            capacity=20,
+            label_en="Open day",
+            label_zh="开放日",
+            from_rule=False,
+        )
+        for start in _today_starts(day)
+    ]
+    rng = random.Random(seed)  # noqa: S311 (demo data, not secrets)  # nosec B311
+    for n in range(parties):
+        session = sessions[n % len(sessions)]
+        size = rng.choice([1, 2, 2, 3])
+        application = Application.objects.create(
+            program=program,
+            reference=f"T{day:%m%d}{n:03d}",
+            contact_kind=Application.ContactKind.PHONE,
+            contact=f"+86136{n:08d}",
+            language="zh-hans" if n % 3 else "en",
+            party_size=size,
+            consented_at=timezone.now() - dt.timedelta(days=5),
+        )
+        PartyMember.objects.bulk_create(
+            PartyMember(
+                application=application,
+                position=position,
+                name=rng.choice(SURNAMES) + rng.choice(GIVEN),
+                phone_masked=mask_phone_number(f"+86135{n:05d}{position:03d}"),
+            )
+            for position in range(size)
+        )
+        ApplicationChoice.objects.create(application=application, session=session, rank=1)
+        offer = Offer.objects.create(
+            application=application,
+            session=session,
+            seats=size,
+            status=Offer.Status.CONFIRMED,
+            deadline=session.starts_at,
+            responded_at=timezone.now() - dt.timedelta(days=2),
+        )
+        issue_tickets(offer)
+    return program
+
+
+def ticket_link(program: Program) -> str:
+    """The ticket page of the party of today's open day whose session is
+    open soonest: what the demo prints, to try the gate with."""
+    confirmed = Offer.objects.filter(
+        session__program=program, status=Offer.Status.CONFIRMED
+    ).select_related("application__program")
+    by_start = confirmed.order_by("session__starts_at", "pk")
+    offer = by_start.filter(session__ends_at__gte=timezone.now()).first() or by_start.first()
+    return private_url(offer.application, "visits:tickets") if offer else ""

@@ -7,7 +7,7 @@ from django_tasks import task
 
 from headon import faults
 from headon.visits.models import Offer, Program
-from headon.visits.services import notices, offers
+from headon.visits.services import messages, notices, offers, rehoming
 from headon.visits.services.retention import erase_due
 
 
@@ -52,6 +52,18 @@ def notify_offers(program_id: int) -> int:
         sent += 1
         faults.pause("offers-notify", str(offer_id))  # crash tests only
     return sent
+
+
+@task()
+def send_message(message_id: int) -> int:
+    """A coordinator's message, rendered here per party by id; once each."""
+    return messages.message_send(message_id)
+
+
+@task()
+def notify_rehomed(offer_id: int, cancelled_session_id: int) -> bool:
+    """After a cancellation: the party's new offer, or its waitlist place."""
+    return rehoming.rehomed_notice(offer_id, cancelled_session_id)
 
 
 @task()

@@ -47,6 +47,17 @@ def notify_companion(member_id: int) -> None:
     enqueue_named(f"{JOBS}.notify_companion", member_id, uuid.uuid4().hex)
 
 
+def notify_rehomed(offer_id: int, cancelled_session_id: int) -> None:
+    """Tell a party of a cancelled session its new offer (0) or that it is
+    back on the waitlist (the cancelled session's id)."""
+    enqueue_named(f"{JOBS}.notify_rehomed", offer_id, cancelled_session_id)
+
+
 def promote_program(program_id: int) -> None:
     """Offer the places given back to the waitlist."""
     enqueue_named(f"{JOBS}.promote_program", program_id)
+
+
+def send_message(message_id: int) -> None:
+    """Send a coordinator's message to each of its recipients, once."""
+    enqueue_named(f"{JOBS}.send_message", message_id)

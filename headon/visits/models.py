@@ -59,6 +59,7 @@ class Program(models.Model):
             ("view_visits", _("Can open the visit program")),
             ("coordinate_visits", _("Can run programs, draws and reports")),
             ("check_in_visitors", _("Can check visitors in at the gate")),
+            ("reveal_personal_data", _("Can reveal applicants' phone and ID numbers")),
         ]
         constraints = [
             models.CheckConstraint(
@@ -462,6 +463,7 @@ class Offer(models.Model):
     class Source(models.TextChoices):
         DRAW = "draw", _("Drawn")
         WAITLIST = "waitlist", _("From the waitlist")
+        MOVED = "moved", _("Moved from a cancelled session")
 
     application = models.OneToOneField(Application, on_delete=models.PROTECT, related_name="offer")
     session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="offers")
@@ -525,6 +527,9 @@ class Ticket(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     gate = models.CharField(max_length=40, blank=True)
+    # Marked by the gate or a coordinator once the session is over and the
+    # visitor never came; a check-in clears nothing, so both cannot be set.
+    no_show_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("ticket")
@@ -559,3 +564,40 @@ class Feedback(models.Model):
 
     def __str__(self) -> str:
         return f"feedback {self.ticket_id}"
+
+
+class Message(models.Model):
+    """A message a coordinator sends to a group of parties: a session's
+    confirmed visitors, the waitlist, or those the draw did not place. The
+    recipients are fixed when it is written (the count the preview showed);
+    the worker sends it to each once (an audit row per party)."""
+
+    class Audience(models.TextChoices):
+        CONFIRMED = "confirmed", _("The confirmed visitors of a session")
+        WAITLIST = "waitlist", _("The waitlist")
+        NOT_SELECTED = "not_selected", _("Those not selected")
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="messages")
+    audience = models.CharField(_("to"), max_length=20, choices=Audience.choices)
+    session = models.ForeignKey(
+        Session, null=True, blank=True, on_delete=models.PROTECT, related_name="messages"
+    )
+    subject_en = models.CharField(_("subject (English)"), max_length=120)
+    subject_zh = models.CharField(_("subject (Chinese)"), max_length=120)
+    body_en = models.TextField(_("message (English)"), max_length=500)
+    body_zh = models.TextField(_("message (Chinese)"), max_length=500)
+    recipients = models.JSONField(default=list)  # application ids
+    sent = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"message {self.pk} {self.audience}"

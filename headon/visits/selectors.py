@@ -99,3 +99,24 @@ def session_holders(session: Session) -> dict[str, int]:
 def applied_under_key(program: Program, idempotency_key: str) -> bool:
     """Whether an application was made with this idempotency key."""
     return Application.objects.filter(program=program, idempotency_key=idempotency_key).exists()
+
+
+@dataclass(frozen=True)
+class PendingOffers:
+    count: int
+    seats: int
+    soonest: list[Offer]  # the first few by deadline
+
+
+def pending_offers(program: Program, *, shown: int = 20) -> PendingOffers:
+    """Offers waiting for the party's confirmation, soonest deadline first:
+    two queries (the totals, the first `shown`)."""
+    waiting = Offer.objects.filter(session__program=program, status=Offer.Status.OFFERED)
+    totals = waiting.aggregate(n=Count("pk"), seats=Sum("seats"))
+    return PendingOffers(
+        count=totals["n"] or 0,
+        seats=totals["seats"] or 0,
+        soonest=list(
+            waiting.select_related("application", "session").order_by("deadline", "pk")[:shown]
+        ),
+    )

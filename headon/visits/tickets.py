@@ -34,6 +34,16 @@ save no version at M either, and a camera decoder hands back text. So the QR
 holds the 144-character code at error level M (version 6; 15 % of it can be
 damaged or glared), and people see it grouped as ``XXXX-XXXX-...``.
 
+A short code, for people to type when a QR code will not scan
+(:func:`short_code`): the ticket id in the same base32, then
+``SHORT_CHECK`` characters of an HMAC-SHA-256 over the ticket and session
+ids, keyed by a key derived from the signing key (:func:`short_code_key`).
+A ticket 1234 reads ``16J-XXXX-XXXX-XX``: 13 characters instead of 144.
+It cannot be checked with the public key, only by who holds the signing
+key (the server, or a gate laptop given the derived key); 50 check bits
+mean a script that types guesses at the gate's rate limit would need
+millions of years to hit one of a session's tickets.
+
 Bad input to :func:`verify_ticket` raises a `TicketError` subclass whose
 ``code`` (``malformed``, ``wrong_version``, ``unknown_key``,
 ``bad_signature``) is stable, for the gate page to translate; whether the
@@ -43,6 +53,7 @@ ticket is valid *now* is :meth:`TicketClaims.valid_at`, for the caller.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import html
 import io
 import struct
@@ -67,9 +78,11 @@ __all__ = [
     "UnknownKeyError",
     "WrongVersionError",
     "format_code",
+    "format_short_code",
     "generate_key",
     "key_id_for",
     "normalise_typed_code",
+    "parse_short_code",
     "private_key_from_bytes",
     "private_key_to_bytes",
     "public_key_from_pem",
@@ -77,6 +90,9 @@ __all__ = [
     "public_keys_by_id",
     "qr_png",
     "qr_svg",
+    "short_code",
+    "short_code_key",
+    "short_code_matches",
     "sign_ticket",
     "verify_ticket",
 ]
@@ -328,6 +344,75 @@ def verify_ticket(code: str, public_keys: Mapping[int, Ed25519PublicKey]) -> Tic
         )
     except (ValueError, OverflowError) as exc:  # signed, yet out of range: a signer bug
         raise MalformedTicketError(str(exc)) from None
+
+
+# --- Short codes ---------------------------------------------------------------
+
+SHORT_DOMAIN: Final = b"headon-ticket-short-v1\x00"
+SHORT_CHECK: Final = 10  # base32 characters: 50 bits of the HMAC
+# The longest a typed short code can be: a 32-bit ticket id is 7 characters.
+SHORT_MAX: Final = 7 + SHORT_CHECK
+
+
+def short_code_key(private_key: Ed25519PrivateKey) -> bytes:
+    """The HMAC key of short codes, derived from the ticket signing key so
+    that one secret is kept and rotated, and the derived key can be handed
+    to a gate laptop without the power to sign long tickets."""
+    return hashlib.sha256(
+        b"headon-ticket-short-key\x00" + private_key_to_bytes(private_key)
+    ).digest()
+
+
+def _short_check(ticket_id: int, session_id: int, key: bytes) -> str:
+    mac = hmac.new(key, SHORT_DOMAIN + struct.pack(">II", session_id, ticket_id), "sha256")
+    number = int.from_bytes(mac.digest()[:8], "big") >> (64 - 5 * SHORT_CHECK)
+    return "".join(_ALPHABET[(number >> s) & 31] for s in range(5 * SHORT_CHECK - 5, -1, -5))
+
+
+def short_code(*, ticket_id: int, session_id: int, key: bytes) -> str:
+    """The canonical short code of a ticket (upper case, no hyphens)."""
+    _check_int("ticket_id", ticket_id, _UINT32)
+    _check_int("session_id", session_id, _UINT32)
+    digits = []
+    number = ticket_id
+    while True:
+        number, rest = divmod(number, 32)
+        digits.append(_ALPHABET[rest])
+        if not number:
+            break
+    return "".join(reversed(digits)) + _short_check(ticket_id, session_id, key)
+
+
+def format_short_code(code: str) -> str:
+    """``16J-XXXX-XXXX-XX``: the ticket id, then the check in fours."""
+    plain = normalise_typed_code(code)
+    head, check = plain[:-SHORT_CHECK], plain[-SHORT_CHECK:]
+    return "-".join([head] + [check[i : i + GROUP] for i in range(0, len(check), GROUP)])
+
+
+def parse_short_code(text: str) -> tuple[int, str] | None:
+    """(ticket id, check characters) of a typed short code, or None when
+    it cannot be one (too long or short, or a character outside the alphabet)."""
+    plain = normalise_typed_code(text)
+    if not SHORT_CHECK < len(plain) <= SHORT_MAX or any(c not in _DECODE for c in plain):
+        return None
+    number = 0
+    for char in plain[:-SHORT_CHECK]:
+        number = (number << 5) | _DECODE[char]
+    if number >= _UINT32:
+        return None
+    return number, plain[-SHORT_CHECK:]
+
+
+def short_code_matches(code: str, *, session_id: int, key: bytes) -> int | None:
+    """The ticket id if ``code`` is that ticket's short code for
+    ``session_id`` under ``key``; None otherwise. Constant-time compare."""
+    parsed = parse_short_code(code)
+    if parsed is None:
+        return None
+    ticket_id, check = parsed
+    expected = _short_check(ticket_id, session_id, key)
+    return ticket_id if hmac.compare_digest(check, expected) else None
 
 
 # --- QR codes ------------------------------------------------------------------

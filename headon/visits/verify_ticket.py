@@ -7,6 +7,9 @@ Give ``--key`` once per published key (current and retired). The code may be
 typed in any case, with spaces or hyphens, O for 0 and I or L for 1.
 Exit code 0: signed by one of the keys, its claims printed as JSON (with
 whether it is valid now); 1: not a valid ticket, the reason printed.
+A short code (``16J-XXXX-XXXX-XX``) is checked with the secret short-code key
+instead (``headon ticket_short_key FILE`` writes it) and the session's id:
+python verify_ticket.py --short-key short.key --session 12 16J-XXXX-XXXX-XX
 The format is described in headon/visits/tickets.py.
 """
 
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import hmac
 import json
 import struct
 import sys
@@ -97,14 +101,50 @@ def verify(code: str, keys: dict[int, Ed25519PublicKey]) -> dict[str, object]:
     }
 
 
+SHORT_DOMAIN = b"headon-ticket-short-v1\x00"
+SHORT_CHECK = 10
+
+
+def verify_short(code: str, key: bytes, session: int) -> dict[str, object]:
+    """A short code: the ticket id in base32, then 10 characters of the
+    HMAC-SHA-256 over the session and ticket ids (headon/visits/tickets.py)."""
+    text = "".join(c for c in unicodedata.normalize("NFKC", code[:100]).upper() if c not in " -_")
+    if not SHORT_CHECK < len(text) <= SHORT_CHECK + 7 or any(c not in DECODE for c in text):
+        raise InvalidTicketError("malformed")
+    ticket = 0
+    for char in text[:-SHORT_CHECK]:
+        ticket = (ticket << 5) | DECODE[char]
+    if ticket >= 2**32:
+        raise InvalidTicketError("malformed")
+    mac = hmac.new(key, SHORT_DOMAIN + struct.pack(">II", session, ticket), "sha256").digest()
+    number = int.from_bytes(mac[:8], "big") >> (64 - 5 * SHORT_CHECK)
+    expected = "".join(ALPHABET[(number >> s) & 31] for s in range(5 * SHORT_CHECK - 5, -1, -5))
+    given = "".join(ALPHABET[DECODE[c]] for c in text[-SHORT_CHECK:])
+    if not hmac.compare_digest(given, expected):
+        raise InvalidTicketError("bad_check")
+    return {"session_id": session, "ticket_id": ticket}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--key", action="append", required=True, help="a published PEM key")
+    parser.add_argument("--key", action="append", default=[], help="a published PEM key")
+    parser.add_argument("--short-key", help="the short-code key file (a secret), for a short code")
+    parser.add_argument("--session", type=int, help="the session a short code is for")
     parser.add_argument("code", nargs="+", help="the ticket code (spaces are fine)")
     args = parser.parse_args(argv)
+    if args.short_key:
+        if args.session is None:
+            parser.error("--short-key needs --session")
+        with open(args.short_key, encoding="ascii") as f:
+            secret = bytes.fromhex(f.read().strip())
+    elif not args.key:
+        parser.error("give --key (a published PEM key), or --short-key and --session")
     keys = dict(load_key(path) for path in args.key)
     try:
-        claims = verify(" ".join(args.code), keys)
+        if args.short_key:
+            claims = verify_short(" ".join(args.code), secret, args.session)
+        else:
+            claims = verify(" ".join(args.code), keys)
     except InvalidTicketError as exc:
         print(f"not a valid ticket: {exc}", file=sys.stderr)  # noqa: T201
         return 1

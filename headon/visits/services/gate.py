@@ -19,6 +19,7 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -27,10 +28,11 @@ from django.utils.translation import gettext as _
 
 from headon.accounts.models import User
 from headon.accounts.services import audit_record
+from headon.antibot import ratelimit
 from headon.timezones import organiser_tz
 from headon.visits import tickets
 from headon.visits.models import Offer, Session, Ticket
-from headon.visits.services.tickets import public_keys
+from headon.visits.services.tickets import public_keys, short_key, validity
 
 # Tests switch this off to run the naive check-then-write and show that the
 # race harness catches a double check-in (STYLE.md rule 14). Never in code.
@@ -116,10 +118,12 @@ def _claim(ticket: Ticket, *, actor: User, gate: str, now: dt.datetime) -> bool:
         if ticket.checked_in_at is not None:
             return False
         ticket.checked_in_at, ticket.checked_in_by, ticket.gate = now, actor, gate
-        ticket.save(update_fields=["checked_in_at", "checked_in_by", "gate"])
+        ticket.no_show_at = None
+        ticket.save(update_fields=["checked_in_at", "checked_in_by", "gate", "no_show_at"])
         return True
+    # A late visitor marked a no-show comes after all: the check-in wins.
     claimed = Ticket.objects.filter(pk=ticket.pk, checked_in_at__isnull=True).update(
-        checked_in_at=now, checked_in_by=actor, gate=gate
+        checked_in_at=now, checked_in_by=actor, gate=gate, no_show_at=None
     )
     return claimed == 1
 
@@ -135,13 +139,43 @@ def check_in(
     """
     now = now or timezone.now()
     gate = gate.strip()[:40]
-    plain = tickets.normalise_typed_code(code or "")
+    found = _find(code or "", session=session, actor=actor)
+    if isinstance(found, CheckIn):
+        return found
+    ticket, claimed_session, valid_from, valid_until = found
+    return _admit(
+        ticket,
+        session=session,
+        claimed_session=claimed_session,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        actor=actor,
+        gate=gate,
+        now=now,
+    )
+
+
+INVALID = "invalid"
+
+
+def _invalid(session: Session) -> CheckIn:
+    return _refuse(
+        INVALID, _("Not a valid ticket: forged or mistyped. Try typing it again."), session
+    )
+
+
+def _find(
+    code: str, *, session: Session, actor: User
+) -> CheckIn | tuple[Ticket, int, dt.datetime, dt.datetime]:
+    """The ticket a long or short code names, with the session and window
+    it claims; or the refusal."""
+    plain = tickets.normalise_typed_code(code)
+    if tickets.parse_short_code(plain) is not None:
+        return _find_short(plain, session=session, actor=actor)
     try:
         claims = tickets.verify_ticket(plain, public_keys())
     except tickets.TicketError:
-        return _refuse(
-            "invalid", _("Not a valid ticket: forged or mistyped. Try typing it again."), session
-        )
+        return _invalid(session)
     try:
         # The unique index on code finds it; the id is the signed claim.
         ticket = Ticket.objects.select_related("offer", "member").get(
@@ -149,25 +183,76 @@ def check_in(
         )
     except Ticket.DoesNotExist:
         return _refuse("unknown", _("No such ticket."), session)
+    return ticket, claims.session_id, claims.valid_from, claims.valid_until
+
+
+def typed_code_limit(actor: User) -> ratelimit.RateLimitResult:
+    """One hit of the per-account limit on short codes and look-ups: what a
+    gate account, or whoever took its phone, can try in a window."""
+    return ratelimit.hit(
+        "gate-typed",
+        str(actor.pk),
+        limit=settings.HEADON_GATE_TYPED_LIMIT,
+        window_seconds=settings.HEADON_GATE_TYPED_WINDOW,
+    )
+
+
+def _limited(session: Session, limit: ratelimit.RateLimitResult) -> CheckIn:
+    return _refuse("rate_limited", ratelimit.wait_message(limit.retry_after), session)
+
+
+def _find_short(
+    plain: str, *, session: Session, actor: User
+) -> CheckIn | tuple[Ticket, int, dt.datetime, dt.datetime]:
+    """A short code: counted against the account's limit, then checked
+    against the row's own ticket and session ids. An unknown ticket id and
+    a wrong check give the same answer, so guessing reveals nothing."""
+    limit = typed_code_limit(actor)
+    if not limit.allowed:
+        return _limited(session, limit)
+    parsed = tickets.parse_short_code(plain)
+    ticket_id = parsed[0] if parsed is not None else 0
+    ticket = Ticket.objects.select_related("offer__session", "member").filter(pk=ticket_id).first()
+    if ticket is None or (
+        tickets.short_code_matches(plain, session_id=ticket.session_id, key=short_key())
+        != ticket.pk
+    ):
+        return _invalid(session)
+    valid_from, valid_until = validity(ticket.offer)
+    return ticket, ticket.session_id, valid_from, valid_until
+
+
+def _admit(
+    ticket: Ticket,
+    *,
+    session: Session,
+    claimed_session: int,
+    valid_from: dt.datetime,
+    valid_until: dt.datetime,
+    actor: User,
+    gate: str,
+    now: dt.datetime,
+) -> CheckIn:
+    """The checks every way in shares (a scan, a typed code, a look-up)."""
     if session.status == Session.Status.CANCELLED:
         return _refuse("session_cancelled", _("This session was cancelled."), session, ticket)
     if ticket.void_at is not None:
         return _refuse("void", _("This ticket was cancelled."), session, ticket)
     if ticket.offer.status != Offer.Status.CONFIRMED:
         return _refuse("not_confirmed", _("This place was not confirmed."), session, ticket)
-    if claims.session_id != session.pk or ticket.session_id != session.pk:
+    if claimed_session != session.pk or ticket.session_id != session.pk:
         message = _("This ticket is for another session: %(session)s.") % {
             "session": session_name(ticket.session)
         }
         return _refuse("wrong_session", message, session, ticket)
-    if now < claims.valid_from:
+    if now < valid_from:
         message = _("Too early: check-in opens at %(time)s.") % {
-            "time": time_format(_local(claims.valid_from), "H:i")
+            "time": time_format(_local(valid_from), "H:i")
         }
         return _refuse("too_early", message, session, ticket)
-    if now > claims.valid_until:
+    if now > valid_until:
         message = _("Too late: check-in closed at %(time)s.") % {
-            "time": time_format(_local(claims.valid_until), "H:i")
+            "time": time_format(_local(valid_until), "H:i")
         }
         return _refuse("too_late", message, session, ticket)
     if not _claim(ticket, actor=actor, gate=gate, now=now):
@@ -214,3 +299,116 @@ def undo_check_in(ticket: Ticket, actor: User) -> bool:
         )
         ticket.checked_in_at, ticket.checked_in_by, ticket.gate = None, None, ""
     return bool(undone)
+
+
+LOOKUP_MAX = 10
+LOOKUP_MIN_NAME = 2
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What a look-up by reference or name found in one session."""
+
+    tickets: list[Ticket]
+    message: str = ""
+
+
+def gate_is_open(session: Session, now: dt.datetime) -> bool:
+    opens = session.starts_at - dt.timedelta(minutes=settings.HEADON_GATE_OPENS_MINUTES)
+    closes = session.ends_at + dt.timedelta(minutes=settings.HEADON_GATE_CLOSES_MINUTES)
+    return opens <= now <= closes
+
+
+def lookup(*, query: str, session: Session, actor: User, now: dt.datetime | None = None) -> Lookup:
+    """The session's confirmed visitors whose party reference is `query`, or
+    whose name contains it, for when a code will not scan.
+
+    What a gate account could learn by looking people up is kept to the gate
+    at work: only this session, only while its gate is open, at least two
+    characters of a name, at most ten answers (more asks for more of the
+    name, and shows none), each look-up counted against the account's limit
+    and logged (how many were found, never the name typed)."""
+    now = now or timezone.now()
+    text = " ".join(query.replace("\x00", "").split())[:100]
+    if not gate_is_open(session, now):
+        return Lookup([], _("Look-up works only while this session's gate is open."))
+    if len(text) < LOOKUP_MIN_NAME:
+        return Lookup([], _("Type a reference or at least two characters of a name."))
+    limit = typed_code_limit(actor)
+    if not limit.allowed:
+        return Lookup([], ratelimit.wait_message(limit.retry_after))
+    found = list(
+        Ticket.objects.filter(
+            Q(member__application__reference__iexact=text.replace(" ", ""))
+            | Q(member__name__icontains=text),
+            session=session,
+            void_at__isnull=True,
+            offer__status=Offer.Status.CONFIRMED,
+        )
+        .select_related("member__application", "offer")
+        .order_by("member__application__reference", "member__position")[: LOOKUP_MAX + 1]
+    )
+    audit_record(action="gate_lookup", actor=actor, target=session, data={"results": len(found)})
+    if len(found) > LOOKUP_MAX:
+        return Lookup([], _("More than ten visitors match: type more of the name."))
+    if not found:
+        return Lookup([], _("Nobody in this session matches."))
+    return Lookup(found)
+
+
+def check_in_found(
+    *, ticket: Ticket, session: Session, actor: User, gate: str = "", now: dt.datetime | None = None
+) -> CheckIn:
+    """Check in a ticket found by look-up (no code): the same checks as a
+    scan, from the row; logged, since no code vouched for it."""
+    now = now or timezone.now()
+    limit = typed_code_limit(actor)
+    if not limit.allowed:
+        return _limited(session, limit)
+    if not gate_is_open(session, now):
+        # Without this, posting ticket ids at a session whose gate is shut
+        # read back each visitor's name from the "too early" refusal: the
+        # look-up's own rule, kept for the check-in it leads to.
+        return _refuse(
+            "gate_closed", _("Look-up works only while this session's gate is open."), session
+        )
+    valid_from, valid_until = validity(ticket.offer)
+    result = _admit(
+        ticket,
+        session=session,
+        claimed_session=ticket.session_id,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        actor=actor,
+        gate=gate.strip()[:40],
+        now=now,
+    )
+    if result.ok:
+        audit_record(action="ticket_check_in_lookup", actor=actor, target=ticket, data={})
+    return result
+
+
+def mark_no_shows(*, session: Session, actor: User, now: dt.datetime | None = None) -> int:
+    """Mark every confirmed visitor of a started session who has not checked
+    in as a no-show; a later check-in clears the mark. Returns how many."""
+    now = now or timezone.now()
+    if now < session.starts_at:
+        return 0
+    marked = Ticket.objects.filter(
+        session=session,
+        void_at__isnull=True,
+        offer__status=Offer.Status.CONFIRMED,
+        checked_in_at__isnull=True,
+        no_show_at__isnull=True,
+    ).update(no_show_at=now)
+    if marked:
+        audit_record(
+            action="session_no_shows", actor=actor, target=session, data={"tickets": marked}
+        )
+    return marked
+
+
+def no_show_count(session: Session) -> int:
+    return Ticket.objects.filter(
+        session=session, void_at__isnull=True, no_show_at__isnull=False
+    ).count()

@@ -176,13 +176,19 @@ def promote(program: Program, *, now: dt.datetime | None = None) -> list[Offer]:
             continue
         for choice in sorted(application.choices.all(), key=lambda c: c.rank):
             if free.get(choice.session_id, 0) >= application.party_size:
-                offer = Offer.objects.create(
+                # A party back on the waitlist after a cancellation keeps its
+                # (cancelled) offer row: one offer per application.
+                offer, _created = Offer.objects.update_or_create(
                     application=application,
-                    session_id=choice.session_id,
-                    seats=application.party_size,
-                    source=Offer.Source.WAITLIST,
-                    offered_at=at,
-                    deadline=min(offer_deadline(at), sessions[choice.session_id].starts_at),
+                    defaults={
+                        "session_id": choice.session_id,
+                        "seats": application.party_size,
+                        "status": Offer.Status.OFFERED,
+                        "source": Offer.Source.WAITLIST,
+                        "offered_at": at,
+                        "responded_at": None,
+                        "deadline": min(offer_deadline(at), sessions[choice.session_id].starts_at),
+                    },
                 )
                 entry.status = WaitlistEntry.Status.OFFERED
                 entry.save(update_fields=["status"])
@@ -199,3 +205,31 @@ def promote(program: Program, *, now: dt.datetime | None = None) -> list[Offer]:
             later.notify_offer(offer.pk)
     faults.pause("waitlist-promote", ",".join(str(o.application_id) for o in made))  # crash tests
     return made
+
+
+EXTEND_HOURS_MAX = 24 * 14
+
+
+@transaction.atomic
+def offer_extend(*, offer: Offer, hours: int, actor: User) -> Offer:
+    """Give a party more time to confirm: the deadline moves `hours` later,
+    never past the session's start. Only an offer still waiting; logged."""
+    _lock(offer.session.program_id)
+    offer = Offer.objects.select_related("session").get(pk=offer.pk)
+    if offer.status != Offer.Status.OFFERED:
+        raise OfferError("offer_closed")
+    if not 1 <= hours <= EXTEND_HOURS_MAX:
+        raise OfferError("extend_range")
+    now = timezone.now()
+    if offer.session.starts_at <= now:
+        raise OfferError("session_started")
+    before = offer.deadline
+    offer.deadline = min(max(before, now) + dt.timedelta(hours=hours), offer.session.starts_at)
+    offer.save(update_fields=["deadline"])
+    audit_record(
+        action="offer_extend",
+        actor=actor,
+        target=offer,
+        data={"from": before.isoformat(), "to": offer.deadline.isoformat()},
+    )
+    return offer

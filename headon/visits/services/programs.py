@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from headon.accounts.models import User
 from headon.accounts.services import audit_record
@@ -14,6 +17,7 @@ from headon.timezones import organiser_tz
 from headon.visits import later, schedule
 from headon.visits.models import Draw, Program, ScheduleExclusion, ScheduleRule, Session
 from headon.visits.services.offers import offers_cancel, seats_held
+from headon.visits.services.rehoming import rehome
 
 
 @dataclass(frozen=True)
@@ -96,7 +100,7 @@ def sessions_apply_rules(*, program: Program, actor: User | None = None) -> Sess
         status=Session.Status.CANCELLED
     )
     for session in plan.to_cancel:
-        offers_cancel(session, actor=actor)
+        rehome(offers_cancel(session, actor=actor), actor=actor)
     audit_record(
         action="sessions_apply_rules",
         actor=actor,
@@ -219,7 +223,8 @@ def session_edit(
     session.save()
     audit_record(action="session_edit", actor=actor, target=session, data=changes)
     if "status" in changes:
-        offers_cancel(session, actor=actor)
+        # Each party is offered its next choice with seats, or waits again.
+        rehome(offers_cancel(session, actor=actor), actor=actor)
     elif "capacity" in changes and changes["capacity"][1] > changes["capacity"][0]:
         # New seats go to the waitlist at once, in draw order (after commit).
         later.promote_program(session.program_id)
@@ -231,3 +236,133 @@ def program_publish(*, program: Program, actor: User | None = None) -> Program:
     program.save(update_fields=["status"])
     audit_record(action="program_publish", actor=actor, target=program)
     return program
+
+
+class LifecycleError(Exception):
+    """Why a program cannot change so; the message is for the coordinator."""
+
+
+def _next_year(day: dt.date) -> dt.date:
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + 1, day=28)
+
+
+def _rule_next_year(spec: dict[str, Any]) -> dict[str, Any]:
+    """The same rule a year on: weekly and dated rules by the calendar (the
+    weekly one keeps its weekdays), a lunar rule by the lunar year, so the
+    Lunar New Year days land on next year's festival."""
+    spec = dict(spec)
+    if spec.get("kind") == "weekly":
+        for key in ("first", "last"):
+            spec[key] = _next_year(dt.date.fromisoformat(spec[key])).isoformat()
+    elif spec.get("kind") == "dated":
+        spec["dates"] = [_next_year(dt.date.fromisoformat(d)).isoformat() for d in spec["dates"]]
+    elif spec.get("kind") == "lunar":
+        spec["year"] = int(spec["year"]) + 1
+    return spec
+
+
+def _year_on(moment: dt.datetime | None) -> dt.datetime | None:
+    if moment is None:
+        return None
+    local = moment.astimezone(organiser_tz())
+    day = _next_year(local.date())
+    return local.replace(year=day.year, month=day.month, day=day.day)
+
+
+@transaction.atomic
+def program_duplicate(*, program: Program, slug: str, actor: User | None = None) -> Program:
+    """A draft copy of `program` for next year: its texts and limits, its
+    rules a year on, its window a year on; no sessions (apply the rules),
+    no exclusions (holidays move: add next year's), no applications."""
+    if Program.objects.filter(slug=slug).exists():
+        raise LifecycleError(_("A program with this slug exists already."))
+    copy = Program.objects.create(
+        slug=slug,
+        title_en=program.title_en,
+        title_zh=program.title_zh,
+        description_en=program.description_en,
+        description_zh=program.description_zh,
+        venue=program.venue,
+        status=Program.Status.DRAFT,
+        applications_open_at=_year_on(program.applications_open_at),
+        applications_close_at=_year_on(program.applications_close_at),
+        party_size_max=program.party_size_max,
+        choices_max=program.choices_max,
+        privacy_notice_en=program.privacy_notice_en,
+        privacy_notice_zh=program.privacy_notice_zh,
+    )
+    ScheduleRule.objects.bulk_create(
+        ScheduleRule(program=copy, position=rule.position, spec=_rule_next_year(rule.spec))
+        for rule in program.rules.all()
+    )
+    audit_record(action="program_duplicate", actor=actor, target=copy, data={"from": program.slug})
+    return copy
+
+
+def program_set_status(*, program: Program, status: str, actor: User | None = None) -> Program:
+    """Unpublish (back to draft), archive, or restore an archived program.
+
+    Unpublishing is refused once anyone has applied: the public page and
+    every private link would vanish under them. Archiving is refused while
+    a session still to come holds places: its visitors must still be let in.
+    """
+    if status == Program.Status.DRAFT and program.status == Program.Status.PUBLISHED:
+        if program.applications.exists():
+            raise LifecycleError(
+                _(
+                    "People have applied: the program cannot be unpublished. Archive it after the visits."
+                )
+            )
+    elif status == Program.Status.ARCHIVED:
+        if Session.objects.filter(
+            program=program,
+            status=Session.Status.SCHEDULED,
+            ends_at__gt=timezone.now(),
+            offers__status__in=["offered", "confirmed"],
+        ).exists():
+            raise LifecycleError(
+                _("Some sessions still to come have visitors: archive the program after them.")
+            )
+    elif not (status == Program.Status.DRAFT and program.status == Program.Status.ARCHIVED):
+        raise LifecycleError(_("This change of status is not possible."))
+    before = program.status
+    program.status = status
+    program.save(update_fields=["status"])
+    audit_record(
+        action="program_status", actor=actor, target=program, data={"from": before, "to": status}
+    )
+    return program
+
+
+def program_warnings(program: Program, now: dt.datetime | None = None) -> list[str]:
+    """What a coordinator should look at before publishing: sessions in the
+    past, and sessions that start before applications close (nobody could
+    be drawn for them in time)."""
+    if Draw.objects.filter(program=program, stage=Draw.Stage.DONE).exists():
+        return []  # the visits are under way; the past is expected
+    now = now or timezone.now()
+    scheduled = program.sessions.filter(status=Session.Status.SCHEDULED)
+    warnings = []
+    past = scheduled.filter(starts_at__lt=now).count()
+    if past:
+        warnings.append(
+            ngettext("%(n)s session is in the past.", "%(n)s sessions are in the past.", past)
+            % {"n": past}
+        )
+    if program.applications_close_at is not None:
+        early = scheduled.filter(
+            starts_at__gte=now, starts_at__lt=program.applications_close_at
+        ).count()
+        if early:
+            warnings.append(
+                ngettext(
+                    "%(n)s session starts before applications close.",
+                    "%(n)s sessions start before applications close.",
+                    early,
+                )
+                % {"n": early}
+            )
+    return warnings

@@ -30,6 +30,18 @@ def public_keys() -> dict[int, Ed25519PublicKey]:
     return tickets.public_keys_by_id([public_key()])
 
 
+@cache
+def short_key() -> bytes:
+    return tickets.short_code_key(private_key())
+
+
+def short_code(ticket: Ticket) -> str:
+    """The code a person types when the QR code will not scan."""
+    return tickets.format_short_code(
+        tickets.short_code(ticket_id=ticket.pk, session_id=ticket.session_id, key=short_key())
+    )
+
+
 def validity(offer: Offer) -> tuple[dt.datetime, dt.datetime]:
     session = offer.session
     start = session.starts_at - dt.timedelta(minutes=settings.HEADON_GATE_OPENS_MINUTES)
@@ -44,12 +56,23 @@ def issue_tickets(offer: Offer) -> list[Ticket]:
     start, end = validity(offer)
     issued = []
     for member in offer.application.members.order_by("position"):
-        if member.pk in existing:
-            issued.append(existing[member.pk])
+        ticket = existing.get(member.pk)
+        if ticket is not None and ticket.void_at is None and ticket.session_id == offer.session_id:
+            issued.append(ticket)
             continue
-        ticket = Ticket.objects.create(
-            offer=offer, member=member, session=offer.session, code=f"pending:{uuid.uuid4().hex}"
-        )
+        if ticket is not None:
+            # Voided when its session was cancelled; the party confirmed a
+            # place elsewhere (services/rehoming.py): the same row, signed
+            # again for the new session, so the old code stops working.
+            ticket.session, ticket.void_at = offer.session, None
+            ticket.save(update_fields=["session", "void_at"])
+        else:
+            ticket = Ticket.objects.create(
+                offer=offer,
+                member=member,
+                session=offer.session,
+                code=f"pending:{uuid.uuid4().hex}",
+            )
         ticket.code = tickets.sign_ticket(
             tickets.TicketClaims(
                 program_id=offer.session.program_id,

@@ -25,7 +25,7 @@ from headon.visits import tickets as ticket_core
 from headon.visits.ical import ticket_calendar
 from headon.visits.models import Draw, Offer, Program, WaitlistEntry
 from headon.visits.services import draws, offers
-from headon.visits.services.tickets import public_key
+from headon.visits.services.tickets import public_key, short_code
 from headon.visits.views.public import _application_or_404
 from headon.visits.views.staff import _actor, _get_program_for_staff
 
@@ -264,6 +264,7 @@ def application_tickets(
             "ticket": ticket,
             "qr": ticket_core.qr_svg(ticket.code, label=_("Ticket QR code")),
             "typed": ticket_core.format_code(ticket.code),
+            "short": short_code(ticket),
         }
         for ticket in offer.tickets.filter(void_at__isnull=True)
         .select_related("member", "session")

@@ -5,14 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.contrib.auth.decorators import login_required, permission_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
 
-from headon.visits.models import Feedback
+from headon.visits import feedback_report
+from headon.visits.models import Feedback, Program
 from headon.visits.services import feedback as service
+from headon.visits.views.staff import _get_program_for_staff
 
 RATINGS = [
     (1, _("1 · Poor")),
@@ -87,3 +91,47 @@ def feedback(request: HttpRequest, ticket_id: int, token: str) -> HttpResponse:
         else:
             return redirect("visits:feedback", ticket_id=ticket.pk, token=token)
     return render(request, "visits/feedback_form.html", context | {"form": form})
+
+
+coordinator_required = permission_required("visits.coordinate_visits", raise_exception=True)
+
+
+def _session_filter(request: HttpRequest, program: Program) -> int | None:
+    raw = request.GET.get("session", "")
+    if raw.isdigit() and len(raw) < 10 and program.sessions.filter(pk=int(raw)).exists():
+        return int(raw)
+    return None
+
+
+@login_required
+@coordinator_required
+@require_safe
+def feedback_staff(request: HttpRequest, slug: str) -> HttpResponse:
+    """What visitors said, per session: both ratings, comments, questions."""
+    program = _get_program_for_staff(request, slug)
+    session_id = _session_filter(request, program)
+    return render(
+        request,
+        "visits/staff_feedback.html",
+        {
+            "program": program,
+            "summaries": feedback_report.session_summaries(program),
+            "lines": feedback_report.feedback_lines(program, session_id),
+            "session_id": session_id,
+            "sessions": program.sessions.order_by("starts_at"),
+            "can_open_desk": request.user.has_perm("desk.view_desk"),
+        },
+    )
+
+
+@login_required
+@coordinator_required
+@require_safe
+def feedback_staff_csv(request: HttpRequest, slug: str) -> HttpResponse:
+    program = _get_program_for_staff(request, slug)
+    lines = feedback_report.feedback_lines(program, _session_filter(request, program))
+    response = HttpResponse(
+        feedback_report.feedback_csv(lines).encode("utf-8"), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{program.slug}-feedback.csv"'
+    return response

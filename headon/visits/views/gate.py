@@ -13,12 +13,15 @@ import datetime as dt
 import time
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import ngettext
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
 from headon.accounts.models import User
@@ -70,6 +73,7 @@ def gate_home(request: HttpRequest) -> HttpResponse:
 
 def _page(request: HttpRequest, session: Session, **context: object) -> HttpResponse:
     checked_in, tickets = service.session_counts(session)
+    now = timezone.now()
     return render(
         request,
         "visits/gate.html",
@@ -79,6 +83,9 @@ def _page(request: HttpRequest, session: Session, **context: object) -> HttpResp
             "checked_in": checked_in,
             "tickets": tickets,
             "gate_name": request.session.get("gate_name", ""),
+            "gate_open": service.gate_is_open(session, now),
+            "started": now >= session.starts_at,
+            "no_shows": service.no_show_count(session),
             **context,
         },
     )
@@ -141,4 +148,52 @@ def gate_undo(request: HttpRequest, session_id: int, ticket_id: int) -> HttpResp
         checked_in, tickets = service.session_counts(session)
         context |= {"checked_in": checked_in, "tickets": tickets}
         return render(request, "visits/gate_result_swap.html", context)
+    return redirect("visits_staff:gate_session", session_id=session.pk)
+
+
+def _gate_name(request: HttpRequest) -> str:
+    return str(request.POST.get("gate", request.session.get("gate_name", "")))
+
+
+@login_required
+@gate_staff_required
+@require_POST
+@never_cache
+def gate_lookup(request: HttpRequest, session_id: int) -> HttpResponse:
+    """Find a visitor by reference or name when a code will not scan. A
+    POST, so the name typed stays out of URLs and access logs."""
+    session = _get_session_for_gate(request, session_id)
+    query = request.POST.get("q", "")[:100]
+    found = service.lookup(query=query, session=session, actor=_actor(request))
+    return _page(request, session, lookup=found, lookup_query=query)
+
+
+@login_required
+@gate_staff_required
+@require_POST
+@never_cache
+def gate_check_in_found(request: HttpRequest, session_id: int, ticket_id: int) -> HttpResponse:
+    """Check in a visitor the look-up found."""
+    session = _get_session_for_gate(request, session_id)
+    ticket = get_object_or_404(
+        Ticket.objects.select_related("offer__session", "member"), pk=ticket_id, session=session
+    )
+    result = service.check_in_found(
+        ticket=ticket, session=session, actor=_actor(request), gate=_gate_name(request)
+    )
+    return _page(request, session, result=result)
+
+
+@login_required
+@gate_staff_required
+@require_POST
+def gate_no_shows(request: HttpRequest, session_id: int) -> HttpResponse:
+    """Mark those who did not come, once the session has started."""
+    session = _get_session_for_gate(request, session_id)
+    marked = service.mark_no_shows(session=session, actor=_actor(request))
+    messages.success(
+        request,
+        ngettext("%(n)s visitor marked as a no-show.", "%(n)s visitors marked as no-shows.", marked)
+        % {"n": marked},
+    )
     return redirect("visits_staff:gate_session", session_id=session.pk)

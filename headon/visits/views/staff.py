@@ -13,15 +13,20 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import get_language, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST, require_safe
 
 from headon.accounts.models import User
 from headon.punctuation import colon
 from headon.visits import schedule
-from headon.visits.models import Draw, Offer, Program, ScheduleExclusion, ScheduleRule, Session
-from headon.visits.selectors import program_demand, programs_for_staff, session_holders
+from headon.visits.models import Draw, Program, ScheduleExclusion, ScheduleRule, Session
+from headon.visits.selectors import (
+    pending_offers,
+    program_demand,
+    programs_for_staff,
+    session_holders,
+)
 from headon.visits.services import programs as program_services
 
 coordinator_required = permission_required("visits.coordinate_visits", raise_exception=True)
@@ -335,7 +340,78 @@ def describe_rule(spec: dict[str, Any]) -> str:
 @permission_required("visits.view_visits", raise_exception=True)
 @require_safe
 def staff_programs(request: HttpRequest) -> HttpResponse:
-    return render(request, "visits/staff_programs.html", {"programs": programs_for_staff()})
+    return render(
+        request,
+        "visits/staff_programs.html",
+        {
+            "programs": programs_for_staff(),
+            "archived": Program.objects.filter(status=Program.Status.ARCHIVED).order_by(
+                "-created_at"
+            ),
+        },
+    )
+
+
+@login_required
+@coordinator_required
+@require_POST
+def program_duplicate(request: HttpRequest, slug: str) -> HttpResponse:
+    """A draft copy for next year, under the slug the coordinator typed."""
+    program = _get_program_for_staff(request, slug)
+    new_slug = request.POST.get("slug", "").strip().lower()[:60]
+    if not re.fullmatch(r"[-a-z0-9_]+", new_slug):
+        messages.error(request, _("Give the copy a slug: letters, digits and hyphens."))
+        return redirect("visits_staff:program", slug=slug)
+    try:
+        copy = program_services.program_duplicate(
+            program=program, slug=new_slug, actor=_actor(request)
+        )
+    except program_services.LifecycleError as exc:
+        messages.error(request, str(exc))
+        return redirect("visits_staff:program", slug=slug)
+    messages.success(
+        request,
+        _("Copied with its rules a year on. Add next year's exclusions, then apply the rules."),
+    )
+    return redirect("visits_staff:program", slug=copy.slug)
+
+
+def _set_status(request: HttpRequest, program: Program, status: str) -> bool:
+    try:
+        program_services.program_set_status(program=program, status=status, actor=_actor(request))
+    except program_services.LifecycleError as exc:
+        messages.error(request, str(exc))
+        return False
+    return True
+
+
+@login_required
+@coordinator_required
+@require_POST
+def program_status(request: HttpRequest, slug: str) -> HttpResponse:
+    """Unpublish (to draft) or archive."""
+    program = _get_program_for_staff(request, slug)
+    status = request.POST.get("status", "")
+    if status not in (Program.Status.DRAFT, Program.Status.ARCHIVED):
+        return HttpResponse(status=400)
+    if not _set_status(request, program, status):
+        return redirect("visits_staff:program", slug=slug)
+    if status == Program.Status.ARCHIVED:
+        messages.success(request, _("The program is archived."))
+        return redirect("visits_staff:home")
+    messages.success(request, _("The program is a draft again: the public no longer sees it."))
+    return redirect("visits_staff:program", slug=slug)
+
+
+@login_required
+@coordinator_required
+@require_POST
+def program_restore(request: HttpRequest, slug: str) -> HttpResponse:
+    """An archived program back as a draft."""
+    program = get_object_or_404(Program, slug=slug, status=Program.Status.ARCHIVED)
+    if _set_status(request, program, Program.Status.DRAFT):
+        messages.success(request, _("The program is a draft again."))
+    return redirect("visits_staff:home")
 
 
 @login_required
@@ -413,6 +489,8 @@ def program_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "plan_error": plan_error,
             "sessions": program.sessions.order_by("starts_at"),
             "demand": program_demand(program),
+            "pending": pending_offers(program),
+            "warnings": program_services.program_warnings(program),
             "rule_form": rule_form,
             "exclusion_form": exclusion_form,
             "can_coordinate": request.user.has_perm("visits.coordinate_visits"),
@@ -506,6 +584,8 @@ def session_edit(request: HttpRequest, slug: str, session_id: int) -> HttpRespon
     form = SessionEditForm(request.POST or None, initial={"capacity": session.capacity})
     if request.method == "POST" and form.is_valid():
         was_open = session.status != Session.Status.CANCELLED
+        # Counted before: the parties moved on no longer point at this session.
+        holders = session_holders(session)
         try:
             program_services.session_edit(
                 session=session,
@@ -526,7 +606,7 @@ def session_edit(request: HttpRequest, slug: str, session_id: int) -> HttpRespon
                 },
             )
         if was_open and session.status == Session.Status.CANCELLED:
-            told = Offer.objects.filter(session=session, status=Offer.Status.CANCELLED).count()
+            told = holders["parties"]
             messages.success(
                 request,
                 ngettext(
@@ -534,7 +614,15 @@ def session_edit(request: HttpRequest, slug: str, session_id: int) -> HttpRespon
                     "Session cancelled. %(n)s parties are being told; their tickets no longer work.",
                     told,
                 )
-                % {"n": told},
+                % {"n": told}
+                + (
+                    ("" if (get_language() or "").startswith("zh") else " ")
+                    + _(
+                        "Each party is then offered its next choice that has seats, or goes back on the waitlist where the draw put it."
+                    )
+                    if told
+                    else ""
+                ),
             )
         else:
             messages.success(request, _("Session saved."))

@@ -42,6 +42,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             desk_demo.load()
             program = visits_demo.load()
+            today = visits_demo.load_today()
             accounts = accounts_demo.load()
             desk_demo.load_after_accounts()
         password = accounts_demo.demo_password()
@@ -60,5 +61,10 @@ class Command(BaseCommand):
             "  One-time codes for applicants are printed below, as lines that start with "
             "'SMS to' (the console SMS backend; e-mails are printed too)."
         )
+        self.stdout.write(
+            f"  Today's open day, with confirmed visitors: {settings.HEADON_SITE_URL}"
+            f"/staff/visits/{today.slug}/ (its gate: /staff/visits/gate/)"
+        )
+        self.stdout.write(f"  One of its visitors' tickets: {visits_demo.ticket_link(today)}")
         if not no_serve:
             call_command("serve", bind=bind, with_worker=True)

@@ -1,3 +1,4 @@
+# Long: one row per URL and API operation; splitting the table would hide a missing row.
 """Who may open what: every URL the resolver knows and every API operation,
 against an anonymous visitor and every persona (the role × URL matrix).
 

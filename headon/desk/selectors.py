@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db.models import Count, F, Q, QuerySet, Sum, Window
 from django.db.models.functions import ExtractHour, RowNumber
 
-from headon.desk.models import Ask, Channel, ImportRun, Question, TriageAction
+from headon.desk.models import Ask, Channel, ImportRun, LearnedTransform, Question, TriageAction
 from headon.desk.ranking import QuestionDay, Ranked, Weights, rank
 from headon.timezones import organiser_now, organiser_tz
 
@@ -31,6 +31,7 @@ class DayOverview:
     questions: list[DayQuestion]
     distinct: int = 0  # all the day's questions; `questions` may be one page of them
     offset: int = 0  # the rank of the first one shown, less one
+    to_review: int = 0  # asks waiting in the review queue
 
 
 def _hours_so_far(day: dt.date) -> int:
@@ -48,7 +49,9 @@ def day_overview(
     questions shown, and a few asks of each (a window function)."""
     asks = Ask.objects.filter(day=day)
     totals = asks.aggregate(
-        asks=Count("id"), unassigned=Count("id", filter=Q(question__isnull=True))
+        asks=Count("id"),
+        unassigned=Count("id", filter=Q(question__isnull=True)),
+        to_review=Count("id", filter=Q(suggested__isnull=False, set_aside="")),
     )
     placed = asks.filter(question__isnull=False)
     figures = placed.values("question").annotate(
@@ -120,7 +123,39 @@ def day_overview(
         ],
         distinct=distinct,
         offset=offset,
+        to_review=totals["to_review"],
     )
+
+
+@dataclass(frozen=True)
+class ReviewGroup:
+    """Asks the engine suggests for one question, waiting for a person."""
+
+    question: Question
+    asks: list[Ask]
+
+
+REVIEW_LIMIT = 300  # asks on one page of the queue; deciding them brings the next
+
+
+def review_queue(day: dt.date, *, limit: int = REVIEW_LIMIT) -> tuple[list[ReviewGroup], int]:
+    """The day's suggested placements grouped by the question suggested,
+    the surest first, and how many wait in all. Two queries."""
+    waiting = Ask.objects.filter(day=day, suggested__isnull=False, set_aside="")
+    total = waiting.count()
+    groups: dict[int, ReviewGroup] = {}
+    for ask in waiting.select_related("suggested", "question", "channel").order_by(
+        F("suggested_score").desc(nulls_last=True), "pk"
+    )[:limit]:
+        suggested: Question = ask.suggested  # type: ignore[assignment]  # filtered on
+        group = groups.setdefault(suggested.pk, ReviewGroup(suggested, []))
+        group.asks.append(ask)
+    return list(groups.values()), total
+
+
+def learned_transform() -> LearnedTransform | None:
+    """The transform the engine learned last, without its bytes."""
+    return LearnedTransform.objects.defer("data").order_by("-fitted_at", "-id").first()
 
 
 def recent_imports(limit: int = 10) -> QuerySet[ImportRun]:

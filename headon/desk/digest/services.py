@@ -31,6 +31,7 @@ from django.utils.translation import gettext as _
 from headon import faults
 from headon.accounts.models import User
 from headon.accounts.services import audit_record
+from headon.desk import later
 from headon.desk.models import Answer, Ask, Digest, DigestRevision, Question
 from headon.desk.ranking import QuestionDay
 from headon.desk.selectors import day_overview
@@ -266,6 +267,7 @@ def digest_publish(
         target=digest,
         data={"revision": number, "answers": len(snapshot["answers"])},
     )
+    later.refit_transform()  # a published night is confirmed history to learn from
     faults.pause("digest-publish", digest_hash)  # crash tests only
     return revision, True
 

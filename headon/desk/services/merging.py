@@ -364,6 +364,7 @@ def _placements(work: _Day, engine: MergeEngine) -> dict[str, tuple[str, float |
     near = engine.thresholds.near
     placed: dict[str, tuple[str, float | None]] = {}
     meaning: dict[str, list[str]] = {}
+    texts: dict[int, dict[str, str]] = {}  # question -> its wordings by key
     for question_id, ask_ids in work.members.items():
         keys = {work.keys[a] for a in ask_ids}
         for position, ask_id in enumerate(ask_ids):
@@ -383,13 +384,14 @@ def _placements(work: _Day, engine: MergeEngine) -> dict[str, tuple[str, float |
                 placed[ask_id] = (Ask.Placement.NEW, None)
             else:
                 placed[ask_id] = (Ask.Placement.MEANING, None)
-                texts = {work.keys[a]: work.asks[a].text for a in ask_ids}
-                meaning[ask_id] = [texts[o] for o in sorted(others)[:5]]
+                if question_id not in texts:
+                    texts[question_id] = {work.keys[a]: work.asks[a].text for a in ask_ids}
+                meaning[ask_id] = [texts[question_id][o] for o in sorted(others)[:5]]
     if meaning and engine.mode == "semantic":
-        pairs = [(work.asks[a].text, other) for a, others in meaning.items() for other in others]
+        pairs = [(work.asks[a].text, o) for a, against in meaning.items() for o in against]
         scores = iter(engine.score_pairs(pairs))
-        for ask_id, others in meaning.items():
-            values = [next(scores).score for _ in others]
+        for ask_id, against in meaning.items():
+            values = [next(scores).score for _ in against]
             known = [v for v in values if v is not None]
             placed[ask_id] = (Ask.Placement.MEANING, sum(known) / len(known) if known else None)
     return placed
@@ -504,13 +506,15 @@ _STAGES = {
 }
 
 
-def _record(ask: Ask, assignment: Assignment) -> None:
+def _record(ask: Ask, assignment: Assignment) -> int:
+    """Put the engine's decision on the ask; returns the question's pk."""
     ask.question_id = int(assignment.question_id)
     ask.placement = _STAGES.get(assignment.stage, "")
     ask.placement_score = assignment.score if assignment.stage == "meaning" else None
     target = assignment.suggested
     if target is not None and target.isdigit() and int(target) != ask.question_id:
         ask.suggested_id, ask.suggested_score = int(target), assignment.suggested_score
+    return ask.question_id
 
 
 @transaction.atomic
@@ -532,9 +536,9 @@ def assign_unassigned(day: dt.date) -> int:
         entry = _engines.pop(day)  # back in the cache when this commits
         for ask in todo:
             assignment = engine.assign(str(ask.pk), ask.text)
-            _record(ask, assignment)
+            question_id = _record(ask, assignment)
             if assignment.stage == "new":
-                Question.objects.filter(pk=ask.question_id).update(text=title_of(ask.text))
+                Question.objects.filter(pk=question_id).update(text=title_of(ask.text))
         locks = engine.locks
     _follow_suggestions(todo, locks)
     Ask.objects.bulk_update(

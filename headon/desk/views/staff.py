@@ -13,15 +13,23 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST, require_safe
+from django.utils.translation import gettext_lazy, ngettext
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from headon.accounts.models import User
 from headon.desk import jobs
-from headon.desk.models import Channel, ImportRun, Question, TriageAction
+from headon.desk.models import Ask, Channel, ImportRun, Question, TriageAction
 from headon.desk.reports import trend_sparkline
-from headon.desk.selectors import active_channels, day_overview, recent_actions, recent_imports
+from headon.desk.selectors import (
+    active_channels,
+    day_overview,
+    learned_transform,
+    recent_actions,
+    recent_imports,
+    review_queue,
+)
 from headon.desk.services import answers as answering
 from headon.desk.services import triage
 from headon.desk.services.imports import stream_to_disk
@@ -95,8 +103,78 @@ def staff_desk(request: HttpRequest, day: str | None = None) -> HttpResponse:
             "imports": recent_imports(5),
             "import_form": ImportForm(),
             "can_triage": request.user.has_perm("desk.triage_questions"),
+            "learned": learned_transform(),
         },
     )
+
+
+@login_required
+@triage_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def review(request: HttpRequest, day: str) -> HttpResponse:
+    """The review queue: the asks the engine was not sure enough to merge,
+    grouped by the question it suggests, each accepted or refused by a
+    person (one at a time or a question's all at once)."""
+    chosen = _day(day)
+    if request.method == "POST":
+        return _review_decide(request, chosen)
+    groups, total = review_queue(chosen)
+    # Each decision comes back to the ask after it, so the keyboard goes on.
+    flat = [ask.pk for group in groups for ask in group.asks]
+    after = dict(zip(flat, [*flat[1:], None], strict=True))
+    return render(
+        request,
+        "desk/review.html",
+        {
+            "day": chosen,
+            "total": total,
+            "groups": [
+                (group, [(ask, after[ask.pk]) for ask in group.asks], after[group.asks[-1].pk])
+                for group in groups
+            ],
+        },
+    )
+
+
+def _review_decide(request: HttpRequest, day: dt.date) -> HttpResponse:
+    raw = request.POST.get("target", "")
+    target = get_object_or_404(Question, pk=int(raw) if raw.isdigit() and len(raw) < 12 else 0)
+    ids = [int(v) for v in request.POST.getlist("ask")[:1000] if v.isdigit() and len(v) < 12]
+    asks = list(Ask.objects.filter(day=day, pk__in=ids))
+    try:
+        if request.POST.get("action") == "accept":
+            action = triage.suggestions_accept(asks=asks, target=target, actor=_actor(request))
+            n = action.summary["asks"]
+            messages.success(
+                request,
+                ngettext(
+                    "Accepted %(n)s ask into question #%(q)s.",
+                    "Accepted %(n)s asks into question #%(q)s.",
+                    n,
+                )
+                % {"n": n, "q": target.pk},
+            )
+        elif request.POST.get("action") == "refuse":
+            action = triage.suggestions_refuse(asks=asks, target=target, actor=_actor(request))
+            n = action.summary["asks"]
+            messages.success(
+                request,
+                ngettext(
+                    "Refused: %(n)s ask stays out of question #%(q)s.",
+                    "Refused: %(n)s asks stay out of question #%(q)s.",
+                    n,
+                )
+                % {"n": n, "q": target.pk},
+            )
+        else:
+            raise Http404
+    except triage.TriageError as exc:
+        messages.error(request, str(exc))
+    url = reverse("desk_staff:review", args=[day.isoformat()])
+    following = request.POST.get("next", "")
+    if following.isdigit() and len(following) < 12:
+        url += f"#ask-{following}"
+    return redirect(url)
 
 
 @login_required

@@ -33,7 +33,7 @@ from headon.desk.merging import Assignment, Cluster, Locks, MergeEngine, load_em
 from headon.desk.merging.embedders import Embedder, Vectors
 from headon.desk.merging.learn import Transform, TransformError
 from headon.desk.merging.minhash import jaccard, shingles
-from headon.desk.merging.normalise import match_key
+from headon.desk.merging.normalise import is_chinese, match_key
 from headon.desk.models import Ask, LearnedTransform, Question, TriageAction
 from headon.desk.services.titles import representative, spam_like, title_of
 
@@ -323,7 +323,7 @@ def _write_questions(work: _Day, clusters: list[Cluster]) -> dict[str, int]:
         ).only("pk", "text", "covered_at")
     }
     names: dict[str, int] = {}
-    titles: dict[str, int] = {}  # title's match key -> an open question holding asks
+    titles: dict[str, list[int]] = defaultdict(list)  # title's key -> open questions
     fresh: list[Cluster] = []
     for cluster in clusters:
         if cluster.question_id.isdigit() and int(cluster.question_id) in existing:
@@ -331,28 +331,35 @@ def _write_questions(work: _Day, clusters: list[Cluster]) -> dict[str, int]:
             names[cluster.question_id] = question.pk
             work.members[question.pk] = list(cluster.ask_ids)
             if question.covered_at is None:
-                titles.setdefault(match_key(question.text), question.pk)
+                titles[match_key(question.text)].append(question.pk)
         else:
             fresh.append(cluster)
     for cluster in fresh:
         texts = [work.asks[a].text for a in cluster.ask_ids]
         title = representative(texts)
-        same = titles.get(match_key(title))
-        if same is not None and all(
-            work.locks.allows(ask_id, str(same)) for ask_id in cluster.ask_ids
-        ):
-            names[cluster.question_id] = same
-            work.members[same].extend(cluster.ask_ids)
+        same = titles[match_key(title)]
+        home = next(
+            (q for q in same if all(work.locks.allows(a, str(q)) for a in cluster.ask_ids)), None
+        )
+        if home is not None:
+            names[cluster.question_id] = home
+            work.members[home].extend(cluster.ask_ids)
             continue
-        if same is not None:  # kept apart by a person: call it by another of its wordings
+        if same:  # kept apart by a person: call it by another of its wordings
             others = [t for t in texts if match_key(t) != match_key(title)]
-            title = representative(others) if others else title
+            title = representative(others) if others else _numbered(title, len(same) + 1)
         question = Question.objects.create(text=title)
         names[cluster.question_id] = question.pk
         work.members[question.pk] = list(cluster.ask_ids)
         work.created.add(question.pk)
-        titles.setdefault(match_key(title), question.pk)
+        titles[match_key(title)].append(question.pk)
     return names
+
+
+def _numbered(title: str, n: int) -> str:
+    """The last resort for a title every open question of that title was
+    refused: the same words, numbered ("充电桩送不送？（2）")."""
+    return f"{title}（{n}）" if is_chinese(match_key(title)) else f"{title} ({n})"
 
 
 def _placements(work: _Day, engine: MergeEngine) -> dict[str, tuple[str, float | None]]:

@@ -189,6 +189,12 @@ class ReviewQueueTests(DeskCase):
         self.assertContains(page, "待审核")
         self.assertContains(page, "键盘快捷键")
 
+    def test_an_empty_queue_says_so(self) -> None:
+        Ask.objects.update(suggested=None)
+        self.client.force_login(self.bob)
+        page = self.client.get(reverse("desk_staff:review", args=[DAY.isoformat()]))
+        self.assertContains(page, "Nothing waits for review on this day.")
+
     def test_the_queue_takes_a_fixed_number_of_queries(self) -> None:
         self.client.force_login(self.bob)
         url = reverse("desk_staff:review", args=[DAY.isoformat()])

@@ -121,7 +121,7 @@ def review(request: HttpRequest, day: str) -> HttpResponse:
     groups, total = review_queue(chosen)
     # Each decision comes back to the ask after it, so the keyboard goes on.
     flat = [ask.pk for group in groups for ask in group.asks]
-    after = dict(zip(flat, [*flat[1:], None], strict=True))
+    after: dict[int, int | None] = dict(zip(flat, [*flat[1:], None], strict=False))
     return render(
         request,
         "desk/review.html",

@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import json
 import logging
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.utils import timezone
 
-from headon.desk.merging import MergeEngine, fit_transform
+from headon.desk.merging import MergeEngine, fit_transform, match_key
 from headon.desk.models import Ask, DigestRevision, LearnedTransform, TriageAction
 from headon.desk.services.merging import embedder
 
@@ -30,8 +32,9 @@ logger = logging.getLogger(__name__)
 
 # The nights learned from: the latest published ones, up to this many.
 NIGHTS = 90
-# Asks per confirmed question, and in all: a question asked by thousands
-# teaches little more than by 50 of its wordings, and the fit stays quick.
+# Distinct wordings per confirmed question, and asks in all: a question asked
+# by thousands teaches little more than 50 of its wordings, and the fit
+# stays quick (each wording is embedded once, the model's main cost).
 PER_QUESTION = 50
 MOST_ASKS = 20_000
 PAIRS_PER_ACTION = 10
@@ -48,13 +51,12 @@ class History:
     indexes."""
 
     days: set[dt.date] = field(default_factory=set)  # the nights that gave asks
-    rows: list[tuple[int, str, str]] = field(default_factory=list)
+    rows: list[tuple[int, str, str]] = field(default_factory=list)  # distinct wordings
+    asks: int = 0  # every confirmed ask of those questions, the wordings' repeats too
     same: list[tuple[int, int]] = field(default_factory=list)
     different: list[tuple[int, int]] = field(default_factory=list)
 
-    @property
-    def questions(self) -> int:
-        return len({label for _, _, label in self.rows})
+    questions: int = 0  # confirmed ones: the classes before corrections add rows
 
     def fingerprint(self, model: str) -> str:
         body = json.dumps(
@@ -79,6 +81,8 @@ def confirmed_history() -> History:
         return history
     per_class: dict[str, int] = defaultdict(int)
     row_of: dict[int, int] = {}
+    # A wording once per class (the model's cost); its repeats share its row.
+    seen: dict[tuple[str, str], int] = {}
     for ask_id, text, day, question_id, answer_id in (
         Ask.objects.filter(day__in=days, question__covered_at__isnull=False, set_aside="")
         .exclude(question__set_aside__gt="")
@@ -86,58 +90,81 @@ def confirmed_history() -> History:
         .values_list("pk", "text", "day", "question_id", "question__answer_id")
     ):
         label = f"a{answer_id}" if answer_id else f"q{question_id}"
+        wording = (label, match_key(text))
+        history.asks += 1
+        history.days.add(day)
+        if wording in seen:
+            row_of[ask_id] = seen[wording]
+            continue
         if per_class[label] >= PER_QUESTION or len(history.rows) >= MOST_ASKS:
             continue
+        seen[wording] = len(history.rows)
         per_class[label] += 1
         row_of[ask_id] = len(history.rows)
         history.rows.append((ask_id, text, label))
-        history.days.add(day)
-    _add_pairs(history, row_of)
+    history.questions = len(per_class)
+    _add_pairs(history, row_of, days)
     return history
 
 
-def _add_pairs(history: History, row_of: dict[int, int]) -> None:
-    """Pairs from the corrections that are still in force, between asks of
-    the history: the question an ask left (or was refused for) against the
-    asks still in it, and the question it joined against its other asks."""
-    asks_of: dict[int, list[int]] = defaultdict(list)  # question id -> history asks
+def _add_pairs(history: History, row_of: dict[int, int], days: list[dt.date]) -> None:
+    """Pairs from the corrections still in force: an ask against the other
+    asks of the question it joined (a merge, an accepted suggestion, a move)
+    and against those of a question it left or was refused for. The asks
+    they name join the rows, under their question, if they were not in."""
+    actions = list(
+        TriageAction.objects.filter(undone_at__isnull=True)
+        .exclude(kind__in=[TriageAction.Kind.FLAG, TriageAction.Kind.UNFLAG])
+        .order_by("-pk")
+        .only("kind", "before")[:MOST_PAIRS]
+    )
+    named = {int(a) for action in actions for a in action.before.get("asks", {})}
+    for ask_id, text, question_id, answer_id in (
+        Ask.objects.filter(pk__in=list(named - set(row_of))[:MOST_PAIRS], day__in=days)
+        .filter(set_aside="", question__isnull=False)
+        .values_list("pk", "text", "question_id", "question__answer_id")
+    ):
+        label = f"a{answer_id}" if answer_id else f"q{question_id}"
+        row_of[ask_id] = len(history.rows)
+        history.rows.append((ask_id, text, label))
+    asks_of: dict[int, list[int]] = defaultdict(list)  # question -> asks among the rows
     question_of: dict[int, int] = {}
     for ask_id, question_id in Ask.objects.filter(pk__in=list(row_of)).values_list(
         "pk", "question_id"
     ):
         asks_of[question_id].append(ask_id)
         question_of[ask_id] = question_id
-    for action in TriageAction.objects.filter(undone_at__isnull=True).order_by("pk"):
-        moved = action.before.get("asks", {})
-        apart: dict[int, set[int]] = defaultdict(set)  # ask -> questions it is not in
-        if action.kind in (TriageAction.Kind.SPLIT, TriageAction.Kind.MOVE):
-            for ask_id, (left, _by) in moved.items():
-                if left:
-                    apart[int(ask_id)].add(int(left))
-        elif action.kind == TriageAction.Kind.REFUSE:
-            for ask_id, refused in action.before.get("refused", {}).items():
-                apart[int(ask_id)].add(int(refused))
-        together = (
-            [int(a) for a in moved]
-            if action.kind
-            in (TriageAction.Kind.MERGE, TriageAction.Kind.ACCEPT, TriageAction.Kind.MOVE)
-            else []
-        )
-        found: list[tuple[int, int, bool]] = []
-        for ask_id in together:
+    for action in actions:
+        found = itertools.islice(_action_pairs(action, asks_of, question_of), 4 * PAIRS_PER_ACTION)
+        kept = [
+            (row_of[a], row_of[b], same)
+            for a, b, same in found
+            if a in row_of and b in row_of and row_of[a] != row_of[b]
+        ]
+        for a, b, same in kept[:PAIRS_PER_ACTION]:
+            if len(history.same) + len(history.different) < MOST_PAIRS:
+                (history.same if same else history.different).append((a, b))
+
+
+def _action_pairs(
+    action: TriageAction, asks_of: dict[int, list[int]], question_of: dict[int, int]
+) -> Iterator[tuple[int, int, bool]]:
+    """(ask, other ask, same question?) for one correction."""
+    moved = action.before.get("asks", {})
+    if action.kind in (TriageAction.Kind.MERGE, TriageAction.Kind.ACCEPT, TriageAction.Kind.MOVE):
+        for ask_id in map(int, moved):
             for other in asks_of.get(question_of.get(ask_id, 0), []):
                 if other != ask_id:
-                    found.append((ask_id, other, True))
-        for ask_id, questions in apart.items():
-            for question_id in questions:
-                found.extend((ask_id, other, False) for other in asks_of.get(question_id, []))
-        for a, b, same in found[:PAIRS_PER_ACTION]:
-            if (
-                a in row_of
-                and b in row_of
-                and len(history.same) + len(history.different) < (MOST_PAIRS)
-            ):
-                (history.same if same else history.different).append((row_of[a], row_of[b]))
+                    yield ask_id, other, True
+    apart: list[tuple[int, int]] = []  # (ask, a question it is not in)
+    if action.kind in (TriageAction.Kind.SPLIT, TriageAction.Kind.MOVE):
+        apart = [(int(a), int(left)) for a, (left, _by) in moved.items() if left]
+    elif action.kind == TriageAction.Kind.REFUSE:
+        apart = [(int(a), int(q)) for a, q in action.before.get("refused", {}).items()]
+    for ask_id, question_id in apart:
+        for other in asks_of.get(question_id, []):
+            if other != ask_id:
+                yield ask_id, other, False
 
 
 @transaction.atomic
@@ -172,7 +199,7 @@ def transform_refit(*, now: dt.datetime | None = None) -> LearnedTransform | Non
         last_day=max(history.days),
         nights=len(history.days),
         questions=history.questions,
-        asks=len(history.rows),
+        asks=history.asks,
         pairs=len(history.same) + len(history.different),
         history_hash=fingerprint,
         fitted_at=now or timezone.now(),

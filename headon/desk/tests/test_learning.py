@@ -81,7 +81,8 @@ class LearningTests(PersonasTestCase):
         assert ask is not None
         triage.ask_move(ask=ask, target=self.questions["delivery"], actor=self.bob)
         second = learning.transform_refit()
-        assert first is not None and second is not None
+        assert first is not None
+        assert second is not None
         self.assertNotEqual(second.pk, first.pk)
         self.assertGreater(second.pairs, 0)
 

@@ -78,7 +78,7 @@ class PlacementRecordTests(DeskCase):
         merging.recluster_day(DAY)
         got = {a.pk: a.placement for a in Ask.objects.all()}
         self.assertEqual([got[a.pk] for a in asks], ["new", "exact", "new"])
-        question = Question.objects.get(pk=Ask.objects.get(pk=asks[0].pk).question_id)
+        question = Question.objects.get(asks=asks[0])
         triage.ask_move(ask=Ask.objects.get(pk=asks[2].pk), target=question, actor=self.bob)
         merging.recluster_day(DAY)
         moved = Ask.objects.get(pk=asks[2].pk)
@@ -332,7 +332,7 @@ class ClosedAndTitleTests(DeskCase):
     def test_a_question_titled_after_spam_takes_a_real_asks_words_when_one_joins(self) -> None:
         spam = self.add("加V看福利 有没有HUD抬头显示")
         merging.assign_unassigned(DAY)
-        question = Question.objects.get(pk=Ask.objects.get(pk=spam.pk).question_id)
+        question = Question.objects.get(asks=spam)
         self.assertTrue(spam_like(question.text))
         merging._engines.clear()
         Ask.objects.create(

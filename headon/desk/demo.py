@@ -24,6 +24,7 @@ from headon.desk.services.answers import (
     question_link,
 )
 from headon.desk.services.imports import author_key
+from headon.desk.services.learning import transform_refit
 from headon.desk.services.merging import recluster_day
 from headon.desk.services.triage import question_flag
 from headon.timezones import day_bounds, organiser_today
@@ -217,5 +218,8 @@ def load() -> None:
 
 
 def load_after_accounts() -> None:
-    """What needs the demo staff: answers written, approved, published."""
+    """What needs the demo staff: answers written, approved, published;
+    then the merge engine learns from that confirmed night at once, as the
+    worker would after the digest, so the demo desk uses and shows it."""
     load_answers()
+    transform_refit()

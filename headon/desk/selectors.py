@@ -4,7 +4,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Count, F, Q, QuerySet, Sum, Window
+from django.db.models import Count, F, Max, Q, QuerySet, Sum, Window
 from django.db.models.functions import ExtractHour, RowNumber
 
 from headon.desk.models import Ask, Channel, ImportRun, LearnedTransform, Question, TriageAction
@@ -128,28 +128,65 @@ def day_overview(
 
 
 @dataclass(frozen=True)
+class ReviewItem:
+    """One suggested placement: the asks of one question (a single ask when
+    it arrived on its own) that the engine would move into another."""
+
+    source: Question
+    ask_ids: list[int]
+    samples: list[Ask]
+    score: float | None
+
+
+@dataclass(frozen=True)
 class ReviewGroup:
-    """Asks the engine suggests for one question, waiting for a person."""
+    """The suggested placements into one question, waiting for a person."""
 
     question: Question
-    asks: list[Ask]
+    items: list[ReviewItem]
 
 
-REVIEW_LIMIT = 300  # asks on one page of the queue; deciding them brings the next
+REVIEW_LIMIT = 100  # suggestions on one page of the queue; deciding them brings the next
 
 
 def review_queue(day: dt.date, *, limit: int = REVIEW_LIMIT) -> tuple[list[ReviewGroup], int]:
-    """The day's suggested placements grouped by the question suggested,
-    the surest first, and how many wait in all. Two queries."""
+    """The day's suggested placements, the surest first, grouped by the
+    question suggested, and how many asks wait in all. Five queries: the
+    count, the placements, their asks' ids, a few asks of each, the questions."""
     waiting = Ask.objects.filter(day=day, suggested__isnull=False, set_aside="")
     total = waiting.count()
+    placements = list(
+        waiting.values("suggested", "question")
+        .annotate(score=Max("suggested_score"))
+        .order_by(F("score").desc(nulls_last=True), "question")[:limit]
+    )
+    sources = {p["question"] for p in placements}
+    ids: dict[tuple[int, int], list[int]] = {}
+    for pk, question_id, suggested_id in (
+        waiting.filter(question__in=sources)
+        .order_by("pk")
+        .values_list("pk", "question", "suggested")
+    ):
+        ids.setdefault((question_id, suggested_id), []).append(pk)
+    window = Window(
+        RowNumber(),
+        partition_by=[F("question_id"), F("suggested_id")],
+        order_by=[F("likes").desc(), F("id").asc()],
+    )
+    samples: dict[tuple[int, int], list[Ask]] = {}
+    for ask in (
+        waiting.filter(question__in=sources).annotate(row=window).filter(row__lte=3)
+    ).select_related("channel"):
+        key = (ask.question_id, ask.suggested_id)
+        samples.setdefault(key, []).append(ask)  # type: ignore[arg-type]
+    questions = Question.objects.in_bulk(sources | {p["suggested"] for p in placements})
     groups: dict[int, ReviewGroup] = {}
-    for ask in waiting.select_related("suggested", "question", "channel").order_by(
-        F("suggested_score").desc(nulls_last=True), "pk"
-    )[:limit]:
-        suggested: Question = ask.suggested  # type: ignore[assignment]  # filtered on
-        group = groups.setdefault(suggested.pk, ReviewGroup(suggested, []))
-        group.asks.append(ask)
+    for p in placements:
+        key = (p["question"], p["suggested"])
+        group = groups.setdefault(p["suggested"], ReviewGroup(questions[p["suggested"]], []))
+        group.items.append(
+            ReviewItem(questions[p["question"]], ids.get(key, []), samples.get(key, []), p["score"])
+        )
     return list(groups.values()), total
 
 

@@ -411,9 +411,15 @@ def _suggest(
     engine suggests for another, unless a person refused that one for it."""
     out: dict[str, tuple[int | None, float | None]] = {}
     targets: dict[int, tuple[int, float]] = {}
+    size = {q: len(asks) for q, asks in work.members.items()}
     for source, (target, score) in suggestions.items():
         if source in names and target in names and names[source] != names[target]:
             targets[names[source]] = (names[target], score)
+    for mover, (into, _score) in list(targets.items()):
+        back = targets.get(into)
+        # Each suggested for the other: the smaller question is the one to move.
+        if back is not None and back[0] == mover and (size[mover], -mover) > (size[into], -into):
+            del targets[mover]
     for question_id, ask_ids in work.members.items():
         for ask_id in ask_ids:
             ask = work.asks[ask_id]

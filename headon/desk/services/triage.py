@@ -131,6 +131,18 @@ def suggestions_accept(
         raise TriageError(_("These asks wait for no decision about this question any more."))
     placements = _placements(asks)
     before = {"placements": placements, "asks": _place(asks, target, Ask.Placement.ACCEPTED)}
+    # A question these asks left empty is no place to suggest any more.
+    left = {a.question_id for a in asks} - set(
+        Ask.objects.filter(question__in={a.question_id for a in asks}).values_list(
+            "question", flat=True
+        )
+    )
+    stale = list(Ask.objects.select_for_update().filter(suggested__in=left))
+    if stale:
+        before["placements"] |= _placements(stale)
+        Ask.objects.filter(pk__in=[a.pk for a in stale]).update(
+            suggested=None, suggested_score=None
+        )
     return _record(
         TriageAction.Kind.ACCEPT, actor, before, {"target": target.pk, "asks": len(asks)}
     )

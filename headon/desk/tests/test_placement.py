@@ -180,7 +180,7 @@ class ReviewQueueTests(DeskCase):
         self.assertEqual(
             [g.question.pk for g, _items, _after in groups], [self.delivery.pk, self.price.pk]
         )  # the surest suggestion first
-        self.assertEqual([a.pk for a, _n in groups[0][1]], [self.wait.pk, self.when.pk])
+        self.assertEqual([i.ask_ids for i, _n in groups[0][1]], [[self.wait.pk], [self.when.pk]])
         self.assertContains(page, "3 asks wait for a decision.")
         self.assertContains(page, 'aria-keyshortcuts="Shift+A"')
         self.assertContains(page, "<kbd>j</kbd>")
@@ -188,6 +188,35 @@ class ReviewQueueTests(DeskCase):
         page = self.client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans")
         self.assertContains(page, "待审核")
         self.assertContains(page, "键盘快捷键")
+
+    def test_a_question_suggested_for_another_is_one_item_with_all_its_asks(self) -> None:
+        own = Question.objects.get(pk=self.wait.question_id)
+        more = [self.add("交车要等多久？", own), self.add("交车要等多久！", own)]
+        Ask.objects.filter(pk__in=[a.pk for a in more]).update(
+            suggested=self.delivery, suggested_score=-0.18
+        )
+        self.client.force_login(self.bob)
+        page = self.client.get(reverse("desk_staff:review", args=[DAY.isoformat()]))
+        item = page.context["groups"][0][1][0][0]
+        self.assertEqual(item.ask_ids, [self.wait.pk, *[a.pk for a in more]])
+        self.assertEqual(len(item.samples), 3)
+        self.assertContains(page, "3 asks · now in")
+        self.client.post(
+            reverse("desk_staff:review", args=[DAY.isoformat()]),
+            {"action": "accept", "target": self.delivery.pk, "ask": item.ask_ids},
+        )
+        self.assertEqual(self.delivery.asks.count(), 5)
+
+    def test_accepting_clears_suggestions_into_the_question_it_emptied(self) -> None:
+        """After a re-cluster two questions can each be suggested for the
+        other; once one moves in, the other has nowhere to go."""
+        left = Question.objects.get(pk=self.wait.question_id)
+        Ask.objects.filter(pk=self.cost.pk).update(suggested=left)
+        action = triage.suggestions_accept(asks=[self.wait], target=self.delivery, actor=self.bob)
+        self.assertFalse(left.asks.exists())
+        self.assertIsNone(Ask.objects.get(pk=self.cost.pk).suggested_id)
+        triage.action_undo(action=action, actor=self.bob)
+        self.assertEqual(Ask.objects.get(pk=self.cost.pk).suggested_id, left.pk)
 
     def test_an_empty_queue_says_so(self) -> None:
         Ask.objects.update(suggested=None)
@@ -199,8 +228,9 @@ class ReviewQueueTests(DeskCase):
         self.client.force_login(self.bob)
         url = reverse("desk_staff:review", args=[DAY.isoformat()])
         self.client.get(url)
-        # Session, user, permissions (2), the count and the asks with their questions.
-        with self.assertNumQueries(6):
+        # Session, user, permissions (2), then the queue: the count, the
+        # placements, their asks' ids, a few asks of each, the questions.
+        with self.assertNumQueries(9):
             self.client.get(url)
 
     def test_deciding_from_the_page_comes_back_to_the_next_ask(self) -> None:
@@ -348,3 +378,18 @@ class ClosedAndTitleTests(DeskCase):
         merging._retitle([question.pk])
         question.refresh_from_db()
         self.assertEqual(question.text, "有没有HUD抬头显示？")
+
+
+def test_of_two_questions_suggested_for_each_other_the_smaller_one_moves() -> None:
+    asks = {k: Ask(pk=n, text=k, assigned_by="auto") for n, k in enumerate("abc", 1)}
+    work = merging._Day(
+        asks=asks,
+        keys={k: k for k in asks},
+        previous={},
+        locks=merging.Locks(),
+        closed=frozenset(),
+        members={10: ["a", "b"], 20: ["c"]},
+        created=set(),
+    )
+    out = merging._suggest(work, {"x": ("y", -0.2), "y": ("x", -0.2)}, {"x": 10, "y": 20})
+    assert out == {"a": (None, None), "b": (None, None), "c": (10, -0.2)}

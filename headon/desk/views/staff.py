@@ -119,9 +119,9 @@ def review(request: HttpRequest, day: str) -> HttpResponse:
     if request.method == "POST":
         return _review_decide(request, chosen)
     groups, total = review_queue(chosen)
-    # Each decision comes back to the ask after it, so the keyboard goes on.
-    flat = [ask.pk for group in groups for ask in group.asks]
-    after: dict[int, int | None] = dict(zip(flat, [*flat[1:], None], strict=False))
+    # Each decision comes back to the suggestion after it, so the keys go on.
+    firsts = [item.ask_ids[0] for group in groups for item in group.items if item.ask_ids]
+    after: dict[int, int | None] = dict(zip(firsts, [*firsts[1:], None], strict=False))
     return render(
         request,
         "desk/review.html",
@@ -129,7 +129,11 @@ def review(request: HttpRequest, day: str) -> HttpResponse:
             "day": chosen,
             "total": total,
             "groups": [
-                (group, [(ask, after[ask.pk]) for ask in group.asks], after[group.asks[-1].pk])
+                (
+                    group,
+                    [(item, after.get(item.ask_ids[0])) for item in group.items if item.ask_ids],
+                    after.get(group.items[-1].ask_ids[0]) if group.items[-1].ask_ids else None,
+                )
                 for group in groups
             ],
         },

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from headon.desk.merging import Locks, MergeEngine, Thresholds, Transform, fit_transform
+from headon.desk.merging.calibrate import calibrate, pairwise_prf
 from headon.desk.merging.learn import TransformError
 from headon.desk.merging.normalise import match_key
 
@@ -302,3 +303,33 @@ def test_an_engine_with_a_transform_merges_twins_the_raw_one_keeps_apart():
 
     assert pairs_together(MergeEngine(embedder=Twins(), thresholds=th)) == 0
     assert pairs_together(MergeEngine(embedder=Twins(), thresholds=th, transform=transform)) == 6
+
+
+# -- calibration -----------------------------------------------------------------------
+
+
+def test_calibration_chooses_bands_that_keep_their_promises_on_the_labelled_asks():
+    from headon.desk.tests.test_merging import TOPICS, FakeEmbedder
+
+    rows = [(text, topic) for topic, texts in TOPICS.items() for text in texts]
+    # A near miss: a fourth topic's ask halfway to "price", labelled apart.
+    rows.append(("is there a discount", "discount"))
+    embedder = FakeEmbedder()
+    embedder.vectors[match_key("is there a discount")] = unit(0, 0, 0.75, 0, 0, 0, 0, 0.66)
+    chosen = calibrate(embedder, rows, base=Thresholds(neighbours=3), per_1000=100)
+    assert chosen.precision >= 0.95
+    assert chosen.f1 == pytest.approx(1.0)
+    th = chosen.thresholds
+    assert th.suggest <= th.meaning
+    # At most 100 per 1,000 of 13 asks: one suggestion, the near miss.
+    assert chosen.suggest_per_1000_assigned <= 100
+    assert chosen.suggest_per_1000_reclustered <= 100
+    e = MergeEngine(embedder=embedder, thresholds=th)
+    for i, (text, _) in enumerate(rows[:-1]):
+        e.assign(str(i), text)
+    assert e.assign("x", "is there a discount").stage == "new"
+
+
+def test_pairwise_precision_counts_pairs_of_asks():
+    assert pairwise_prf(["a", "a", "b"], [1, 1, 1]) == pytest.approx((1 / 3, 1.0, 0.5))
+    assert pairwise_prf(["a", "b"], [1, 2]) == (1.0, 1.0, 1.0)

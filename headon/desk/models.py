@@ -545,6 +545,11 @@ class LearnedTransform(models.Model):
     questions = models.PositiveIntegerField()
     asks = models.PositiveIntegerField()
     pairs = models.PositiveIntegerField(default=0)
+    # The bands stored with the transform were chosen on held-out wordings
+    # of the history; pairwise precision and recall of auto merges there.
+    held_out = models.PositiveIntegerField(default=0)
+    precision = models.FloatField(null=True, blank=True)
+    recall = models.FloatField(null=True, blank=True)
     # SHA-256 of the labelled history: a refit on the same history adds nothing.
     history_hash = models.CharField(max_length=64)
     fitted_at = models.DateTimeField()

@@ -19,14 +19,15 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from django.db import transaction
 from django.utils import timezone
 
 from headon.desk.merging import MergeEngine, fit_transform, match_key
+from headon.desk.merging.calibrate import calibrate
 from headon.desk.models import Ask, DigestRevision, LearnedTransform, TriageAction
-from headon.desk.services.merging import embedder
+from headon.desk.services.merging import RememberingEmbedder, embedder
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class History:
     different: list[tuple[int, int]] = field(default_factory=list)
 
     questions: int = 0  # confirmed ones: the classes before corrections add rows
+    confirmed: int = 0  # the rows of confirmed questions come first; then the corrections'
 
     def fingerprint(self, model: str) -> str:
         body = json.dumps(
@@ -103,6 +105,7 @@ def confirmed_history() -> History:
         row_of[ask_id] = len(history.rows)
         history.rows.append((ask_id, text, label))
     history.questions = len(per_class)
+    history.confirmed = len(history.rows)
     _add_pairs(history, row_of, days)
     return history
 
@@ -167,31 +170,67 @@ def _action_pairs(
                 yield ask_id, other, False
 
 
+def _split(history: History) -> tuple[list[int], list[int]]:
+    """Row indexes to fit on and to choose the thresholds on: every third
+    wording of a confirmed question that has three or more is held out, so
+    the bands are measured on wordings the transform never saw."""
+    fit: list[int] = []
+    held: list[int] = []
+    seen: dict[str, int] = defaultdict(int)
+    sizes: dict[str, int] = defaultdict(int)
+    for _, _, label in history.rows[: history.confirmed]:
+        sizes[label] += 1
+    for i, (_, _, label) in enumerate(history.rows):
+        if i < history.confirmed and sizes[label] >= 3 and seen[label] % 3 == 2:
+            held.append(i)
+        else:
+            fit.append(i)
+        seen[label] += 1
+    return fit, held
+
+
 @transaction.atomic
 def transform_refit(*, now: dt.datetime | None = None) -> LearnedTransform | None:
-    """Fit the transform on the confirmed history and store it, or nothing:
-    no embedder, too little history, or the same history as the latest fit
-    (so the job can run twice and fit once)."""
+    """Fit the transform on the confirmed history, choose its bands on
+    held-out wordings (merging/calibrate.py: auto-merged pairs at least 95%
+    precise there) and store both, or nothing: no embedder, too little
+    history, or the same history as the latest fit (so the job can run
+    twice and fit once)."""
     model = embedder()
     if model is None:
         return None
     history = confirmed_history()
-    if history.questions < FEWEST_QUESTIONS or len(history.rows) < FEWEST_ASKS:
+    fit, held = _split(history)
+    if (
+        history.questions < FEWEST_QUESTIONS
+        or len({history.rows[i][2] for i in held}) < FEWEST_QUESTIONS
+        or len(held) < FEWEST_ASKS
+    ):
         logger.info("Too little confirmed history to learn from (%s asks).", len(history.rows))
         return None
     fingerprint = history.fingerprint(model.name)
     latest = LearnedTransform.objects.filter(embedder=model.name[:40]).first()
     if latest is not None and latest.history_hash == fingerprint:
         return latest
-    vectors = MergeEngine(embedder=model).meaning_vectors([text for _, text, _ in history.rows])
+    remembering = RememberingEmbedder(model)  # calibrating re-clusters the same wordings
+    vectors = MergeEngine(embedder=remembering).meaning_vectors([history.rows[i][1] for i in fit])
     if vectors is None:
         return None
+    position = {row: n for n, row in enumerate(fit)}
+
+    def pairs(found: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        return [(position[a], position[b]) for a, b in found if a in position and b in position]
+
     transform = fit_transform(
         vectors,
-        [label for _, _, label in history.rows],
-        pairs_same=history.same,
-        pairs_different=history.different,
+        [history.rows[i][2] for i in fit],
+        pairs_same=pairs(history.same),
+        pairs_different=pairs(history.different),
     )
+    chosen = calibrate(
+        remembering, [(history.rows[i][1], history.rows[i][2]) for i in held], transform=transform
+    )
+    transform = transform.with_thresholds(**asdict(chosen.thresholds))
     row = LearnedTransform.objects.create(
         embedder=model.name[:40],
         data=transform.to_bytes(),
@@ -201,6 +240,9 @@ def transform_refit(*, now: dt.datetime | None = None) -> LearnedTransform | Non
         questions=history.questions,
         asks=history.asks,
         pairs=len(history.same) + len(history.different),
+        held_out=len(held),
+        precision=chosen.precision,
+        recall=chosen.recall,
         history_hash=fingerprint,
         fitted_at=now or timezone.now(),
     )

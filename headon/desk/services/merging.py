@@ -142,7 +142,7 @@ def current_transform(model: Embedder | None) -> tuple[int, Transform | None]:
         return row, transform
 
 
-class _Remembering:
+class RememberingEmbedder:
     """The embedder, remembering every text's vector for one run, so the
     placement scores a re-cluster records cost no second pass of the model."""
 
@@ -187,7 +187,7 @@ def new_engine(
     model = embedder()
     row, transform = current_transform(model)
     engine = MergeEngine(
-        embedder=_Remembering(model) if remember and model is not None else model,
+        embedder=RememberingEmbedder(model) if remember and model is not None else model,
         locks=locks,
         closed=closed,
         transform=transform,

@@ -7,27 +7,72 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
+
 from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 
 from headon.desk import jobs
 from headon.desk.digest.services import cutoff_for, digest_publish
-from headon.desk.merging import Locks, Transform
+from headon.desk.merging import Locks, Transform, match_key
 from headon.desk.models import Ask, LearnedTransform, Question
 from headon.desk.services import learning, merging, triage
 from headon.desk.tests.test_answering import add_ask, published_answer
-from headon.desk.tests.test_merging import TOPICS, FakeEmbedder
+from headon.desk.tests.test_merging import FakeEmbedder
 from headon.testing import PersonasTestCase
 
 DAY = dt.date(2026, 11, 24)
 AT = dt.datetime(2026, 11, 24, 2, 0, tzinfo=dt.UTC)  # 10:00 in Shanghai
 FITTED = dt.datetime(2026, 11, 24, 16, 0, tzinfo=dt.UTC)
 
+# Six wordings a question, so that every third can be held out to choose
+# the bands on (two of each answered question).
+TOPICS = {
+    "delivery": [
+        "什么时候交付",
+        "when will my car be delivered",
+        "交车要等多久",
+        "delivery date?",
+        "几号能提车",
+        "how long until delivery",
+    ],
+    "range": [
+        "续航多少公里",
+        "what is the real range",
+        "满电能跑多远",
+        "range on one charge",
+        "冬天续航掉多少",
+        "how far does it go",
+    ],
+    "price": [
+        "售价多少钱",
+        "how much does it cost",
+        "落地价是多少",
+        "what is the price",
+        "有优惠吗",
+        "price after subsidy",
+    ],
+}
+
+
+class TopicEmbedder(FakeEmbedder):
+    """test_merging's fake space, with these wordings: a topic an axis."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        rng = np.random.default_rng(1)
+        for axis, texts in enumerate(TOPICS.values()):
+            for text in texts:
+                vec = np.zeros(self.dim, dtype=np.float32)
+                vec[axis] = 1.0
+                vec[3:] = rng.normal(0, 0.2, self.dim - 3)
+                self.vectors[match_key(text)] = vec / np.linalg.norm(vec)
+
 
 class LearningTests(PersonasTestCase):
     def setUp(self) -> None:
         merging._embedder_state.clear()
-        merging._embedder_state["loaded"] = FakeEmbedder()
+        merging._embedder_state["loaded"] = TopicEmbedder()
         merging._engines.clear()
         merging._transform_state.clear()
         for state in (merging._embedder_state, merging._engines, merging._transform_state):
@@ -63,21 +108,28 @@ class LearningTests(PersonasTestCase):
         fitted = learning.transform_refit(now=FITTED)
         assert fitted is not None
         self.assertEqual(fitted.embedder, "fake")
-        self.assertEqual((fitted.questions, fitted.asks, fitted.nights), (2, 8, 1))
+        self.assertEqual((fitted.questions, fitted.asks, fitted.nights), (2, 12, 1))
+        self.assertEqual(fitted.held_out, 4)  # the third and sixth wording of each
         self.assertEqual((fitted.first_day, fitted.last_day), (DAY, DAY))
         self.assertEqual(fitted.fitted_at, FITTED)
         transform = Transform.from_bytes(bytes(fitted.data))
         self.assertEqual(transform.dims[0], FakeEmbedder.dim)
         self.assertEqual(transform.classes, 2)  # the unanswered price question is not one
+        self.assertEqual(transform.examples, 8)  # fitted on the rest
+        # The bands chosen on the held-out wordings travel with it.
+        self.assertIn("meaning", transform.thresholds)
+        self.assertIn("suggest", transform.thresholds)
+        assert fitted.precision is not None
+        self.assertGreaterEqual(fitted.precision, 0.95)
 
     def test_refitting_the_same_history_adds_nothing_and_a_correction_refits(self) -> None:
         self.answer_and_publish("delivery", "range")
         first = learning.transform_refit()
         self.assertEqual(learning.transform_refit(), first)
         self.assertEqual(LearnedTransform.objects.count(), 1)
-        # A person moves a range ask into the delivery question: the asks it
-        # left and joined make pairs, and the history has changed.
-        ask = Ask.objects.filter(question=self.questions["range"]).first()
+        # A person moves an ask into the delivery question: it and the asks
+        # it joined make pairs, and the history has changed.
+        ask = Ask.objects.filter(question=self.questions["price"]).first()
         assert ask is not None
         triage.ask_move(ask=ask, target=self.questions["delivery"], actor=self.bob)
         second = learning.transform_refit()
@@ -150,7 +202,7 @@ class LearningTests(PersonasTestCase):
         page = self.client.get(url)
         self.assertContains(
             page,
-            "learned this desk's words from 2 answered questions and 8 asks on 1 published"
+            "learned this desk's words from 2 answered questions and 12 asks on 1 published"
             " night, fitted at 2026-11-25 00:00.",
         )
         page = self.client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans")

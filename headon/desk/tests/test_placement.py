@@ -12,7 +12,7 @@ from django.test import override_settings
 from django.urls import reverse
 from django.utils import translation
 
-from headon.desk.merging import MergeEngine
+from headon.desk.merging import Locks, MergeEngine
 from headon.desk.merging.normalise import exact_key
 from headon.desk.models import Ask, Channel, Question, TriageAction
 from headon.desk.services import merging, triage
@@ -190,7 +190,7 @@ class ReviewQueueTests(DeskCase):
         self.assertContains(page, "键盘快捷键")
 
     def test_a_question_suggested_for_another_is_one_item_with_all_its_asks(self) -> None:
-        own = Question.objects.get(pk=self.wait.question_id)
+        own = Question.objects.get(asks=self.wait)
         more = [self.add("交车要等多久？", own), self.add("交车要等多久！", own)]
         Ask.objects.filter(pk__in=[a.pk for a in more]).update(
             suggested=self.delivery, suggested_score=-0.18
@@ -210,7 +210,7 @@ class ReviewQueueTests(DeskCase):
     def test_accepting_clears_suggestions_into_the_question_it_emptied(self) -> None:
         """After a re-cluster two questions can each be suggested for the
         other; once one moves in, the other has nowhere to go."""
-        left = Question.objects.get(pk=self.wait.question_id)
+        left = Question.objects.get(asks=self.wait)
         Ask.objects.filter(pk=self.cost.pk).update(suggested=left)
         action = triage.suggestions_accept(asks=[self.wait], target=self.delivery, actor=self.bob)
         self.assertFalse(left.asks.exists())
@@ -386,7 +386,7 @@ def test_of_two_questions_suggested_for_each_other_the_smaller_one_moves() -> No
         asks=asks,
         keys={k: k for k in asks},
         previous={},
-        locks=merging.Locks(),
+        locks=Locks(),
         closed=frozenset(),
         members={10: ["a", "b"], 20: ["c"]},
         created=set(),

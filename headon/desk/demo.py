@@ -194,6 +194,11 @@ def load_answers() -> None:
             question_link(question=question, answer=published[index], actor=linker)
     Question.objects.filter(answer__in=published.values()).update(covered_at=evening)
     digest_publish(yesterday, now=cutoff_for(yesterday))
+    # Yesterday is confirmed history now: the engine learns from it at once,
+    # as the worker does after a digest, and merges today with what it
+    # learned (load() left today for this), so the demo desk shows both.
+    transform_refit()
+    recluster_day(today)
     # Today: the questions asked again link to yesterday's answers...
     groups = questions_by_index(today)
     for index in (0, 1, 2, 3, 5):
@@ -213,13 +218,12 @@ def load() -> None:
     yesterday = today - dt.timedelta(days=1)
     if load_asks(day=yesterday, count=DEMO_ASKS * 4 // 5, seed=2026):
         recluster_day(yesterday)
-    if load_asks():
+    # Today is merged once the demo has learned from yesterday (load_answers);
+    # a demo loaded again on a later day has its answers, and merges here.
+    if load_asks() and Answer.objects.exists():
         recluster_day(today)
 
 
 def load_after_accounts() -> None:
-    """What needs the demo staff: answers written, approved, published;
-    then the merge engine learns from that confirmed night at once, as the
-    worker would after the digest, so the demo desk uses and shows it."""
+    """What needs the demo staff: answers written, approved, published."""
     load_answers()
-    transform_refit()

@@ -171,17 +171,21 @@ def _action_pairs(
 
 
 def _split(history: History) -> tuple[list[int], list[int]]:
-    """Row indexes to fit on and to choose the thresholds on: every third
-    wording of a confirmed question that has three or more is held out, so
-    the bands are measured on wordings the transform never saw."""
+    """Row indexes to fit on and to choose the bands on. Every third
+    confirmed question is held out whole, as a question the transform never
+    saw (a new night brings new questions), and every third wording of the
+    others, as a new wording of a known one: the bands are measured on both."""
     fit: list[int] = []
     held: list[int] = []
+    labels = list(dict.fromkeys(label for _, _, label in history.rows[: history.confirmed]))
+    unseen = set(labels[2::3])
     seen: dict[str, int] = defaultdict(int)
     sizes: dict[str, int] = defaultdict(int)
     for _, _, label in history.rows[: history.confirmed]:
         sizes[label] += 1
     for i, (_, _, label) in enumerate(history.rows):
-        if i < history.confirmed and sizes[label] >= 3 and seen[label] % 3 == 2:
+        confirmed = i < history.confirmed
+        if confirmed and (label in unseen or (sizes[label] >= 3 and seen[label] % 3 == 2)):
             held.append(i)
         else:
             fit.append(i)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
-
 from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 

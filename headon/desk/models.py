@@ -199,8 +199,15 @@ class Ask(models.Model):
     )
     # How it was placed (blank: placed before the desk recorded it), and for
     # a placement by meaning the engine's score (docs/decisions: placement).
+    # A database default too: the import's raw INSERT (services/imports.py)
+    # names its columns and leaves this one out.
     placement = models.CharField(
-        _("placement"), max_length=10, choices=Placement.choices, blank=True, default=""
+        _("placement"),
+        max_length=10,
+        choices=Placement.choices,
+        blank=True,
+        default="",
+        db_default="",
     )
     placement_score = models.FloatField(null=True, blank=True)
     # A doubtful placement waiting in the review queue: the ask stays in its

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
-from headon.desk.merging import MergeEngine, fit_transform, match_key
+from headon.desk.merging import Embedder, MergeEngine, Transform, fit_transform, match_key
 from headon.desk.merging.calibrate import calibrate
 from headon.desk.models import Ask, DigestRevision, LearnedTransform, TriageAction
 from headon.desk.services.merging import RememberingEmbedder, embedder
@@ -193,6 +193,25 @@ def _split(history: History) -> tuple[list[int], list[int]]:
     return fit, held
 
 
+def _fit(model: Embedder, history: History, rows: list[int]) -> Transform:
+    """The transform fitted on these rows of the history and the pairs
+    between them."""
+    vectors = MergeEngine(embedder=model).meaning_vectors([history.rows[i][1] for i in rows])
+    if vectors is None:
+        raise ValueError(f"{model.name} gave no vectors")
+    position = {row: n for n, row in enumerate(rows)}
+
+    def pairs(found: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        return [(position[a], position[b]) for a, b in found if a in position and b in position]
+
+    return fit_transform(
+        vectors,
+        [history.rows[i][2] for i in rows],
+        pairs_same=pairs(history.same),
+        pairs_different=pairs(history.different),
+    )
+
+
 @transaction.atomic
 def transform_refit(*, now: dt.datetime | None = None) -> LearnedTransform | None:
     """Fit the transform on the confirmed history, choose its bands on
@@ -217,23 +236,14 @@ def transform_refit(*, now: dt.datetime | None = None) -> LearnedTransform | Non
     if latest is not None and latest.history_hash == fingerprint:
         return latest
     remembering = RememberingEmbedder(model)  # calibrating re-clusters the same wordings
-    vectors = MergeEngine(embedder=remembering).meaning_vectors([history.rows[i][1] for i in fit])
-    if vectors is None:
-        return None
-    position = {row: n for n, row in enumerate(fit)}
-
-    def pairs(found: list[tuple[int, int]]) -> list[tuple[int, int]]:
-        return [(position[a], position[b]) for a, b in found if a in position and b in position]
-
-    transform = fit_transform(
-        vectors,
-        [history.rows[i][2] for i in fit],
-        pairs_same=pairs(history.same),
-        pairs_different=pairs(history.different),
-    )
     chosen = calibrate(
-        remembering, [(history.rows[i][1], history.rows[i][2]) for i in held], transform=transform
+        remembering,
+        [(history.rows[i][1], history.rows[i][2]) for i in held],
+        transform=_fit(remembering, history, fit),
     )
+    # The bands chosen, the transform is fitted again on the whole history:
+    # the held-out questions are the organisation's words too.
+    transform = _fit(remembering, history, list(range(len(history.rows))))
     transform = transform.with_thresholds(**asdict(chosen.thresholds))
     row = LearnedTransform.objects.create(
         embedder=model.name[:40],

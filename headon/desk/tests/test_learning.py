@@ -114,7 +114,7 @@ class LearningTests(PersonasTestCase):
         transform = Transform.from_bytes(bytes(fitted.data))
         self.assertEqual(transform.dims[0], FakeEmbedder.dim)
         self.assertEqual(transform.classes, 2)  # the unanswered price question is not one
-        self.assertEqual(transform.examples, 8)  # fitted on the rest
+        self.assertEqual(transform.examples, 12)  # fitted again on all, once the bands are chosen
         # The bands chosen on the held-out wordings travel with it.
         self.assertIn("meaning", transform.thresholds)
         self.assertIn("suggest", transform.thresholds)

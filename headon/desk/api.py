@@ -28,18 +28,30 @@ class ChannelToken(HttpBearer):
 router = Router(tags=["desk"])
 
 
+# PostgreSQL cannot store a NUL character; saying so in the schema makes
+# the refusal part of the contract rather than a surprise.
+NO_NUL = r"^[^\x00]*$"
+
+
 class AskIn(Schema):
     text: str = Field(
-        ..., min_length=1, max_length=2000, description="The question, as the person wrote it."
+        ...,
+        min_length=1,
+        max_length=2000,
+        pattern=NO_NUL,
+        description="The question, as the person wrote it.",
     )
     external_id: str = Field(
-        "", max_length=200, description="Your id for it; a resend with the same id adds nothing."
+        "",
+        max_length=200,
+        pattern=NO_NUL,
+        description="Your id for it; a resend with the same id adds nothing.",
     )
-    author: str = Field("", max_length=200)
+    author: str = Field("", max_length=200, pattern=NO_NUL)
     posted_at: dt.datetime | None = Field(
         None, description="When it was asked (ISO 8601); now if absent."
     )
-    url: str = Field("", max_length=500)
+    url: str = Field("", max_length=500, pattern=NO_NUL)
     likes: int = Field(0, ge=0, lt=2**31)
     replies: int = Field(0, ge=0, lt=2**31)
     shares: int = Field(0, ge=0, lt=2**31)

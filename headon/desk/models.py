@@ -75,9 +75,10 @@ class Question(models.Model):
     # answer is published, or when the question is linked to an answer
     # already public. The coverage ledger compares it with each day's cut-off.
     covered_at = models.DateTimeField(_("covered at"), null=True, blank=True, db_index=True)
-    # Blank unless staff set it aside (see SetAside).
+    # Blank unless staff set it aside (see SetAside). A database default,
+    # since the import inserts asks with plain SQL naming its own columns.
     set_aside = models.CharField(
-        _("set aside"), max_length=12, choices=SetAside.choices, blank=True, default=""
+        _("set aside"), max_length=12, choices=SetAside.choices, blank=True, db_default=""
     )
     set_aside_at = models.DateTimeField(null=True, blank=True)
     set_aside_by = models.ForeignKey(
@@ -219,9 +220,10 @@ class Ask(models.Model):
     import_run = models.ForeignKey(
         ImportRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    # Blank unless staff set it aside (see SetAside).
+    # Blank unless staff set it aside (see SetAside). A database default,
+    # since the import inserts asks with plain SQL naming its own columns.
     set_aside = models.CharField(
-        _("set aside"), max_length=12, choices=SetAside.choices, blank=True, default=""
+        _("set aside"), max_length=12, choices=SetAside.choices, blank=True, db_default=""
     )
     set_aside_at = models.DateTimeField(null=True, blank=True)
     set_aside_by = models.ForeignKey(

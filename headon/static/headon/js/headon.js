@@ -17,4 +17,20 @@
       event.preventDefault();
     }
   });
+  // A table wider than the screen scrolls sideways; keyboard users can
+  // scroll it only if it can take focus (WCAG 2.1.1, axe's
+  // scrollable-region-focusable). Checked on load, after every htmx swap
+  // and when the window changes size.
+  function focusableWhenScrolling() {
+    document.querySelectorAll(".table").forEach(function (table) {
+      if (table.scrollWidth > table.clientWidth) {
+        table.setAttribute("tabindex", "0");
+      } else if (table.getAttribute("tabindex") === "0") {
+        table.removeAttribute("tabindex");
+      }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", focusableWhenScrolling);
+  document.addEventListener("htmx:afterSettle", focusableWhenScrolling);
+  window.addEventListener("resize", focusableWhenScrolling);
 })();

@@ -37,6 +37,8 @@ AUTO_PRECISION = 0.95
 MARGIN = 0.01
 SUGGESTIONS_PER_1000 = 150
 DENSITY_WEIGHTS = (0.0, 0.5, 1.0)
+# The Thresholds fields calibrate() chooses; the rest stay as given.
+CALIBRATED = ("meaning", "suggest", "density_weight", "reference_density")
 Metrics = tuple[float, float, float]
 
 
@@ -49,6 +51,11 @@ class Calibration:
     suggest_per_1000_assigned: float
     suggest_per_1000_reclustered: float
     runs: int  # re-clusters tried
+
+    def values(self) -> dict[str, float]:
+        """The settings calibration chose, to store with a transform
+        (``Transform.with_thresholds(**calibration.values())``)."""
+        return {name: float(getattr(self.thresholds, name)) for name in CALIBRATED}
 
 
 def pairwise_prf(gold: Sequence[Hashable], pred: Sequence[Hashable]) -> tuple[float, float, float]:

@@ -17,7 +17,6 @@ import csv
 import json
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +45,7 @@ def fit_history(
         raise ValueError("a history needs a sentence embedder")
     transform = fit_transform(vectors, [c for _, c in history])
     chosen = calibrate(embedder, dev_rows, transform=transform, seed=seed)
-    defaults = asdict(Thresholds())
-    changed = {k: v for k, v in asdict(chosen.thresholds).items() if v != defaults[k]}
-    return transform.with_thresholds(**changed), chosen
+    return transform.with_thresholds(**chosen.values()), chosen
 
 
 def measure_bands(

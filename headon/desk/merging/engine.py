@@ -7,6 +7,13 @@ average linkage on a density-adjusted similarity (see ``Thresholds``).
 Precision matters more than recall here: a wrong merge hides a person's
 question, a missed one only shows it twice.
 
+Meaning scores fall in three bands (``Thresholds.meaning`` and ``.suggest``):
+auto, merged at once; suggest, an ask of its own with the best question named
+for a person to accept (``Assignment.suggested``, ``MergeEngine.suggestions``);
+new. A ``closed`` question (one with a published answer) is never placed into
+below the auto band. A ``Transform`` learned from confirmed history
+(``learn.py``) may reshape the meaning vectors first.
+
 Staff corrections arrive as ``Locks``: an ask pinned to a question stays there,
 an ask forbidden from a question never lands in it, whatever a later automatic
 run computes.

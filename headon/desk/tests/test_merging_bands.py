@@ -174,7 +174,7 @@ def bilingual(classes: int, per_class: int, seed: int) -> tuple[np.ndarray, list
     dim = 24
     centres = np.random.default_rng(99).normal(0, 1, (classes, dim))
     language = np.zeros((2, dim))
-    language[0, :] = np.random.default_rng(7).normal(0, 1.5, dim)
+    language[0, :] = np.random.default_rng(7).normal(0, 0.8, dim)
     language[1] = -language[0]
     rows, labels, langs = [], [], []
     for c in range(classes):

@@ -19,7 +19,7 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.utils import timezone
@@ -244,7 +244,7 @@ def transform_refit(*, now: dt.datetime | None = None) -> LearnedTransform | Non
     # The bands chosen, the transform is fitted again on the whole history:
     # the held-out questions are the organisation's words too.
     transform = _fit(remembering, history, list(range(len(history.rows))))
-    transform = transform.with_thresholds(**asdict(chosen.thresholds))
+    transform = transform.with_thresholds(**chosen.values())
     row = LearnedTransform.objects.create(
         embedder=model.name[:40],
         data=transform.to_bytes(),

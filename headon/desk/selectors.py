@@ -31,7 +31,7 @@ class DayOverview:
     questions: list[DayQuestion]
     distinct: int = 0  # all the day's questions; `questions` may be one page of them
     offset: int = 0  # the rank of the first one shown, less one
-    to_review: int = 0  # asks waiting in the review queue
+    to_review: int = 0  # suggested placements waiting in the review queue
 
 
 def _hours_so_far(day: dt.date) -> int:
@@ -51,7 +51,8 @@ def day_overview(
     totals = asks.aggregate(
         asks=Count("id"),
         unassigned=Count("id", filter=Q(question__isnull=True)),
-        to_review=Count("id", filter=Q(suggested__isnull=False, set_aside="")),
+        # A suggestion moves a question's asks together: one decision each.
+        to_review=Count("question", distinct=True, filter=Q(suggested__isnull=False, set_aside="")),
     )
     placed = asks.filter(question__isnull=False)
     figures = placed.values("question").annotate(
@@ -149,12 +150,20 @@ class ReviewGroup:
 REVIEW_LIMIT = 100  # suggestions on one page of the queue; deciding them brings the next
 
 
-def review_queue(day: dt.date, *, limit: int = REVIEW_LIMIT) -> tuple[list[ReviewGroup], int]:
+@dataclass(frozen=True)
+class ReviewQueue:
+    groups: list[ReviewGroup]
+    suggestions: int  # waiting in all (a page shows up to REVIEW_LIMIT)
+    asks: int  # the asks they would move
+
+
+def review_queue(day: dt.date, *, limit: int = REVIEW_LIMIT) -> ReviewQueue:
     """The day's suggested placements, the surest first, grouped by the
-    question suggested, and how many asks wait in all. Five queries: the
-    count, the placements, their asks' ids, a few asks of each, the questions."""
+    question suggested, and how many wait in all. Six queries: two counts,
+    the placements, their asks' ids, a few asks of each, the questions."""
     waiting = Ask.objects.filter(day=day, suggested__isnull=False, set_aside="")
-    total = waiting.count()
+    asks = waiting.count()
+    suggestions = waiting.values("question", "suggested").distinct().count()
     placements = list(
         waiting.values("suggested", "question")
         .annotate(score=Max("suggested_score"))
@@ -187,7 +196,7 @@ def review_queue(day: dt.date, *, limit: int = REVIEW_LIMIT) -> tuple[list[Revie
         group.items.append(
             ReviewItem(questions[p["question"]], ids.get(key, []), samples.get(key, []), p["score"])
         )
-    return list(groups.values()), total
+    return ReviewQueue(list(groups.values()), suggestions, asks)
 
 
 def learned_transform() -> LearnedTransform | None:

@@ -181,7 +181,8 @@ class ReviewQueueTests(DeskCase):
             [g.question.pk for g, _items, _after in groups], [self.delivery.pk, self.price.pk]
         )  # the surest suggestion first
         self.assertEqual([i.ask_ids for i, _n in groups[0][1]], [[self.wait.pk], [self.when.pk]])
-        self.assertContains(page, "3 asks wait for a decision.")
+        self.assertContains(page, "3 suggestions wait for a decision.")
+        self.assertContains(page, "Accepting all would move 3 asks.")
         self.assertContains(page, 'aria-keyshortcuts="Shift+A"')
         self.assertContains(page, "<kbd>j</kbd>")
         self.assertContains(page, "headon/js/review.js")
@@ -228,9 +229,9 @@ class ReviewQueueTests(DeskCase):
         self.client.force_login(self.bob)
         url = reverse("desk_staff:review", args=[DAY.isoformat()])
         self.client.get(url)
-        # Session, user, permissions (2), then the queue: the count, the
+        # Session, user, permissions (2), then the queue: two counts, the
         # placements, their asks' ids, a few asks of each, the questions.
-        with self.assertNumQueries(9):
+        with self.assertNumQueries(10):
             self.client.get(url)
 
     def test_deciding_from_the_page_comes_back_to_the_next_ask(self) -> None:
@@ -253,7 +254,7 @@ class ReviewQueueTests(DeskCase):
             follow=True,
         )
         self.assertContains(response, f"Refused: 1 ask stays out of question #{self.price.pk}.")
-        self.assertContains(response, "1 ask waits for a decision.")
+        self.assertContains(response, "1 suggestion waits for a decision.")
 
     def test_only_triagers_decide(self) -> None:
         url = reverse("desk_staff:review", args=[DAY.isoformat()])

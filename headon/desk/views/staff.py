@@ -118,7 +118,8 @@ def review(request: HttpRequest, day: str) -> HttpResponse:
     chosen = _day(day)
     if request.method == "POST":
         return _review_decide(request, chosen)
-    groups, total = review_queue(chosen)
+    queue = review_queue(chosen)
+    groups = queue.groups
     # Each decision comes back to the suggestion after it, so the keys go on.
     firsts = [item.ask_ids[0] for group in groups for item in group.items if item.ask_ids]
     after: dict[int, int | None] = dict(zip(firsts, [*firsts[1:], None], strict=False))
@@ -127,7 +128,7 @@ def review(request: HttpRequest, day: str) -> HttpResponse:
         "desk/review.html",
         {
             "day": chosen,
-            "total": total,
+            "queue": queue,
             "groups": [
                 (
                     group,

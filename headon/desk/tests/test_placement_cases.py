@@ -145,3 +145,46 @@ def test_no_question_is_titled_after_spam_when_it_has_real_asks(desk: Channel) -
             if spam_like(question.text):
                 assert all(spam_like(t) for t in texts), (step, question.text, texts)
         merging.recluster_day(DAY)
+
+
+def test_the_demo_learns_from_its_answered_night_and_merges_its_next_day_with_it(
+    sentence_model: Embedder,
+) -> None:
+    """Issue 16: the demo's own day kept five "refurbished battery"
+    questions apart and merged range asks into the price question through a
+    shared filler ("问了客服也没说清楚"). The demo learns from yesterday's
+    answered questions as it loads, and a newcomer sees what it learned."""
+    import io
+    from collections import Counter, defaultdict
+
+    from django.core.management import call_command
+    from django.test import Client
+
+    from headon.accounts.models import User
+    from headon.desk.models import LearnedTransform
+    from headon.timezones import organiser_today
+
+    merging._embedder_state.clear()
+    merging._embedder_state["loaded"] = sentence_model
+    merging._engines.clear()
+    try:
+        call_command("demo", no_serve=True, stdout=io.StringIO())
+    finally:
+        merging._engines.clear()
+    learned = LearnedTransform.objects.get()
+    assert (learned.nights, learned.questions) == (1, 10)
+    assert learned.precision is not None
+    assert learned.precision >= 0.95
+    today = organiser_today()
+    asked: dict[int, Counter[int]] = defaultdict(Counter)  # question -> demo question index
+    for question_id, external_id in Ask.objects.filter(day=today).values_list(
+        "question", "external_id"
+    ):
+        asked[question_id][int(external_id.rsplit("-q", 1)[1])] += 1
+    battery = [q for q, kinds in asked.items() if kinds.most_common(1)[0][0] == 2]
+    assert len(battery) <= 2  # one question, in whichever words
+    assert not [q for q, kinds in asked.items() if kinds[1] and kinds[3]]  # range with price
+    client = Client()
+    client.force_login(User.objects.get(username="demo-triager"))
+    page = client.get("/staff/desk/").content.decode()
+    assert "The merge engine learned this desk's words from 10 answered questions" in page

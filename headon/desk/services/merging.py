@@ -21,7 +21,7 @@ import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from django.conf import settings
@@ -223,6 +223,9 @@ class _Day:
     # question pk -> ask ids, in the order the questions are written.
     members: dict[int, list[str]]
     created: set[int]
+    # A new question titled as an answered one of the day -> that one: put
+    # to a person, never merged (the answered question is closed).
+    twins: dict[int, int] = field(default_factory=dict)
 
 
 @transaction.atomic
@@ -324,6 +327,7 @@ def _write_questions(work: _Day, clusters: list[Cluster]) -> dict[str, int]:
     }
     names: dict[str, int] = {}
     titles: dict[str, list[int]] = defaultdict(list)  # title's key -> open questions
+    answered: dict[str, int] = {}  # title's key -> an answered question
     fresh: list[Cluster] = []
     for cluster in clusters:
         if cluster.question_id.isdigit() and int(cluster.question_id) in existing:
@@ -332,6 +336,8 @@ def _write_questions(work: _Day, clusters: list[Cluster]) -> dict[str, int]:
             work.members[question.pk] = list(cluster.ask_ids)
             if question.covered_at is None:
                 titles[match_key(question.text)].append(question.pk)
+            else:
+                answered.setdefault(match_key(question.text), question.pk)
         else:
             fresh.append(cluster)
     for cluster in fresh:
@@ -353,6 +359,8 @@ def _write_questions(work: _Day, clusters: list[Cluster]) -> dict[str, int]:
         work.members[question.pk] = list(cluster.ask_ids)
         work.created.add(question.pk)
         titles[match_key(title)].append(question.pk)
+        if match_key(title) in answered:
+            work.twins[question.pk] = answered[match_key(title)]
     return names
 
 
@@ -408,9 +416,12 @@ def _suggest(
     work: _Day, suggestions: dict[str, tuple[str, float]], names: dict[str, int]
 ) -> dict[str, tuple[int | None, float | None]]:
     """The review queue after a re-cluster: every free ask of a question the
-    engine suggests for another, unless a person refused that one for it."""
+    engine suggests for another (or titled as an answered one), unless a
+    person refused that one for it."""
     out: dict[str, tuple[int | None, float | None]] = {}
-    targets: dict[int, tuple[int, float]] = {}
+    targets: dict[int, tuple[int, float | None]] = {
+        new: (twin, None) for new, twin in work.twins.items()
+    }
     size = {q: len(asks) for q, asks in work.members.items()}
     for source, (target, score) in suggestions.items():
         if source in names and target in names and names[source] != names[target]:

@@ -332,6 +332,7 @@ class ClosedAndTitleTests(DeskCase):
         merging.recluster_day(DAY)
         for ask in Ask.objects.filter(pk__in=[a.pk for a in plain]):
             self.assertNotEqual(ask.question_id, question.pk)
+            self.assertEqual(ask.suggested_id, question.pk)  # for a person to decide
         self.assertEqual(question.asks.count(), 3)
 
     def test_answered_questions_are_closed_to_the_engine_everywhere(self) -> None:

@@ -24,7 +24,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +35,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import contextlib
 
 from bench.harness import sample
-from bench.merge_scores import best_threshold, binary_prf, cluster_metrics, pairwise_prf
+from bench.merge_bands import bands_table, fit_history, load_history, measure_bands
+from bench.merge_scores import (
+    best_threshold,
+    binary_prf,
+    cluster_metrics,
+    pairwise_prf,
+    threshold_for_precision,
+)
 from headon.desk.merging import (
     MergeEngine,
     Thresholds,
     load_embedder,
     match_key,
 )
+from headon.desk.merging.calibrate import AUTO_PRECISION, calibrate
 from headon.desk.merging.embedders import E5_ENGINES, ConcatEmbedder, E5Embedder, Embedder, Vectors
 from headon.desk.merging.normalise import is_chinese
 
@@ -109,14 +117,33 @@ def peak_rss_mb() -> float:
 
 
 class CachedEmbedder:
-    """Wraps an embedder so that each text is embedded once across all the runs here."""
+    """Wraps an embedder so that each text is embedded once across all the runs here,
+    and across runs with ``--cache DIR`` (one .npz per model and engine)."""
 
-    def __init__(self, inner: Embedder) -> None:
+    def __init__(self, inner: Embedder, store: Path | None = None) -> None:
         self.inner = inner
         self.name = inner.name
         self.dim = inner.dim
         self.cache: dict[str, np.ndarray] = {}
         self.seconds = 0.0
+        self.store = None
+        if store is not None:
+            engine = getattr(inner, "engine", "")
+            self.store = store / f"{inner.name}{'-' + engine if engine else ''}.npz"
+            if self.store.exists():
+                with np.load(self.store, allow_pickle=False) as data:
+                    self.cache = dict(zip(data["texts"].tolist(), data["vectors"], strict=True))
+        self.stored = len(self.cache)
+
+    def save(self) -> None:
+        if self.store is None or len(self.cache) == self.stored:
+            return
+        self.store.parent.mkdir(parents=True, exist_ok=True)
+        texts = list(self.cache)
+        tmp = self.store.with_suffix(".tmp.npz")
+        np.savez(tmp, texts=np.array(texts), vectors=np.stack([self.cache[t] for t in texts]))
+        tmp.replace(self.store)
+        self.stored = len(texts)
 
     def encode(self, texts: Sequence[str]) -> Vectors:
         missing = [t for t in dict.fromkeys(texts) if t not in self.cache]
@@ -158,11 +185,18 @@ def pair_grid(base: Thresholds, chinese: bool, embedder: Embedder) -> list[Thres
     ]
 
 
-def cached(inner: Embedder) -> Embedder:
+def cached(inner: Embedder, store: Path | None = None) -> Embedder:
     """The embedder with every model behind a cache (each part of a concatenation)."""
     if isinstance(inner, ConcatEmbedder):
-        return ConcatEmbedder([CachedEmbedder(p) for p in inner.parts])
-    return CachedEmbedder(inner)
+        return ConcatEmbedder([CachedEmbedder(p, store) for p in inner.parts])
+    return CachedEmbedder(inner, store)
+
+
+def save_cache(embedder: Embedder | None) -> None:
+    parts = embedder.parts if isinstance(embedder, ConcatEmbedder) else [embedder]
+    for part in parts:
+        if isinstance(part, CachedEmbedder):
+            part.save()
 
 
 # -- methods on the intents -------------------------------------------------------
@@ -255,7 +289,12 @@ def time_assign(
     embedder: Embedder | None, thresholds: Thresholds, held: Sequence[str], rest: Sequence[str]
 ) -> dict[str, float]:
     """Assign held-out asks one at a time into an engine built on the rest."""
-    engine = MergeEngine(embedder=embedder, thresholds=thresholds)
+    return time_assign_with(MergeEngine(embedder=embedder, thresholds=thresholds), held, rest)
+
+
+def time_assign_with(
+    engine: MergeEngine, held: Sequence[str], rest: Sequence[str]
+) -> dict[str, float]:
     engine.recluster([(f"old{i}", t) for i, t in enumerate(rest)])
     times = []
     for i, text in enumerate(held):
@@ -413,6 +452,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also run both pipelines end to end on a synthetic day this big (BERTopic-style)",
     )
     parser.add_argument("--skip-bertopic", action="store_true")
+    parser.add_argument(
+        "--history",
+        type=Path,
+        default=None,
+        help="earlier days' confirmed asks (CSV text,category or a JSON's train split):"
+        " fit the learned transform on them and score the engine with it too",
+    )
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="a directory that keeps embeddings between runs (one file per model)",
+    )
     parser.add_argument("--seed", type=int, default=13)
     args = parser.parse_args(argv)
     seed = args.seed
@@ -447,7 +499,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     inner = load_embedder(preference, threads=args.threads, e5_engine=args.e5_engine)
     metrics["model_load_s"] = time.perf_counter() - start
     metrics["model_load_peak_rss_mb"] = peak_rss_mb()
-    embedder = cached(inner) if inner is not None else None
+    embedder = cached(inner, args.cache) if inner is not None else None
     metrics["mode"] = "semantic" if embedder else "lexical"
     if embedder is not None:
         metrics["model_name"] = embedder.name
@@ -473,38 +525,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         metrics["embed_peak_rss_mb"] = peak_rss_mb()
         embedder.encode([match_key(t) for t, _ in dev_rows])
 
-    # 1. headon engine: thresholds from dev. The reference density is the dev
-    # day's median r, measured, not searched.
-    base = Thresholds()
+    # 1. headon engine: its bands calibrated on dev asks only (calibrate.py): the
+    # reference density measured, the auto band for pairwise precision, the
+    # suggest band for a reviewer's load.
     if embedder is not None:
-        dev_r = MergeEngine(embedder=embedder).densities([t for t, _ in dev_rows])
-        if dev_r is not None and len(dev_r):
-            base = replace(base, reference_density=round(float(np.median(dev_r)), 3))
-    if embedder is not None:
-        # Threshold and density weight together, on dev asks only.
-        grid = [
-            (round(float(t), 3), w)
-            for w in DENSITY_WEIGHTS
-            for t in np.arange(0.8 - 1.4 * w, 1.97 - 1.36 * w, 0.03)
-        ]
-        chosen, _ = tune(
-            grid,
-            lambda tw: run_engine(
-                MergeEngine(
-                    embedder=embedder,
-                    thresholds=replace(base, meaning=tw[0], density_weight=tw[1]),
-                ),
-                dev_rows,
-            ),
-            gold_dev,
-        )
-        thresholds = replace(base, meaning=chosen[0], density_weight=chosen[1])
+        calibration = calibrate(embedder, dev_rows, seed=seed)
+        thresholds = calibration.thresholds
+        metrics["engine_dev"] = asdict(calibration) | {"thresholds": None}
     else:
-        thresholds = base
+        thresholds = Thresholds()
     metrics["engine_meaning_threshold"] = thresholds.meaning
     metrics["engine_near_threshold"] = thresholds.near
     metrics["engine_density_weight"] = thresholds.density_weight
     metrics["engine_reference_density"] = thresholds.reference_density
+    metrics["engine_suggest_threshold"] = thresholds.suggest
     gc.collect()
     reset_peak_rss()
     engine = MergeEngine(embedder=embedder, thresholds=thresholds)
@@ -523,6 +557,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         time_assign(inner, thresholds, texts[: args.assign_count], texts[args.assign_count :])
     )
     metrics["engine"] = engine_m
+    metrics["bands"] = measure_bands(embedder, thresholds, test_rows)
+
+    # 1b. The same engine with a transform learned from earlier days' confirmed
+    # asks, its thresholds calibrated with it on the same dev asks.
+    if args.history is not None and embedder is not None:
+        history = load_history(args.history)
+        start = time.perf_counter()
+        transform, chosen = fit_history(embedder, history, dev_rows, seed)
+        fit_s = time.perf_counter() - start
+        start = time.perf_counter()
+        pred = run_engine(MergeEngine(embedder=embedder, transform=transform), test_rows)
+        history_m = cluster_metrics(gold_test, pred)
+        history_m.update(cluster_s=time.perf_counter() - start, fit_and_calibrate_s=fit_s)
+        history_m["total_s"] = history_m["cluster_s"] + metrics.get("embed_s", 0.0)
+        history_m["asks_per_s"] = len(test_rows) / history_m["total_s"]
+        history_m["peak_rss_mb"] = peak_rss_mb()
+        history_m.update(
+            history_asks=float(transform.examples),
+            history_questions=float(transform.classes),
+            dev_precision=chosen.precision,
+            dev_f1=chosen.f1,
+            **{f"threshold_{k}": float(v) for k, v in transform.thresholds.items()},
+        )
+        history_m["without_history"] = {
+            k: engine_m[k] for k in ("precision", "recall", "f1", "ari", "nmi")
+        }
+        texts = [t for t, _ in test_rows]
+        assign_engine = MergeEngine(embedder=inner, transform=transform)
+        history_m.update(
+            time_assign_with(assign_engine, texts[: args.assign_count], texts[args.assign_count :])
+        )
+        metrics["history"] = history_m
+        metrics["bands_without_history"] = metrics["bands"]
+        metrics["bands"] = measure_bands(embedder, chosen.thresholds, test_rows, transform)
     if embedder is not None:
         metrics["quiet_days"] = quiet_days(test_rows, embedder, thresholds, seed)
     if args.day_asks:
@@ -620,6 +688,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     for name in PAIR_SETTINGS[chinese_pairs]:
         pairs_m[name] = getattr(pt, name)
+    if embedder is not None:
+        # The auto band on pairs: the lowest score whose dev pairs reach the
+        # auto precision, with the settings chosen above.
+        dev_scores = pair_engine.score_pairs([(a, b) for a, b, _ in dev_pairs])
+        t_auto = threshold_for_precision(
+            [s.score if s.score is not None else -np.inf for s in dev_scores],
+            dev_labels,
+            AUTO_PRECISION,
+            [s.same_key or s.jaccard >= pt.near for s in dev_scores],
+        )
+        auto = binary_prf(
+            test_labels,
+            [
+                s.same_key or s.jaccard >= pt.near or (s.score is not None and s.score >= t_auto)
+                for s in test_scores
+            ],
+        )
+        pairs_m.update(
+            auto_threshold=t_auto, auto_precision=auto["precision"], auto_recall=auto["recall"]
+        )
     cosines = [s.score for s in test_scores]
     if all(c is not None for c in cosines):
         from sklearn.metrics import roc_auc_score
@@ -648,6 +736,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     metrics["pairs_tfidf"] = pairs_t
     metrics["notes"] = notes
 
+    save_cache(embedder)
     print_table(metrics, args)
     print(json.dumps(metrics, sort_keys=True, default=float))
     return 0
@@ -675,6 +764,7 @@ def print_table(m: dict[str, Any], args: argparse.Namespace) -> None:
     print("-" * len(head))
     for key, label in (
         ("engine", "headon engine"),
+        ("history", "headon + history"),
         ("tfidf", "TF-IDF char 2-4"),
         ("bertopic", "BERTopic-style"),
     ):
@@ -688,10 +778,21 @@ def print_table(m: dict[str, Any], args: argparse.Namespace) -> None:
         )
     e = m["engine"]
     print(
-        f"\nengine thresholds (dev): meaning {m['engine_meaning_threshold']}, near "
-        f"{m['engine_near_threshold']}, density weight {m['engine_density_weight']}, reference density {m['engine_reference_density']} · assign one new ask: median {e['assign_median_ms']:.2f} ms,"
-        f" p95 {e['assign_p95_ms']:.2f} ms"
+        f"\nengine thresholds (dev): auto {m['engine_meaning_threshold']}, suggest "
+        f"{m['engine_suggest_threshold']:.3f}, near {m['engine_near_threshold']}, density weight"
+        f" {m['engine_density_weight']}, reference density {m['engine_reference_density']} ·"
+        f" assign one new ask: median {e['assign_median_ms']:.2f} ms, p95 {e['assign_p95_ms']:.2f} ms"
     )
+    if "history" in m:
+        h = m["history"]
+        chosen = ", ".join(f"{k[10:]} {v:.3f}" for k, v in h.items() if k.startswith("threshold_"))
+        print(
+            f"with history ({int(h['history_asks']):,} asks, {int(h['history_questions'])} questions,"
+            f" fitted and calibrated in {h['fit_and_calibrate_s']:.0f} s): {chosen} · assign one"
+            f" new ask: median {h['assign_median_ms']:.2f} ms, p95 {h['assign_p95_ms']:.2f} ms"
+        )
+    for line in bands_table(m):
+        print(line)
     if "quiet_days" in m:
         q = m["quiet_days"]
         print(
@@ -754,6 +855,12 @@ def print_table(m: dict[str, Any], args: argparse.Namespace) -> None:
     )
     if m["mode"] == "semantic":
         print(f"pair settings chosen on the dev pairs ({m['pairs_script']} script): {settings}")
+    if "auto_precision" in m["pairs_engine"]:
+        p = m["pairs_engine"]
+        print(
+            f"auto band on the pairs (threshold {p['auto_threshold']:.3f} from the dev pairs):"
+            f" precision {p['auto_precision']:.3f}, recall {p['auto_recall']:.3f}"
+        )
     if "assign_median_ms" in m["pairs_engine"]:
         p = m["pairs_engine"]
         print(

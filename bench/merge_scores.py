@@ -72,3 +72,25 @@ def best_threshold(
     f1 = np.where(last, 2 * tp / (predicted + positives), -1.0)
     k = int(np.argmax(f1))
     return float(ss[k]), float(f1[k])
+
+
+def threshold_for_precision(
+    scores: Sequence[float],
+    labels: Sequence[int],
+    precision: float,
+    forced: Sequence[bool] | None = None,
+) -> float:
+    """The lowest threshold whose decisions (forced pairs always "same") reach
+    ``precision`` on these (dev) scores; above every score if none does."""
+    s = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(labels, dtype=bool)
+    f = np.zeros(len(s), dtype=bool) if forced is None else np.asarray(forced, dtype=bool)
+    order = np.argsort(-s[~f], kind="stable")
+    ss, yy = s[~f][order], y[~f][order]
+    tp = int((y & f).sum()) + np.cumsum(yy)
+    predicted = int(f.sum()) + np.arange(1, len(ss) + 1)
+    last = np.r_[ss[1:] != ss[:-1], True] if len(ss) else np.zeros(0, dtype=bool)
+    ok = np.flatnonzero(last & (tp / predicted >= precision))
+    if not len(ok):
+        return float(np.nextafter(ss[0], np.inf)) if len(ss) else 0.0
+    return float(ss[ok[-1]])

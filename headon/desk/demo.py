@@ -25,6 +25,7 @@ from headon.desk.services.answers import (
     question_link_confirm,
 )
 from headon.desk.services.imports import author_key
+from headon.desk.services.learning import transform_refit
 from headon.desk.services.merging import recluster_day
 from headon.desk.services.triage import question_flag
 from headon.timezones import day_bounds, organiser_today
@@ -202,6 +203,11 @@ def load_answers() -> None:
             link(question, published[index])
     Question.objects.filter(answer__in=published.values()).update(covered_at=evening)
     digest_publish(yesterday, now=cutoff_for(yesterday))
+    # Yesterday is confirmed history now: the engine learns from it at once,
+    # as the worker does after a digest, and merges today with what it
+    # learned (load() left today for this), so the demo desk shows both.
+    transform_refit()
+    recluster_day(today)
     # Today: the questions asked again link to yesterday's answers...
     groups = questions_by_index(today)
     for index in (0, 1, 2, 3, 5):
@@ -221,7 +227,9 @@ def load() -> None:
     yesterday = today - dt.timedelta(days=1)
     if load_asks(day=yesterday, count=DEMO_ASKS * 4 // 5, seed=2026):
         recluster_day(yesterday)
-    if load_asks():
+    # Today is merged once the demo has learned from yesterday (load_answers);
+    # a demo loaded again on a later day has its answers, and merges here.
+    if load_asks() and Answer.objects.exists():
         recluster_day(today)
 
 

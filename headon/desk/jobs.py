@@ -11,7 +11,7 @@ from django_tasks import task
 from headon.desk.digest import formats
 from headon.desk.digest import services as digests
 from headon.desk.models import ImportRun
-from headon.desk.services import imports, merging
+from headon.desk.services import imports, learning, merging
 
 
 @task()
@@ -61,3 +61,11 @@ def publish_due_digest() -> str:
         for lang in formats.LANGUAGES:
             formats.digest_png(revision, lang)
     return f"{due.isoformat()} r{revision.number if revision else 0}{'' if created else ' (kept)'}"
+
+
+@task()
+def refit_transform() -> int:
+    """Learn the organisation's words again from the confirmed nights, after
+    a digest is published (services/learning); fits once per history."""
+    fitted = learning.transform_refit()
+    return fitted.pk if fitted is not None else 0

@@ -16,3 +16,8 @@ JOBS = "headon.desk.jobs"
 def assign_day(day: str) -> None:
     """Place the day's new asks into questions (an ISO date)."""
     enqueue_named(f"{JOBS}.assign_day", day)
+
+
+def refit_transform() -> None:
+    """Learn the merge transform again from the confirmed history."""
+    enqueue_named(f"{JOBS}.refit_transform")

@@ -173,6 +173,18 @@ class Ask(models.Model):
         AUTO = "auto", _("Merged automatically")
         STAFF = "staff", _("Placed by staff")
 
+    class Placement(models.TextChoices):
+        """How the ask came to be in its question, and so how far to trust
+        it: the first four by the merge engine, the last two by a person
+        (and so pinned: see `assigned_by`)."""
+
+        NEW = "new", _("A question of its own")
+        EXACT = "exact", _("Exact duplicate")
+        NEAR = "near", _("Near duplicate")
+        MEANING = "meaning", _("Same meaning")
+        ACCEPTED = "accepted", _("Suggested and accepted")
+        STAFF = "staff", _("Placed by hand")
+
     channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="asks")
     # The channel's own id for the post; re-importing the same export finds
     # it and adds nothing (unique with the channel, see constraints).
@@ -199,6 +211,25 @@ class Ask(models.Model):
     assigned_by = models.CharField(
         max_length=10, choices=Assignment.choices, default=Assignment.AUTO
     )
+    # How it was placed (blank: placed before the desk recorded it), and for
+    # a placement by meaning the engine's score (docs/decisions: placement).
+    # A database default too: the import's raw INSERT (services/imports.py)
+    # names its columns and leaves this one out.
+    placement = models.CharField(
+        _("placement"),
+        max_length=10,
+        choices=Placement.choices,
+        blank=True,
+        default="",
+        db_default="",
+    )
+    placement_score = models.FloatField(null=True, blank=True)
+    # A doubtful placement waiting in the review queue: the ask stays in its
+    # own question until a person accepts the move into this one.
+    suggested = models.ForeignKey(
+        Question, null=True, blank=True, on_delete=models.SET_NULL, related_name="suggested_asks"
+    )
+    suggested_score = models.FloatField(null=True, blank=True)
     import_run = models.ForeignKey(
         ImportRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -226,6 +257,18 @@ class Ask(models.Model):
     def __str__(self) -> str:
         return self.text[:80]
 
+    def placement_text(self) -> str:
+        """How the ask was placed, in the reader's language."""
+        if not self.placement:
+            return str(self.get_assigned_by_display())
+        label = str(self.get_placement_display())
+        if self.placement == self.Placement.MEANING and self.placement_score is not None:
+            return gettext("%(how)s (score %(score).2f)") % {
+                "how": label,
+                "score": self.placement_score,
+            }
+        return label
+
 
 class TriageAction(models.Model):
     """A staff correction of the merging: logged, undoable, and binding on
@@ -240,6 +283,8 @@ class TriageAction(models.Model):
         SET_ASIDE = "set_aside", _("Set aside")
         RESTORE = "restore", _("Put back on the lists")
         RETITLE = "retitle", _("Approve a public title")
+        ACCEPT = "accept", _("Accept suggested placements")
+        REFUSE = "refuse", _("Refuse suggested placements")
 
     kind = models.CharField(max_length=10, choices=Kind.choices)
     actor = models.ForeignKey(
@@ -247,7 +292,9 @@ class TriageAction(models.Model):
     )
     at = models.DateTimeField(auto_now_add=True)
     # {"asks": {ask_id: [question before, assigned_by before]}, "questions": {...}}:
-    # everything undo needs to put back.
+    # everything undo needs to put back. Accepting and refusing suggestions
+    # also keep {"placements": {ask_id: [placement, score, suggested, its score]}};
+    # a refusal's "refused" {ask_id: question id} is a lock (merging.locks_for).
     before = models.JSONField(default=dict)
     summary = models.JSONField(default=dict)
     undone_at = models.DateTimeField(null=True, blank=True)
@@ -285,6 +332,18 @@ class TriageAction(models.Model):
             return self._aside_sentence(s)
         if self.kind == self.Kind.RETITLE:
             return gettext("Approved a public title for question #%(question)s.") % s
+        if self.kind == self.Kind.ACCEPT:
+            return ngettext(
+                "Accepted %(asks)s suggested ask into question #%(target)s.",
+                "Accepted %(asks)s suggested asks into question #%(target)s.",
+                n,
+            ) % {"asks": n, "target": s.get("target")}
+        if self.kind == self.Kind.REFUSE:
+            return ngettext(
+                "Refused %(asks)s suggested ask for question #%(target)s.",
+                "Refused %(asks)s suggested asks for question #%(target)s.",
+                n,
+            ) % {"asks": n, "target": s.get("target")}
         return gettext("Cleared the rumour flag of question #%(question)s.") % s
 
     def _aside_sentence(self, s: dict[str, int]) -> str:
@@ -520,3 +579,36 @@ class DigestImage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.revision_id} {self.language}"
+
+
+class LearnedTransform(models.Model):
+    """A transform of the sentence vectors learned from the desk's own
+    confirmed nights (merging/learn.py), with the history it was fitted on.
+    The latest one for the running embedder is used by live assignment and
+    re-clusters; with none, the engine compares the model's vectors as is."""
+
+    # The embedder whose vectors it transforms: another model's vectors
+    # have another meaning, and the transform is not used with them.
+    embedder = models.CharField(max_length=40)
+    data = models.BinaryField()
+    first_day = models.DateField()
+    last_day = models.DateField()
+    nights = models.PositiveIntegerField()
+    questions = models.PositiveIntegerField()
+    asks = models.PositiveIntegerField()
+    pairs = models.PositiveIntegerField(default=0)
+    # The bands stored with the transform were chosen on held-out wordings
+    # of the history; pairwise precision and recall of auto merges there.
+    held_out = models.PositiveIntegerField(default=0)
+    precision = models.FloatField(null=True, blank=True)
+    recall = models.FloatField(null=True, blank=True)
+    # SHA-256 of the labelled history: a refit on the same history adds nothing.
+    history_hash = models.CharField(max_length=64)
+    fitted_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-fitted_at", "-id"]
+        indexes = [models.Index(fields=["embedder", "-fitted_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.embedder} {self.fitted_at:%Y-%m-%d %H:%M}"

@@ -5,10 +5,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Count, F, Q, QuerySet, Sum, Window
+from django.db.models import Count, F, Max, Q, QuerySet, Sum, Window
 from django.db.models.functions import ExtractHour, RowNumber
 
-from headon.desk.models import Ask, Channel, ImportRun, Question, TriageAction
+from headon.desk.models import Ask, Channel, ImportRun, LearnedTransform, Question, TriageAction
 from headon.desk.ranking import QuestionDay, Ranked, Weights, rank
 from headon.desk.spam import list_title
 from headon.timezones import organiser_now, organiser_tz
@@ -33,6 +33,7 @@ class DayOverview:
     questions: list[DayQuestion]
     distinct: int = 0  # all the day's questions; `questions` may be one page of them
     offset: int = 0  # the rank of the first one shown, less one
+    to_review: int = 0  # suggested placements waiting in the review queue
 
 
 def _hours_so_far(day: dt.date) -> int:
@@ -106,7 +107,10 @@ def day_overview(
     if listed is not None:
         asks = asks & (listed_asks() if listed else set_aside_asks())
     totals = asks.aggregate(
-        asks=Count("id"), unassigned=Count("id", filter=Q(question__isnull=True))
+        asks=Count("id"),
+        unassigned=Count("id", filter=Q(question__isnull=True)),
+        # A suggestion moves a question's asks together: one decision each.
+        to_review=Count("question", distinct=True, filter=Q(suggested__isnull=False, set_aside="")),
     )
     placed = asks.filter(question__isnull=False)
     figures = placed.values("question").annotate(
@@ -178,7 +182,84 @@ def day_overview(
         ],
         distinct=distinct,
         offset=offset,
+        to_review=totals["to_review"],
     )
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    """One suggested placement: the asks of one question (a single ask when
+    it arrived on its own) that the engine would move into another."""
+
+    source: Question
+    ask_ids: list[int]
+    samples: list[Ask]
+    score: float | None
+
+
+@dataclass(frozen=True)
+class ReviewGroup:
+    """The suggested placements into one question, waiting for a person."""
+
+    question: Question
+    items: list[ReviewItem]
+
+
+REVIEW_LIMIT = 100  # suggestions on one page of the queue; deciding them brings the next
+
+
+@dataclass(frozen=True)
+class ReviewQueue:
+    groups: list[ReviewGroup]
+    suggestions: int  # waiting in all (a page shows up to REVIEW_LIMIT)
+    asks: int  # the asks they would move
+
+
+def review_queue(day: dt.date, *, limit: int = REVIEW_LIMIT) -> ReviewQueue:
+    """The day's suggested placements, the surest first, grouped by the
+    question suggested, and how many wait in all. Six queries: two counts,
+    the placements, their asks' ids, a few asks of each, the questions."""
+    waiting = Ask.objects.filter(day=day, suggested__isnull=False, set_aside="")
+    asks = waiting.count()
+    suggestions = waiting.values("question", "suggested").distinct().count()
+    placements = list(
+        waiting.values("suggested", "question")
+        .annotate(score=Max("suggested_score"))
+        .order_by(F("score").desc(nulls_last=True), "question")[:limit]
+    )
+    sources = {p["question"] for p in placements}
+    ids: dict[tuple[int, int], list[int]] = {}
+    for pk, question_id, suggested_id in (
+        waiting.filter(question__in=sources)
+        .order_by("pk")
+        .values_list("pk", "question", "suggested")
+    ):
+        ids.setdefault((question_id, suggested_id), []).append(pk)
+    window = Window(
+        RowNumber(),
+        partition_by=[F("question_id"), F("suggested_id")],
+        order_by=[F("likes").desc(), F("id").asc()],
+    )
+    samples: dict[tuple[int, int], list[Ask]] = {}
+    for ask in (
+        waiting.filter(question__in=sources).annotate(row=window).filter(row__lte=3)
+    ).select_related("channel"):
+        key = (ask.question_id, ask.suggested_id)
+        samples.setdefault(key, []).append(ask)  # type: ignore[arg-type]
+    questions = Question.objects.in_bulk(sources | {p["suggested"] for p in placements})
+    groups: dict[int, ReviewGroup] = {}
+    for p in placements:
+        key = (p["question"], p["suggested"])
+        group = groups.setdefault(p["suggested"], ReviewGroup(questions[p["suggested"]], []))
+        group.items.append(
+            ReviewItem(questions[p["question"]], ids.get(key, []), samples.get(key, []), p["score"])
+        )
+    return ReviewQueue(list(groups.values()), suggestions, asks)
+
+
+def learned_transform() -> LearnedTransform | None:
+    """The transform the engine learned last, without its bytes."""
+    return LearnedTransform.objects.defer("data").order_by("-fitted_at", "-id").first()
 
 
 def recent_imports(limit: int = 10) -> QuerySet[ImportRun]:

@@ -7,6 +7,7 @@ urlpatterns = [
     path("", staff.staff_desk, name="home"),
     path("day/<str:day>/", staff.staff_desk, name="day"),
     path("day/<str:day>/recluster/", staff.recluster, name="recluster"),
+    path("day/<str:day>/review/", staff.review, name="review"),
     path("questions/<int:pk>/", staff.question_detail, name="question"),
     path("questions/<int:pk>/action/", staff.question_action, name="question_action"),
     path("questions/<int:pk>/answer/", answers.question_answer, name="question_answer"),

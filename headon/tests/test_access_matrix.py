@@ -318,6 +318,15 @@ class MatrixFixtures(PersonasTestCase):
             Row("desk_staff:home", {}, staff(DESK)),
             Row("desk_staff:day", {"day": day}, staff(DESK)),
             Row("desk_staff:recluster", {"day": day}, post_only(TRIAGE), staff(TRIAGE, 302)),
+            # The review queue: triagers read and decide it (an unknown
+            # question to decide about is a 404, after the permission check).
+            Row(
+                "desk_staff:review",
+                {"day": day},
+                staff(TRIAGE),
+                staff(TRIAGE, 404),
+                data={"action": "accept", "target": "0"},
+            ),
             Row("desk_staff:question", q_answered, staff(DESK)),
             Row(
                 "desk_staff:question_action",

@@ -31,6 +31,7 @@ def _axe_script() -> Path:
 
 def _pages() -> tuple[list[str], list[str]]:
     from headon.desk.models import Answer, Digest
+    from headon.timezones import organiser_today
     from headon.visits.models import Application, Program
     from headon.visits.services.applications import access_token
 
@@ -62,6 +63,7 @@ def _pages() -> tuple[list[str], list[str]]:
         "/staff/desk/answers/",
         "/staff/desk/digest/",
         "/staff/desk/dashboard/",
+        f"/staff/desk/day/{organiser_today().isoformat()}/review/",
         f"/staff/visits/{slug}/",
         f"/staff/visits/{slug}/report/",
         f"/staff/visits/{slug}/draw/",

@@ -32,6 +32,7 @@ from django.utils.translation import gettext as _
 from headon import faults
 from headon.accounts.models import User
 from headon.accounts.services import audit_record
+from headon.desk import later
 from headon.desk.digest import ledger
 from headon.desk.models import Answer, Ask, Digest, DigestRevision, Question
 from headon.desk.services.answers import after_publishing, answer_publish
@@ -243,6 +244,7 @@ def digest_publish(
         target=digest,
         data={"revision": number, "answers": len(snapshot["answers"])},
     )
+    later.refit_transform()  # a published night is confirmed history to learn from
     faults.pause("digest-publish", digest_hash)  # crash tests only
     return revision, True
 

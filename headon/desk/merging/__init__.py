@@ -2,6 +2,7 @@
 
 from .embedders import E5Embedder, Embedder, USEEmbedder, load_embedder
 from .engine import Assignment, Cluster, Locks, MergeEngine, PairScore, Thresholds
+from .learn import Transform, fit_transform
 from .normalise import exact_key, match_key
 
 __all__ = [
@@ -13,8 +14,10 @@ __all__ = [
     "MergeEngine",
     "PairScore",
     "Thresholds",
+    "Transform",
     "USEEmbedder",
     "exact_key",
+    "fit_transform",
     "load_embedder",
     "match_key",
 ]

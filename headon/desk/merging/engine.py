@@ -7,6 +7,13 @@ average linkage on a density-adjusted similarity (see ``Thresholds``).
 Precision matters more than recall here: a wrong merge hides a person's
 question, a missed one only shows it twice.
 
+Meaning scores fall in three bands (``Thresholds.meaning`` and ``.suggest``):
+auto, merged at once; suggest, an ask of its own with the best question named
+for a person to accept (``Assignment.suggested``, ``MergeEngine.suggestions``);
+new. A ``closed`` question (one with a published answer) is never placed into
+below the auto band. A ``Transform`` learned from confirmed history
+(``learn.py``) may reshape the meaning vectors first.
+
 Staff corrections arrive as ``Locks``: an ask pinned to a question stays there,
 an ask forbidden from a question never lands in it, whatever a later automatic
 run computes.
@@ -18,18 +25,23 @@ import heapq
 import logging
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from .embedders import Embedder, Vectors
+from .learn import Transform
 from .minhash import MinHashIndex, jaccard, shingles
 from .normalise import is_chinese, match_key
 from .overlap import DIM as OVERLAP_DIM
 from .overlap import overlap_vectors
+from .scoring import Thresholds, day_shift
+from .scoring import UnionFind as _UnionFind
+from .scoring import densities as _densities
+from .scoring import offsets as _offsets
 
 __all__ = [
     "Assignment",
@@ -38,65 +50,13 @@ __all__ = [
     "MergeEngine",
     "PairScore",
     "Thresholds",
+    "day_shift",
 ]
 
 logger = logging.getLogger(__name__)
 
 Stage = Literal["pinned", "exact", "near", "meaning", "new"]
 Mode = Literal["semantic", "lexical"]
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """Decision thresholds; calibrate them in bench/ when the embedder changes.
-
-    Two asks a and b score
-
-        2 cos(a, b) - 2 o(a, b) - (w_a r_a + w_b r_b) - t(a, b)
-
-    and ask the same question from ``meaning`` up. r is an ask's mean cosine to
-    its ``neighbours`` nearest asks: with weight w = 1 a pair must be closer than
-    each side usually is to its own neighbours (CSLS, Conneau et al. 2018), which
-    lifted pairwise F1 on CLINC150 from 0.51 to 0.67. o is their surface overlap
-    (``overlap.py``) times an overlap weight, and t a fixed offset by script pair.
-
-    A day sparser than the one the thresholds were calibrated on has a lower r
-    for every ask, so its bar for merging falls with it: every r of such a day
-    is raised until their median is ``reference_density`` (``day_shift``).
-    0 turns the shift off.
-
-    Asks written mostly in Chinese characters may have settings of their own:
-    their cosine may lean on the first model (``zh_model_share`` of e5-small in
-    e5+use), take its own density weight and pay for the characters two
-    wordings share (``zh_overlap_weight``): e5 scores "左眼皮跳是什么征兆" and
-    "右眼皮跳是什么征兆" as twins. e5 squeezes Chinese cosines into a narrow
-    band, so a Chinese-Chinese score can be stretched by ``zh_scale`` (a
-    Chinese-other one by its square root) to weigh like the rest inside a mixed
-    question. ``zh_offset`` applies to two Chinese asks, ``cross_offset`` to a
-    Chinese and another; two other asks have no offset.
-
-    The defaults treat every script alike, as the engine always did. On LCQMC
-    the Chinese settings bench/merge.py chooses on dev pairs lift F1 from 0.806
-    to 0.823, but on the demo's bilingual day they merged asks of different
-    questions (pairwise precision 0.995 -> 0.844); decision 7 has the numbers.
-    """
-
-    near: float = 0.8
-    # Chosen by bench/merge.py for e5+use on CLINC150's validation split (CC BY 3.0),
-    # never on a test split; recalibrate when the embedder changes.
-    meaning: float = -0.15
-    # The median r of that same sample of 1,500 asks, measured, not searched.
-    reference_density: float = 0.748
-    neighbours: int = 10
-    # The weight w of r: 1 is CSLS, 0 a plain cosine (x2).
-    density_weight: float = 1.0
-    overlap_weight: float = 0.0
-    zh_model_share: float = 0.5
-    zh_density_weight: float = 1.0
-    zh_overlap_weight: float = 0.0
-    zh_scale: float = 1.0
-    zh_offset: float = 0.0
-    cross_offset: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -115,9 +75,15 @@ class Locks:
 
 @dataclass(frozen=True)
 class Assignment:
+    """Where an ask went. An ask in a question of its own (stage "new") whose
+    best question scored in the suggest band names it in ``suggested``: it
+    stays apart until a person accepts."""
+
     question_id: str
     stage: Stage
     score: float
+    suggested: str | None = None
+    suggested_score: float | None = None
 
 
 @dataclass
@@ -134,28 +100,6 @@ class PairScore:
     jaccard: float
     cosine: float | None
     score: float | None  # the density-adjusted similarity ``meaning`` applies to
-
-
-class _UnionFind:
-    """Union-find whose roots may carry a fixed question id; two fixed roots never join."""
-
-    def __init__(self, fixed: Sequence[str | None]) -> None:
-        self.parent = list(range(len(fixed)))
-        self.fixed = list(fixed)
-
-    def find(self, i: int) -> int:
-        while self.parent[i] != i:
-            self.parent[i] = self.parent[self.parent[i]]
-            i = self.parent[i]
-        return i
-
-    def union(self, i: int, j: int) -> None:
-        ri, rj = self.find(i), self.find(j)
-        if ri == rj or (self.fixed[ri] is not None and self.fixed[rj] is not None):
-            return
-        if self.fixed[rj] is not None:
-            ri, rj = rj, ri
-        self.parent[rj] = ri
 
 
 class _Encoded(NamedTuple):
@@ -181,9 +125,17 @@ class MergeEngine:
         thresholds: Thresholds | None = None,
         locks: Locks | None = None,
         new_question_id: Callable[[], str] | None = None,
+        closed: frozenset[str] = frozenset(),
+        transform: Transform | None = None,
     ) -> None:
         self.embedder = embedder
+        self.transform = transform
+        if thresholds is None and transform is not None and transform.thresholds:
+            # Scores under a transform have their own scale: its calibration holds.
+            thresholds = Thresholds.from_values(transform.thresholds)
         self.thresholds = thresholds or Thresholds()
+        # Questions closed to automatic placement below the auto band (answered ones).
+        self.closed = frozenset(closed)
         self.locks = locks or Locks()
         self.mode: Mode = "semantic" if embedder is not None else "lexical"
         if embedder is None:
@@ -203,6 +155,8 @@ class MergeEngine:
         self._row: dict[str, int] = {}
         self._questions: list[str] = []
         dim = self.embedder.dim if self.embedder is not None else 1
+        if self.transform is not None:
+            dim = self.transform.dims[1]
         # Per question: the sums of its asks' vectors and overlap vectors, how many
         # asks and how many of them Chinese, and the sum of their density terms;
         # enough to compute the average-linkage score of a new ask exactly.
@@ -271,6 +225,8 @@ class MergeEngine:
             vectors = encode_weighted(keys, shares)
         else:
             vectors = self.embedder.encode(keys)
+        if self.transform is not None:
+            vectors = self.transform.apply(vectors)
         if not self._overlap_dim():
             overlap = np.zeros((len(keys), 0), dtype=np.float32)
         else:
@@ -321,7 +277,15 @@ class MergeEngine:
         return np.where(counts > 0, scores, -np.inf).astype(np.float32)
 
     def assign(self, ask_id: str, text: str) -> Assignment:
-        """Assign one new ask to a question, creating a question if none matches."""
+        """Assign one new ask to a question, creating a question if none matches.
+
+        Three bands of meaning score: from ``thresholds.meaning`` up (auto) the
+        ask joins the question at once; from ``thresholds.suggest`` up it gets
+        a question of its own that names the best one as ``suggested``, for a
+        person to accept; below, a question of its own. A ``closed`` question
+        takes exact and near duplicates, pinned asks and auto scores only: no
+        band below auto ever places an ask, so it is only ever suggested.
+        """
         key = match_key(text)
         pinned = self.locks.pinned.get(ask_id)
         if pinned is not None:
@@ -337,20 +301,29 @@ class MergeEngine:
                 self._remember(ask_id, key, question_id)
                 return Assignment(question_id, "near", score)
         enc = self._embed([key])
+        suggested: tuple[str, float] | None = None
         if enc is not None and self._questions:
             raw = self._density(enc.vectors[0])
             scores = self._question_scores(enc, 0, raw + self._day_shift())
-            for row in np.argsort(-scores)[:5]:
+            t = self.thresholds
+            # Best first; a few more than the auto band needs, for locks to skip.
+            for row in np.argsort(-scores)[:20]:
                 score = float(scores[row])
-                if score < self.thresholds.meaning:
+                if score < min(t.meaning, t.suggest):
                     break
                 question_id = self._questions[row]
-                if self.locks.allows(ask_id, question_id):
+                if not self.locks.allows(ask_id, question_id):
+                    continue
+                if score >= t.meaning:
                     self._add_vector(question_id, enc, 0, raw)
                     self._remember(ask_id, key, question_id)
                     return Assignment(question_id, "meaning", score)
+                suggested = (question_id, score)
+                break
         question_id = self._new_id()
         self._place(ask_id, key, question_id, enc)
+        if suggested is not None:
+            return Assignment(question_id, "new", 1.0, *suggested)
         return Assignment(question_id, "new", 1.0)
 
     def load(self, placed: Sequence[tuple[str, str, str]]) -> None:
@@ -380,6 +353,53 @@ class MergeEngine:
         else:
             self._add_vector(question_id, enc, 0, self._density(enc.vectors[0]))
         self._remember(ask_id, key, question_id)
+
+    def suggestions(self, question_ids: Iterable[str]) -> dict[str, tuple[str, float]]:
+        """For each of these questions, the best other question whose
+        average-linkage score is in the suggest band, [suggest, meaning), and
+        its score; a question with none is left out. Works on the state
+        ``recluster`` or ``load`` left. Never suggests a pair that a
+        forbidden ask keeps apart (either way round) or two closed questions.
+        """
+        t = self.thresholds
+        n = len(self._questions)
+        counts = self._counts[:n]
+        if self.embedder is None or not n or t.suggest >= t.meaning:
+            return {}
+        members: dict[str, list[str]] = defaultdict(list)
+        for ask_id, question_id in self.ask_question.items():
+            members[question_id].append(ask_id)
+        blocked: dict[str, set[str]] = defaultdict(set)
+        for ask_id, refused in self.locks.forbidden.items():
+            home = self.ask_question.get(ask_id)
+            if home is None:
+                continue
+            for other in refused:
+                blocked[home].add(other)
+                blocked[other].add(home)
+        safe = np.maximum(counts, 1)
+        out: dict[str, tuple[str, float]] = {}
+        for question_id in question_ids:
+            a = self._row.get(question_id)
+            if a is None or not counts[a]:
+                continue
+            offsets = _offsets(t, self._zh_counts[a], counts[a], self._zh_counts[:n], counts)
+            cross = self._sums[:n] @ self._sums[a] - self._osums[:n] @ self._osums[a]
+            scores = (2 * cross - offsets) / (safe * counts[a]) - (
+                self._rsums[:n] / safe + self._rsums[a] / counts[a]
+            )
+            scores = np.where((counts > 0) & (scores < t.meaning), scores, -np.inf)
+            scores[a] = -np.inf
+            for row in np.argsort(-scores)[:20]:
+                score = float(scores[row])
+                if score < t.suggest:
+                    break
+                other = self._questions[row]
+                if other in blocked[question_id] or {question_id, other} <= self.closed:
+                    continue
+                out[question_id] = (other, score)
+                break
+        return out
 
     # -- pairs -------------------------------------------------------------------
 
@@ -436,6 +456,10 @@ class MergeEngine:
     ) -> list[Cluster]:
         """Cluster a batch of (ask id, text) from scratch, honouring the locks.
 
+        Asks ``previous`` put in a ``closed`` question stay in it like pinned
+        ones, so two closed questions never merge; other asks join it only as
+        exact or near duplicates or at auto scores (the only ones that merge).
+
         Exact and near duplicates are grouped first; in semantic mode the groups
         are then merged by average linkage (see ``_average_linkage``) until no
         pair of questions scores ``thresholds.meaning``. Asks pinned by staff start
@@ -446,7 +470,7 @@ class MergeEngine:
         """
         ask_ids = [ask_id for ask_id, _ in items]
         keys = [match_key(text) for _, text in items]
-        units, unit_fixed = self._units(ask_ids, keys)
+        units, unit_fixed = self._units(ask_ids, keys, previous or {})
         groups = self._near_groups(units, unit_fixed, keys)
         unique_keys = sorted({keys[i] for _, members in groups for i in members})
         enc = self._embed(unique_keys)
@@ -463,12 +487,16 @@ class MergeEngine:
         return result
 
     def _units(
-        self, ask_ids: Sequence[str], keys: Sequence[str]
+        self, ask_ids: Sequence[str], keys: Sequence[str], previous: Mapping[str, str]
     ) -> tuple[list[list[int]], list[str | None]]:
-        # A unit is either all asks pinned to one question or all free asks with one key.
+        # A unit is either all asks anchored to one question or all free asks with
+        # one key. Pinned asks are anchored, and so are the asks of a closed
+        # question: it keeps them, and two closed questions never merge.
         by_unit: dict[tuple[bool, str], list[int]] = defaultdict(list)
         for i, (ask_id, key) in enumerate(zip(ask_ids, keys, strict=True)):
             pinned = self.locks.pinned.get(ask_id)
+            if pinned is None and previous.get(ask_id) in self.closed:
+                pinned = previous[ask_id]
             by_unit[(True, pinned) if pinned is not None else (False, key)].append(i)
         units = list(by_unit.values())
         fixed = [name if is_pinned else None for (is_pinned, name) in by_unit]
@@ -639,62 +667,3 @@ class MergeEngine:
                     seen.add(key)
                     row = key_row[key]
                     self._add_vector(cluster.question_id, enc, row, float(raw[row]))
-
-
-def day_shift(raw: npt.NDArray[np.float32], t: Thresholds) -> float:
-    """How much every r of a day is raised: up to ``t.reference_density``, the
-    median r of the day the thresholds were calibrated on, never down.
-
-    r is the mean cosine to an ask's nearest asks, and a sparse day (early
-    morning, a quiet channel, a small organisation) has few near asks: its r
-    falls, and with it the bar for merging. Before the shift, 40 CLINC150 asks
-    went into 4 questions (pairwise precision 0.01) and assigning asks one at a
-    time to an empty day merged nearly everything; with it precision stays near
-    the calibrated day's at every size (decision 7). A day denser than the
-    reference keeps its own r, so a day's own paraphrases still raise its bar.
-    """
-    if not len(raw):
-        return t.reference_density
-    return max(0.0, t.reference_density - float(np.median(raw)))
-
-
-def _offsets(
-    t: Thresholds, zh_a: Any, size_a: Any, zh_b: Any, size_b: Any
-) -> npt.NDArray[np.float32]:
-    """The offsets t summed over every pair across two sets of asks, from their
-    sizes and how many of each are Chinese (a single ask is a set of one)."""
-    other_a, other_b = size_a - zh_a, size_b - zh_b
-    total = t.zh_offset * zh_a * zh_b + t.cross_offset * (zh_a * other_b + other_a * zh_b)
-    return np.asarray(total, dtype=np.float32)
-
-
-def _densities(vectors: Vectors, k: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
-    """Each row's k nearest rows, and its raw r: the mean cosine to them (0 alone)."""
-    neighbours, sims = _top_k(vectors, k)
-    if not sims.size:
-        return neighbours, np.zeros(len(vectors), dtype=np.float32)
-    return neighbours, sims.mean(axis=1).astype(np.float32)
-
-
-def _top_k(
-    vectors: Vectors, k: int, block: int = 2048
-) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
-    """Each row's k most similar rows (itself excluded) and their cosines, exact.
-
-    Exact search in blocks of 2,048 rows keeps memory at 2,048 x n floats; at a
-    day's size after de-duplication this is simpler than an ANN index and exact.
-    """
-    n = len(vectors)
-    k = max(min(k, n - 1), 0)
-    idx = np.zeros((n, k), dtype=np.intp)
-    top = np.zeros((n, k), dtype=np.float32)
-    if k == 0:
-        return idx, top
-    for start in range(0, n, block):
-        sims = vectors[start : start + block] @ vectors.T
-        rows = np.arange(sims.shape[0])
-        sims[rows, rows + start] = -np.inf
-        part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        idx[start : start + block] = part
-        top[start : start + block] = np.take_along_axis(sims, part, axis=1)
-    return idx, top

@@ -23,12 +23,26 @@ class TriageError(Exception):
     pass
 
 
-def _place(asks: Sequence[Ask], question: Question) -> dict[str, list[Any]]:
+def _place(
+    asks: Sequence[Ask], question: Question, how: str = Ask.Placement.STAFF
+) -> dict[str, list[Any]]:
     before = {str(a.pk): [a.question_id, a.assigned_by] for a in asks}
     Ask.objects.filter(pk__in=[a.pk for a in asks]).update(
-        question=question, assigned_by=Ask.Assignment.STAFF
+        question=question,
+        assigned_by=Ask.Assignment.STAFF,
+        placement=how,
+        placement_score=None,
+        suggested=None,
+        suggested_score=None,
     )
     return before
+
+
+def _placements(asks: Sequence[Ask]) -> dict[str, list[Any]]:
+    """What undo needs to give the asks their placement record back."""
+    return {
+        str(a.pk): [a.placement, a.placement_score, a.suggested_id, a.suggested_score] for a in asks
+    }
 
 
 def _record(
@@ -77,7 +91,11 @@ def questions_merge(*, source: Question, target: Question, actor: User | None) -
     # The target's own asks are pinned too: otherwise a later run, seeing the
     # target held by the moved asks, could give the target's asks a new question.
     asks = list(Ask.objects.select_for_update().filter(question__in=[source, target]))
-    before = {"asks": _place(asks, target), "merged": [source.pk, source.merged_into_id]}
+    before = {
+        "placements": _placements(asks),
+        "asks": _place(asks, target),
+        "merged": [source.pk, source.merged_into_id],
+    }
     source.merged_into = target
     source.save(update_fields=["merged_into"])
     return _record(
@@ -96,7 +114,11 @@ def asks_split(
     if not asks:
         raise TriageError(_("Choose the asks to split off."))
     question = Question.objects.create(text=(text or asks[0].text).strip()[:500])
-    before = {"asks": _place(asks, question), "created": question.pk}
+    before = {
+        "placements": _placements(asks),
+        "asks": _place(asks, question),
+        "created": question.pk,
+    }
     return question, _record(
         TriageAction.Kind.SPLIT, actor, before, {"question": question.pk, "asks": len(asks)}
     )
@@ -106,7 +128,7 @@ def asks_split(
 def ask_move(*, ask: Ask, target: Question, actor: User | None) -> TriageAction:
     if ask.question_id == target.pk:
         raise TriageError(_("The ask is in that question already."))
-    before = {"asks": _place([ask], target)}
+    before = {"placements": _placements([ask]), "asks": _place([ask], target)}
     return _record(TriageAction.Kind.MOVE, actor, before, {"ask": ask.pk, "target": target.pk})
 
 
@@ -117,6 +139,66 @@ def question_flag(*, question: Question, rumour: bool, actor: User | None) -> Tr
     question.save(update_fields=["is_rumour"])
     kind = TriageAction.Kind.FLAG if rumour else TriageAction.Kind.UNFLAG
     return _record(kind, actor, before, {"question": question.pk})
+
+
+def _suggested(asks: Sequence[Ask], target: Question) -> list[Ask]:
+    """The asks, locked, that still wait for a decision about `target`."""
+    return list(
+        Ask.objects.select_for_update()
+        .filter(pk__in=[a.pk for a in asks], suggested=target)
+        .order_by("pk")
+    )
+
+
+@transaction.atomic
+def suggestions_accept(
+    *, asks: Sequence[Ask], target: Question, actor: User | None
+) -> TriageAction:
+    """A person confirms the engine's suggestion: the asks join `target`,
+    placed as "suggested and accepted" and pinned there like any staff
+    placement. Asks no longer suggested for `target` are left alone."""
+    asks = _suggested(asks, target)
+    if not asks:
+        raise TriageError(_("These asks wait for no decision about this question any more."))
+    placements = _placements(asks)
+    before = {"placements": placements, "asks": _place(asks, target, Ask.Placement.ACCEPTED)}
+    # A question these asks left empty is no place to suggest any more.
+    left = {a.question_id for a in asks} - set(
+        Ask.objects.filter(question__in={a.question_id for a in asks}).values_list(
+            "question", flat=True
+        )
+    )
+    stale = list(Ask.objects.select_for_update().filter(suggested__in=left))
+    if stale:
+        before["placements"] |= _placements(stale)
+        Ask.objects.filter(pk__in=[a.pk for a in stale]).update(
+            suggested=None, suggested_score=None
+        )
+    return _record(
+        TriageAction.Kind.ACCEPT, actor, before, {"target": target.pk, "asks": len(asks)}
+    )
+
+
+@transaction.atomic
+def suggestions_refuse(
+    *, asks: Sequence[Ask], target: Question, actor: User | None
+) -> TriageAction:
+    """A person says the asks do not ask `target`: they stay where they are,
+    and the refusal is a lock no automatic run overturns (merging.locks_for)
+    until the refusal itself is undone."""
+    asks = _suggested(asks, target)
+    if not asks:
+        raise TriageError(_("These asks wait for no decision about this question any more."))
+    before = {
+        "placements": _placements(asks),
+        # Listed so that an undo of an earlier change of these asks waits for this one.
+        "asks": {str(a.pk): [a.question_id, a.assigned_by] for a in asks},
+        "refused": {str(a.pk): target.pk for a in asks},
+    }
+    Ask.objects.filter(pk__in=[a.pk for a in asks]).update(suggested=None, suggested_score=None)
+    return _record(
+        TriageAction.Kind.REFUSE, actor, before, {"target": target.pk, "asks": len(asks)}
+    )
 
 
 @transaction.atomic
@@ -137,6 +219,13 @@ def action_undo(*, action: TriageAction, actor: User | None) -> TriageAction:
             raise TriageError(_("A later change set these aside again: undo it first."))
     for pk, (question_id, assigned_by) in action.before.get("asks", {}).items():
         Ask.objects.filter(pk=int(pk)).update(question_id=question_id, assigned_by=assigned_by)
+    for pk, (how, score, suggested, suggested_score) in action.before.get("placements", {}).items():
+        Ask.objects.filter(pk=int(pk)).update(
+            placement=how,
+            placement_score=score,
+            suggested_id=suggested,
+            suggested_score=suggested_score,
+        )
     if merged := action.before.get("merged"):
         Question.objects.filter(pk=merged[0]).update(merged_into_id=merged[1])
     if rumour := action.before.get("rumour"):

@@ -138,10 +138,11 @@ class TriageTests(PersonasTestCase):
         self.client.force_login(self.bob)
         url = reverse("desk_staff:day", args=[DAY.isoformat()])
         self.client.get(url)
-        # Session, user, permissions (2), then the overview: totals, figures,
-        # hours, rumours, questions, samples; then the import form's channels
-        # and recent imports (triagers import). The same for 5 asks or 100,000.
-        with self.assertNumQueries(12):
+        # Session, user, permissions (2), then the overview: totals (with the
+        # review queue's count), figures, hours, rumours, questions, samples;
+        # then the import form's channels and recent imports (triagers
+        # import), and what the engine learned. The same for 5 asks or 100,000.
+        with self.assertNumQueries(13):
             self.client.get(url)
 
     def test_triage_through_the_pages_is_logged_and_writers_cannot_do_it(self) -> None:

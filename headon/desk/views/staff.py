@@ -15,9 +15,10 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST, require_safe
+from django.utils.translation import gettext_lazy, ngettext
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from headon.accounts.models import User
 from headon.desk import jobs
@@ -27,9 +28,11 @@ from headon.desk.selectors import (
     DayOverview,
     active_channels,
     day_overview,
+    learned_transform,
     public_titles,
     recent_actions,
     recent_imports,
+    review_queue,
 )
 from headon.desk.services import answers as answering
 from headon.desk.services import setaside, triage
@@ -185,6 +188,7 @@ def staff_desk(request: HttpRequest, day: str | None = None) -> HttpResponse:
                 for item in overview.questions
                 if _looks_like_spam(item.question.text, item.samples)
             },
+            "learned": learned_transform(),
         },
     )
 
@@ -205,6 +209,80 @@ def _likely_spam(day: dt.date, page: int) -> DayOverview:
         distinct=len(found),
         offset=start,
     )
+
+
+@login_required
+@triage_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def review(request: HttpRequest, day: str) -> HttpResponse:
+    """The review queue: the asks the engine was not sure enough to merge,
+    grouped by the question it suggests, each accepted or refused by a
+    person (one at a time or a question's all at once)."""
+    chosen = _day(day)
+    if request.method == "POST":
+        return _review_decide(request, chosen)
+    queue = review_queue(chosen)
+    groups = queue.groups
+    # Each decision comes back to the suggestion after it, so the keys go on.
+    firsts = [item.ask_ids[0] for group in groups for item in group.items if item.ask_ids]
+    after: dict[int, int | None] = dict(zip(firsts, [*firsts[1:], None], strict=False))
+    return render(
+        request,
+        "desk/review.html",
+        {
+            "day": chosen,
+            "queue": queue,
+            "groups": [
+                (
+                    group,
+                    [(item, after.get(item.ask_ids[0])) for item in group.items if item.ask_ids],
+                    after.get(group.items[-1].ask_ids[0]) if group.items[-1].ask_ids else None,
+                )
+                for group in groups
+            ],
+        },
+    )
+
+
+def _review_decide(request: HttpRequest, day: dt.date) -> HttpResponse:
+    raw = request.POST.get("target", "")
+    target = get_object_or_404(Question, pk=int(raw) if raw.isdigit() and len(raw) < 12 else 0)
+    ids = [int(v) for v in request.POST.getlist("ask")[:1000] if v.isdigit() and len(v) < 12]
+    asks = list(Ask.objects.filter(day=day, pk__in=ids))
+    try:
+        if request.POST.get("action") == "accept":
+            action = triage.suggestions_accept(asks=asks, target=target, actor=_actor(request))
+            n = action.summary["asks"]
+            messages.success(
+                request,
+                ngettext(
+                    "Accepted %(n)s ask into question #%(q)s.",
+                    "Accepted %(n)s asks into question #%(q)s.",
+                    n,
+                )
+                % {"n": n, "q": target.pk},
+            )
+        elif request.POST.get("action") == "refuse":
+            action = triage.suggestions_refuse(asks=asks, target=target, actor=_actor(request))
+            n = action.summary["asks"]
+            messages.success(
+                request,
+                ngettext(
+                    "Refused: %(n)s ask stays out of question #%(q)s.",
+                    "Refused: %(n)s asks stay out of question #%(q)s.",
+                    n,
+                )
+                % {"n": n, "q": target.pk},
+            )
+        else:
+            raise Http404
+    except triage.TriageError as exc:
+        messages.error(request, str(exc))
+    url = reverse("desk_staff:review", args=[day.isoformat()])
+    following = request.POST.get("next", "")
+    if following.isdigit() and len(following) < 12:
+        url += f"#ask-{following}"
+    return redirect(url)
 
 
 @login_required

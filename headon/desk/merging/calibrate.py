@@ -1,0 +1,186 @@
+"""Choosing the engine's bands on labelled asks, the same way everywhere.
+
+``bench/merge.py`` calls this on a dev split; a job that refits the learned
+transform can call it on held-out confirmed asks, so the thresholds stored
+with a transform are chosen as the shipped ones were:
+
+- auto (``Thresholds.meaning``, with the density weight): the setting with
+  the best pairwise F1 among those whose pairwise precision on the labelled
+  asks is at least ``precision`` plus ``MARGIN`` (a wrong merge hides a
+  question);
+- suggest (``Thresholds.suggest``): the lowest score that keeps suggestions,
+  counted both ways a reviewer meets them (asks assigned one at a time into
+  the day, and questions after a re-cluster), at most ``per_1000`` per
+  1,000 asks.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .embedders import Embedder
+from .engine import MergeEngine
+from .learn import Transform
+from .scoring import Thresholds
+
+__all__ = ["AUTO_PRECISION", "SUGGESTIONS_PER_1000", "Calibration", "calibrate", "pairwise_prf"]
+
+# The issue's bar for automatic merges, and what a reviewer can be asked to look at.
+AUTO_PRECISION = 0.95
+# Chosen with a margin: on CLINC150, the pairwise precision of the same
+# settings on two disjoint halves of its validation split differed by up to 0.005.
+MARGIN = 0.01
+SUGGESTIONS_PER_1000 = 150
+DENSITY_WEIGHTS = (0.0, 0.5, 1.0)
+# The Thresholds fields calibrate() chooses; the rest stay as given.
+CALIBRATED = ("meaning", "suggest", "density_weight", "reference_density")
+Metrics = tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class Calibration:
+    thresholds: Thresholds
+    precision: float  # pairwise, on the labelled asks re-clustered at the auto band
+    recall: float
+    f1: float
+    suggest_per_1000_assigned: float
+    suggest_per_1000_reclustered: float
+    runs: int  # re-clusters tried
+
+    def values(self) -> dict[str, float]:
+        """The settings calibration chose, to store with a transform
+        (``Transform.with_thresholds(**calibration.values())``)."""
+        return {name: float(getattr(self.thresholds, name)) for name in CALIBRATED}
+
+
+def pairwise_prf(gold: Sequence[Hashable], pred: Sequence[Hashable]) -> tuple[float, float, float]:
+    """Precision, recall, F1 over all pairs of asks of "these two ask the same question"."""
+
+    def pairs(counts: Counter[Hashable]) -> int:
+        return sum(c * (c - 1) // 2 for c in counts.values())
+
+    tp = pairs(Counter(zip(gold, pred, strict=True)))
+    pred_pairs, gold_pairs = pairs(Counter(pred)), pairs(Counter(gold))
+    p = tp / pred_pairs if pred_pairs else 1.0
+    r = tp / gold_pairs if gold_pairs else 1.0
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+def calibrate(
+    embedder: Embedder,
+    rows: Sequence[tuple[str, str]],
+    *,
+    transform: Transform | None = None,
+    base: Thresholds | None = None,
+    precision: float = AUTO_PRECISION,
+    per_1000: float = SUGGESTIONS_PER_1000,
+    seed: int = 13,
+) -> Calibration:
+    """Choose the reference density, the auto band and the suggest band on
+    ``rows`` of (text, gold question); see the module docstring."""
+    texts = [text for text, _ in rows]
+    gold = [label for _, label in rows]
+    base = base or Thresholds()
+    r = MergeEngine(embedder=embedder, thresholds=base, transform=transform).densities(texts)
+    if r is not None and len(r):
+        # Measured, not searched: the day the thresholds are chosen on.
+        base = replace(base, reference_density=round(float(np.median(r)), 3))
+    runs = 0
+
+    def measure(t: Thresholds) -> tuple[float, float, float]:
+        nonlocal runs
+        runs += 1
+        engine = MergeEngine(embedder=embedder, thresholds=t, transform=transform)
+        label = {
+            a: c.question_id
+            for c in engine.recluster([(str(i), x) for i, x in enumerate(texts)])
+            for a in c.ask_ids
+        }
+        return pairwise_prf(gold, [label[str(i)] for i in range(len(texts))])
+
+    candidates = []
+    for weight in DENSITY_WEIGHTS:
+        trial = replace(base, density_weight=weight)
+
+        def at(meaning: float, trial: Thresholds = trial) -> Metrics:
+            return measure(replace(trial, meaning=meaning))
+
+        t, (p, rec, f) = _scan(at, precision + MARGIN)
+        candidates.append(((f, p), rec, replace(trial, meaning=t)))
+    best = max(candidates, key=lambda c: c[0])
+    (f, p), rec, auto = best
+    suggest, assigned, reclustered = _suggest_band(embedder, rows, auto, transform, per_1000, seed)
+    return Calibration(replace(auto, suggest=suggest), p, rec, f, assigned, reclustered, runs)
+
+
+def _scan(measure: Callable[[float], Metrics], precision: float) -> tuple[float, Metrics]:
+    """The threshold with the best F1 among those whose precision passes.
+
+    Precision rises with the threshold, so the scan walks down from where
+    nothing merges in steps of 0.1 until precision fails, then in steps of
+    0.02 over the last step. If nothing passes, the highest threshold.
+    """
+    tried: dict[float, Metrics] = {}
+
+    def at(t: float) -> Metrics:
+        t = round(t, 3)
+        if t not in tried:
+            tried[t] = measure(t)
+        return tried[t]
+
+    t = 2.0
+    while t > -4.0 and at(t)[0] >= precision:
+        t -= 0.1
+    for step in range(1, 5):
+        at(t + 0.02 * step)
+    passing = [(m[2], m[0], t) for t, m in tried.items() if m[0] >= precision]
+    if not passing:
+        return 2.0, tried[2.0]
+    _, _, chosen = max(passing)
+    return chosen, tried[chosen]
+
+
+def _suggest_band(
+    embedder: Embedder,
+    rows: Sequence[tuple[str, str]],
+    auto: Thresholds,
+    transform: Transform | None,
+    per_1000: float,
+    seed: int,
+) -> tuple[float, float, float]:
+    """The lowest suggest threshold that keeps both counts of suggestions at
+    most ``per_1000`` per 1,000 asks, and those two counts at it."""
+    everything = replace(auto, suggest=-np.inf)
+    order = list(enumerate(text for text, _ in rows))
+    random.Random(seed).shuffle(order)  # noqa: S311 - a seeded order to measure with, not a secret
+    live = MergeEngine(embedder=embedder, thresholds=everything, transform=transform)
+    assigned = [
+        a.suggested_score
+        for a in (live.assign(str(i), text) for i, text in order)
+        if a.suggested_score is not None
+    ]
+    batch = MergeEngine(embedder=embedder, thresholds=everything, transform=transform)
+    questions = [c.question_id for c in batch.recluster([(str(i), t) for i, t in order])]
+    reclustered = [score for _, score in batch.suggestions(questions).values()]
+    allowed = int(per_1000 * len(rows) / 1000)
+    cut = max(_kth(assigned, allowed), _kth(reclustered, allowed))
+    suggest = min(cut, auto.meaning)
+
+    def per(scores: list[float]) -> float:
+        return 1000 * sum(s >= suggest for s in scores) / max(len(rows), 1)
+
+    return suggest, per(assigned), per(reclustered)
+
+
+def _kth(scores: list[float], allowed: int) -> float:
+    """The lowest threshold that lets at most ``allowed`` of these scores pass."""
+    if len(scores) <= allowed:
+        return -np.inf
+    ranked = sorted(scores, reverse=True)
+    # Just above the first score that must stay out.
+    return float(np.nextafter(np.float32(ranked[allowed]), np.float32(np.inf)))

@@ -176,7 +176,7 @@ class SetAsideTests(PersonasTestCase):
 
 def test_a_re_merge_never_names_a_question_after_a_spam_row() -> None:
     """The HUD asks were titled "加V看福利" after a spam row among them."""
-    from headon.desk.services.merging import _representative
+    from headon.desk.services.titles import representative as _representative
 
     texts = [SPAM, SPAM, "加V看福利 http://t.cn/other", "有HUD吗", "Is there a HUD?"]
     assert _representative(texts) in ("有HUD吗", "Is there a HUD?")

@@ -14,6 +14,19 @@ CHROMIUM = os.environ.get("HEADON_CHROMIUM", shutil.which("chromium") or "/usr/b
 REQUIRED = os.environ.get("HEADON_REQUIRE_BROWSER") == "1"
 
 
+@pytest.fixture(autouse=True)
+def _default_language() -> Iterator[None]:
+    """Every test starts in the default language. A request in Chinese
+    leaves its thread in Chinese (the locale middleware activates a
+    language and nothing deactivates it), so a later test's refusals read
+    in Chinese and whether it passes depends on the order tests run in."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not os.path.exists(CHROMIUM):

@@ -363,6 +363,14 @@ EMAIL_BACKEND = os.environ.get(
 )
 DEFAULT_FROM_EMAIL = os.environ.get("HEADON_FROM_EMAIL", "headon@localhost")
 HEADON_SMS_BACKEND = os.environ.get("HEADON_SMS_BACKEND", "headon.sms.ConsoleBackend")
+# The countries whose mobile numbers may receive codes and links (ISO 3166
+# codes, comma-separated): the organiser's by default. Everything an SMS is
+# sent to, the lead's phone and each companion's, must be a mobile there.
+HEADON_SMS_REGIONS = frozenset(
+    code.strip().upper()
+    for code in os.environ.get("HEADON_SMS_REGIONS", "CN").split(",")
+    if code.strip()
+)
 
 # Crash tests only (headon/faults.py): the pause points at which a process
 # waits to be killed, e.g. "application-submit", and where it says so.

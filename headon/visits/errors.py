@@ -20,6 +20,11 @@ MESSAGES: dict[str, Promise] = {
     "code_expired": _("That code has expired or was used too many times. Ask for a new one."),
     "email_invalid": _("That e-mail address is not valid."),
     "phone_invalid": _("That phone number is not valid."),
+    "phone_not_mobile": _(
+        "Codes and links are sent by SMS: give a mobile number, not a landline, "
+        "premium-rate or shared-cost number."
+    ),
+    "phone_region": _("This site sends SMS only to mobile numbers in the countries it serves."),
     "id_invalid_format": _("An ID number has 18 characters: 17 digits and a last digit or X."),
     "id_invalid_checksum": _("That ID number is not valid (its check digit does not match)."),
     "id_invalid_date": _("That ID number holds a birth date that does not exist."),

@@ -56,6 +56,7 @@ __all__ = [
     "mask_phone",
     "normalise_id_number",
     "normalise_phone",
+    "sms_reachable",
 ]
 
 IdentityKind = Literal["phone", "id"]
@@ -131,6 +132,27 @@ def normalise_phone(raw: str, default_region: str = "CN") -> str:
     if not phonenumbers.is_valid_number(number):
         raise IdentityError(PHONE_INVALID, "phone number is not a valid number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+PHONE_NOT_MOBILE: Final = "phone_not_mobile"
+PHONE_REGION: Final = "phone_region"
+# What an SMS can reach and costs the sender what any text costs: numbers
+# for mobiles. Landlines cannot read a code; premium-rate, shared-cost and
+# other numbers are how SMS pumping makes a site pay an attacker.
+_SMS_TYPES: Final = frozenset(
+    {phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE}
+)
+
+
+def sms_reachable(e164: str, regions: frozenset[str]) -> None:
+    """Raise IdentityError unless ``e164`` (from :func:`normalise_phone`) is
+    a mobile number in one of ``regions`` (ISO 3166 codes, e.g. ``{"CN"}``):
+    codes and links go by SMS only where the site means to send them."""
+    number = phonenumbers.parse(e164, None)
+    if phonenumbers.region_code_for_number(number) not in regions:
+        raise IdentityError(PHONE_REGION, "SMS is not sent to this country")
+    if phonenumbers.number_type(number) not in _SMS_TYPES:
+        raise IdentityError(PHONE_NOT_MOBILE, "not a mobile number")
 
 
 def mask_phone(e164: str) -> str:

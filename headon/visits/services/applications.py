@@ -11,7 +11,7 @@ that opened the form; a companion, once they confirm through their own
 phone (services.companions). So the only refusal about a person here is
 about the lead, who verified it: nothing a lead types about a companion is
 checked against other parties, and nothing tells them who else applied
-(decision 0014-companions, the no-oracle rule).
+(decision 17, the no-oracle rule).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Companions agree through their own phone; anyone named without consent
-frees themselves (decision 0013-companions).
+frees themselves (decision 16).
 
 A companion is named by the lead and then WAITING: their person keys are
 inactive, so they hold no place in the one-person rule and the party counts

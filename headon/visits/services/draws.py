@@ -170,7 +170,7 @@ def draw_close(*, program: Program, actor: User | None, force: bool = False) -> 
     ):
         raise DrawStepError(_("Applications are still open."))
     # Companions who never confirmed are out of their parties before the
-    # list is hashed: the draw seats the people who agreed (decision 0013).
+    # list is hashed: the draw seats the people who agreed (decision 16).
     drop_unconfirmed(program=program)
     parties = parties_for(program, tiers=draw.tiers)
     if not parties:

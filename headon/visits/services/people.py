@@ -80,6 +80,12 @@ def clean_person(*, name: str, phone: str = "", id_number: str = "", position: i
             clean_phone = identity.normalise_phone(phone)
         except identity.IdentityError as exc:
             raise VisitError("phone_invalid", field="phone", position=position) from exc
+        try:
+            # Each person's phone gets an SMS: the lead's code, a
+            # companion's invitation to confirm.
+            identity.sms_reachable(clean_phone, settings.HEADON_SMS_REGIONS)
+        except identity.IdentityError as exc:
+            raise VisitError(exc.code, field="phone", position=position) from exc
     if (id_number or "").strip():
         try:
             clean_id = identity.normalise_id_number(id_number)

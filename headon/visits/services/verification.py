@@ -42,9 +42,14 @@ def normalise_destination(channel: str, raw: str) -> str:
     raw = (raw or "").strip()
     if channel == Application.ContactKind.PHONE:
         try:
-            return identity.normalise_phone(raw)
+            phone = identity.normalise_phone(raw)
         except identity.IdentityError as exc:
             raise VisitError("phone_invalid", field="destination") from exc
+        try:
+            identity.sms_reachable(phone, settings.HEADON_SMS_REGIONS)
+        except identity.IdentityError as exc:
+            raise VisitError(exc.code, field="destination") from exc
+        return phone
     if channel == Application.ContactKind.EMAIL:
         try:
             validate_email(raw)

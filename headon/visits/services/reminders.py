@@ -28,6 +28,9 @@ EXPIRY_REMINDED = "offer_expiry_reminder_sent"
 # minute, so each confirmed party hears once, about a day before.
 VISIT_WINDOW = (dt.timedelta(hours=24), dt.timedelta(hours=36))
 EXPIRY_WINDOW = dt.timedelta(hours=24)
+# An offer made less than this long ago is not reminded: its own message
+# named the deadline (a waitlist offer near the session has a short one).
+EXPIRY_QUIET = dt.timedelta(hours=12)
 
 
 def _visits_due(now: dt.datetime) -> QuerySet[Offer]:
@@ -48,6 +51,7 @@ def _expiring(now: dt.datetime) -> QuerySet[Offer]:
         session__status=Session.Status.SCHEDULED,
         deadline__gt=now,
         deadline__lte=now + EXPIRY_WINDOW,
+        offered_at__lte=now - EXPIRY_QUIET,
     )
 
 

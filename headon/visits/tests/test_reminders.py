@@ -26,12 +26,19 @@ from headon.visits.tests.test_gate import confirmed_party
 NOW = dt.datetime(2027, 2, 14, 0, 0, tzinfo=dt.UTC)
 
 
-def offered_party(session: Session, deadline: dt.datetime, language: str = "en") -> Offer:
+def offered_party(
+    session: Session,
+    deadline: dt.datetime,
+    language: str = "en",
+    offered_at: dt.datetime = NOW - dt.timedelta(days=2),
+) -> Offer:
     """A party of one with an offer waiting for its answer."""
     (ticket,) = confirmed_party(session)
     offer = ticket.offer
     ticket.delete()
-    Offer.objects.filter(pk=offer.pk).update(status=Offer.Status.OFFERED, deadline=deadline)
+    Offer.objects.filter(pk=offer.pk).update(
+        status=Offer.Status.OFFERED, deadline=deadline, offered_at=offered_at
+    )
     Application.objects.filter(pk=offer.application_id).update(language=language)
     return Offer.objects.get(pk=offer.pk)
 
@@ -179,3 +186,14 @@ class ExpiryReminderTests(TestCase):
         self.assertEqual(reminders.expiry_reminders(), 1)
         self.assertEqual(reminders.expiry_reminders(), 0)
         self.assertEqual(len(outbox), 2)
+
+    def test_an_offer_made_in_the_last_hours_is_not_reminded_yet(self) -> None:
+        # Its own message named the deadline an hour ago.
+        fresh = offered_party(
+            self.session, NOW + dt.timedelta(hours=20), offered_at=NOW - dt.timedelta(hours=1)
+        )
+        self.assertEqual(reminders.expiry_reminders(), 0)
+        # The control: twelve hours after the offer, it is.
+        with time_machine.travel(NOW + dt.timedelta(hours=11), tick=False):
+            self.assertEqual(reminders.expiry_reminders(), 1)
+        self.assertEqual(outbox[0][0], fresh.application.contact)

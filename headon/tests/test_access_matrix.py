@@ -253,6 +253,7 @@ class MatrixFixtures(PersonasTestCase):
         offer = drawn_slug | {"offer_id": self.ticket_a.offer_id}
         writes = (post_only(VISITS), staff(VISITS, 302))  # a coordinator's POST, then back
         ticket_a = {"session_id": self.ticket_a.session_id, "ticket_id": self.ticket_a.pk}
+        walk_in = {"session_id": self.ticket_a.session_id, "application_id": self.a.pk}
         mine, a = self.link(self.mine), self.link(self.a)
         joined = {"slug": self.open_program.slug, "member_id": self.companion.pk}
         joined["token"] = companion_token(self.companion)
@@ -375,6 +376,8 @@ class MatrixFixtures(PersonasTestCase):
             Row("visits_staff:gate_lookup", session, post_only(GATE), staff(GATE)),
             Row("visits_staff:gate_check_in_found", ticket_a, post_only(GATE), staff(GATE)),
             Row("visits_staff:gate_no_shows", session, post_only(GATE), staff(GATE, 302)),
+            # Refused here (the party is not waiting), then back to the gate.
+            Row("visits_staff:gate_walk_in", walk_in, post_only(GATE), staff(GATE, 302)),
             Row("visits_staff:program_create", {}, staff(VISITS)),
             Row("visits_staff:program", open_slug, staff(VISITS)),
             Row("visits_staff:program_edit", open_slug, staff(VISITS)),

@@ -7,7 +7,7 @@ from django_tasks import task
 
 from headon import faults
 from headon.visits.models import Offer, Program
-from headon.visits.services import messages, notices, offers, rehoming
+from headon.visits.services import messages, notices, offers, rehoming, reminders
 from headon.visits.services.retention import erase_due
 
 
@@ -88,3 +88,15 @@ def invite_feedback(session_id: int) -> int:
 def erase_personal_data() -> int:
     """The retention job: erase applicants' data of programs past retention."""
     return sum(erased.people for erased in erase_due())
+
+
+@task()
+def remind_visits() -> int:
+    """A day before the visit: each confirmed party's reminder; once."""
+    return reminders.visit_reminders()
+
+
+@task()
+def remind_expiring_offers() -> int:
+    """Offers lapsing within a day: each party's reminder; once."""
+    return reminders.expiry_reminders()

@@ -16,6 +16,11 @@ urlpatterns = [
         name="gate_check_in_found",
     ),
     path("gate/<int:session_id>/no-shows/", gate.gate_no_shows, name="gate_no_shows"),
+    path(
+        "gate/<int:session_id>/walk-in/<int:application_id>/",
+        gate.gate_walk_in,
+        name="gate_walk_in",
+    ),
     path("new/", staff.program_create, name="program_create"),
     path("<slug:slug>/", staff.program_detail, name="program"),
     path("<slug:slug>/edit/", staff.program_edit, name="program_edit"),

@@ -15,14 +15,22 @@ import datetime as dt
 from collections.abc import Iterator
 
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from headon import faults
 from headon.accounts.models import User
 from headon.accounts.services import audit_record
 from headon.visits import later
-from headon.visits.models import Draw, Offer, Program, Session, Ticket, WaitlistEntry
+from headon.visits.models import (
+    Application,
+    Draw,
+    Offer,
+    Program,
+    Session,
+    Ticket,
+    WaitlistEntry,
+)
 from headon.visits.services.draws import offer_deadline
 from headon.visits.services.tickets import issue_tickets
 
@@ -232,4 +240,143 @@ def offer_extend(*, offer: Offer, hours: int, actor: User) -> Offer:
         target=offer,
         data={"from": before.isoformat(), "to": offer.deadline.isoformat()},
     )
+    return offer
+
+
+# A walk-in from the waitlist: at the gate, once the session has started (or
+# starts within this many minutes), seats nobody holds go to a waiting party
+# that ranked the session and is there in person. Tests switch _WALK_IN_LOCKED
+# off to show the race harness then overbooks (STYLE.md rule 14).
+WALK_IN_EARLY = dt.timedelta(minutes=30)
+_WALK_IN_LOCKED = True
+
+
+def walk_in_open(session: Session, now: dt.datetime) -> bool:
+    """Whether the gate may admit walk-ins to `session` now."""
+    return (
+        session.status == Session.Status.SCHEDULED
+        and session.starts_at - WALK_IN_EARLY <= now <= session.ends_at
+    )
+
+
+def walk_in_free(session: Session, now: dt.datetime) -> int:
+    """Seats nobody holds: the capacity less confirmed places (walk-ins
+    admitted so far included) and offers still inside their deadline."""
+    held = Offer.objects.filter(session=session).filter(
+        Q(status=Offer.Status.CONFIRMED) | Q(status=Offer.Status.OFFERED, deadline__gte=now)
+    )
+    return session.capacity - (held.aggregate(n=Sum("seats"))["n"] or 0)
+
+
+def walk_in_waiting(session: Session, now: dt.datetime, limit: int = 20) -> list[WaitlistEntry]:
+    """The waiting parties that ranked `session` and fit in its free seats,
+    in waitlist order; none unless the gate may admit walk-ins now."""
+    if not walk_in_open(session, now):
+        return []
+    free = walk_in_free(session, now)
+    if free <= 0:
+        return []
+    return list(
+        WaitlistEntry.objects.filter(
+            program_id=session.program_id,
+            status=WaitlistEntry.Status.WAITING,
+            application__status=Application.Status.SUBMITTED,
+            application__choices__session=session,
+            application__party_size__lte=free,
+        )
+        .select_related("application")
+        .prefetch_related("application__members")
+        .order_by("position")[:limit]
+    )
+
+
+def _walk_in_refusal(session: Session, entry: WaitlistEntry | None, now: dt.datetime) -> str:
+    """Why this party cannot walk in now, or "" if it can."""
+    if not walk_in_open(session, now):
+        return "walk_in_closed"
+    if (
+        entry is None
+        or entry.status != WaitlistEntry.Status.WAITING
+        or not entry.application.is_active
+        or not entry.application.choices.filter(session=session).exists()
+    ):
+        return "walk_in_not_waiting"
+    if entry.application.party_size > walk_in_free(session, now):
+        return "walk_in_no_room"
+    return ""
+
+
+def _walk_in_entry(session: Session, application_id: int) -> WaitlistEntry | None:
+    return (
+        WaitlistEntry.objects.select_related("application")
+        .filter(program_id=session.program_id, application_id=application_id)
+        .first()
+    )
+
+
+def walk_in_admit(
+    *,
+    session: Session,
+    application_id: int,
+    actor: User,
+    gate: str = "",
+    now: dt.datetime | None = None,
+) -> Offer:
+    """Admit a waiting party whose whole party fits the free seats: a
+    confirmed offer and tickets for the session, checked in, logged, and
+    the tickets sent. Raises OfferError with the reason it no longer fits.
+
+    The check is made once to refuse early, then again under the program's
+    seat lock: two gates admitting the last seats at once run one after the
+    other, and the second finds no room."""
+    at = now or timezone.now()
+    reason = _walk_in_refusal(session, _walk_in_entry(session, application_id), at)
+    if reason:
+        raise OfferError(reason)
+    return _walk_in_commit(
+        session=session, application_id=application_id, actor=actor, gate=gate, now=at
+    )
+
+
+@transaction.atomic
+def _walk_in_commit(
+    *, session: Session, application_id: int, actor: User, gate: str, now: dt.datetime
+) -> Offer:
+    if _WALK_IN_LOCKED:
+        _lock(session.program_id)
+        session = Session.objects.get(pk=session.pk)
+        entry = _walk_in_entry(session, application_id)
+        reason = _walk_in_refusal(session, entry, now)
+        if reason:
+            raise OfferError(reason)
+    else:  # the control case: write what the early check saw
+        entry = _walk_in_entry(session, application_id)
+    if entry is None:
+        raise OfferError("walk_in_not_waiting")
+    application = entry.application
+    offer, _created = Offer.objects.update_or_create(
+        application=application,
+        defaults={
+            "session": session,
+            "seats": application.party_size,
+            "status": Offer.Status.CONFIRMED,
+            "source": Offer.Source.WAITLIST,
+            "offered_at": now,
+            "responded_at": now,
+            "deadline": now,
+        },
+    )
+    entry.status = WaitlistEntry.Status.OFFERED
+    entry.save(update_fields=["status"])
+    issued = issue_tickets(offer)
+    Ticket.objects.filter(pk__in=[t.pk for t in issued]).update(
+        checked_in_at=now, checked_in_by=actor, gate=gate.strip()[:40], no_show_at=None
+    )
+    audit_record(
+        action="gate_walk_in",
+        actor=actor,
+        target=offer,
+        data={"session": session.pk, "seats": offer.seats, "position": entry.position},
+    )
+    later.notify_tickets(offer.pk)
     return offer

@@ -20,6 +20,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
@@ -28,6 +29,7 @@ from headon.accounts.models import User
 from headon.timezones import day_bounds, organiser_today
 from headon.visits.models import Program, Session, Ticket
 from headon.visits.services import gate as service
+from headon.visits.services import offers
 
 gate_staff_required = permission_required("visits.check_in_visitors", raise_exception=True)
 GATE_FIELD_MAX = 40
@@ -86,6 +88,10 @@ def _page(request: HttpRequest, session: Session, **context: object) -> HttpResp
             "gate_open": service.gate_is_open(session, now),
             "started": now >= session.starts_at,
             "no_shows": service.no_show_count(session),
+            "walk_in_free": offers.walk_in_free(session, now)
+            if offers.walk_in_open(session, now)
+            else 0,
+            "walk_ins": offers.walk_in_waiting(session, now),
             **context,
         },
     )
@@ -196,4 +202,39 @@ def gate_no_shows(request: HttpRequest, session_id: int) -> HttpResponse:
         ngettext("%(n)s visitor marked as a no-show.", "%(n)s visitors marked as no-shows.", marked)
         % {"n": marked},
     )
+    return redirect("visits_staff:gate_session", session_id=session.pk)
+
+
+WALK_IN_REFUSALS = {
+    "walk_in_closed": lambda: _("Walk-ins are admitted only from 30 minutes before the start."),
+    "walk_in_not_waiting": lambda: _("This party is no longer waiting for this session."),
+    "walk_in_no_room": lambda: _("The party no longer fits: another gate took the seats."),
+}
+
+
+@login_required
+@gate_staff_required
+@require_POST
+def gate_walk_in(request: HttpRequest, session_id: int, application_id: int) -> HttpResponse:
+    """Admit a waiting party that is at the gate into free seats."""
+    session = _get_session_for_gate(request, session_id)
+    try:
+        offer = offers.walk_in_admit(
+            session=session,
+            application_id=application_id,
+            actor=_actor(request),
+            gate=_gate_name(request),
+        )
+    except offers.OfferError as exc:
+        messages.error(request, WALK_IN_REFUSALS[exc.code]())
+    else:
+        messages.success(
+            request,
+            ngettext(
+                "Party %(reference)s admitted and checked in: %(n)s visitor.",
+                "Party %(reference)s admitted and checked in: %(n)s visitors.",
+                offer.seats,
+            )
+            % {"reference": offer.application.reference, "n": offer.seats},
+        )
     return redirect("visits_staff:gate_session", session_id=session.pk)

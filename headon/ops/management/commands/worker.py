@@ -20,8 +20,9 @@ _invited: set[int] = set()
 
 def clock_tick() -> bool:
     """Enqueue what is due by the clock: the night's digest after its
-    cut-off, lapsing offers past their deadline, feedback invitations after
-    a visit. Several workers may enqueue the same; each job does it once."""
+    cut-off, lapsing offers past their deadline, reminders a day before a
+    visit and before an offer lapses, feedback invitations after a visit.
+    Several workers may enqueue the same; each job does it once."""
     import datetime as dt
 
     from django.utils import timezone
@@ -53,6 +54,14 @@ def clock_tick() -> bool:
             _invited.add(session_id)
             enqueue(visit_jobs.invite_feedback, session_id)
             enqueued = True
+    from headon.visits.services.reminders import expiring_unreminded, visits_unreminded
+
+    if visits_unreminded(now):
+        enqueue(visit_jobs.remind_visits)
+        enqueued = True
+    if expiring_unreminded(now):
+        enqueue(visit_jobs.remind_expiring_offers)
+        enqueued = True
     from headon.antibot import store
     from headon.visits.services.retention import programs_due
 

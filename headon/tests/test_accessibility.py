@@ -35,11 +35,17 @@ def _pages() -> tuple[list[str], list[str]]:
     from headon.visits.models import Application, Program
     from headon.visits.services.applications import access_token
 
-    program = Program.objects.exclude(status="draft").first()
-    assert program is not None
+    program = Program.objects.get(slug="open-factory-days-2027")  # open for applications
     application = Application.objects.filter(program=program).first()
     assert application is not None
     slug = program.slug
+    # Today's open day: the coordinator's lists and the gate, with visitors.
+    today = Program.objects.get(slug__startswith="open-day-")
+    session = today.sessions.order_by("starts_at").first()
+    party = Application.objects.filter(program=today).first()
+    assert session is not None
+    assert party is not None
+    on = f"/staff/visits/{today.slug}"
     digest = Digest.objects.filter(revision__gt=0).order_by("-date").first()
     answer = Answer.objects.filter(status="published").first()
     assert digest is not None
@@ -68,6 +74,13 @@ def _pages() -> tuple[list[str], list[str]]:
         f"/staff/visits/{slug}/report/",
         f"/staff/visits/{slug}/draw/",
         "/staff/visits/gate/",
+        f"{on}/applications/",
+        f"{on}/applications/{party.reference}/",
+        f"{on}/messages/",
+        f"{on}/feedback/",
+        f"{on}/sessions/{session.pk}/visitors/",
+        f"/staff/visits/gate/{session.pk}/",
+        "/staff/visits/open-factory-days-2024/draw/",
     ]
     return public, staff
 

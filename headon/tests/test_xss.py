@@ -108,7 +108,7 @@ class _Checker(HTMLParser):
         if tag == "img" and values.get("src") == "x":
             self.problems.append("<img src=x>")
         for name, value in attrs:
-            if name.startswith(("on", "hx-on")):
+            if name.startswith(("on", "hx-on", "data-hx-on")):
                 self.problems.append(f"<{tag} {name}=...>")
             scheme = re.sub(r"[\s\x00-\x1f]", "", value or "").lower()
             if name in LINK_ATTRIBUTES and scheme.startswith(DANGEROUS_SCHEMES):

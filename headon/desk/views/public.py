@@ -198,9 +198,9 @@ class AskForm(forms.Form):
         widget=forms.Textarea(
             attrs={
                 "rows": 4,
-                "hx-post": reverse_lazy("desk:answered_already"),
-                "hx-trigger": "input changed delay:600ms",
-                "hx-target": "#answered-already",
+                "data-hx-post": reverse_lazy("desk:answered_already"),
+                "data-hx-trigger": "input changed delay:600ms",
+                "data-hx-target": "#answered-already",
             }
         ),
     )

@@ -260,7 +260,7 @@ class GatePageTests(PersonasTestCase):
         self.assertIn("✓", body)
         self.assertIn("Wang 1", body)
         self.assertIn("2 of 2", body)
-        self.assertIn('hx-swap-oob="true"', body)
+        self.assertIn('data-hx-swap-oob="true"', body)
         self.assertIn("<strong>1</strong> of 2 checked in", body)
         self.assertIn("app;dur=", response["Server-Timing"])
 

@@ -150,14 +150,23 @@ def setup_django(data_dir: str) -> None:
     call_command("migrate", verbosity=0)
 
 
-def headon_index(docs: Sequence[Doc], lang: str) -> tuple[Ranker, float]:
+def headon_index(
+    docs: Sequence[Doc], lang: str, embedder: Any
+) -> tuple[Ranker, float, Ranker | None, float]:
     """Answers and linked questions as rows, the index filled by the real
-    `_refresh_terms`; only that last step is timed as the index build."""
+    `_refresh_terms`; only that last step is timed as the index build.
+    With an embedder, also the hybrid (lexical + stored vectors) and the
+    time to store the vectors; each ranker sets the process's embedder
+    (None for the lexical one) before searching."""
     from django.db import transaction
     from django.utils import timezone
 
-    from headon.desk.models import Answer, AnswerTerm, Question
+    from headon.desk.models import Answer, AnswerTerm, AnswerVector, Question
+    from headon.desk.services import answer_vectors, merging
     from headon.desk.services.answers import _refresh_terms, search
+
+    merging._embedder_state["loaded"] = None
+    AnswerVector.objects.all().delete()
 
     # A fresh corpus per language: idf is over the answers of this run only.
     AnswerTerm.objects.all().delete()
@@ -193,7 +202,27 @@ def headon_index(docs: Sequence[Doc], lang: str) -> tuple[Ranker, float]:
             _refresh_terms(answer)
     build = time.perf_counter() - start
     position = {answer.pk: i for i, answer in enumerate(answers)}
-    return (lambda q: [position[pk] for pk, _score in search(q, limit=TOP)]), build
+
+    def lexical(query: str) -> list[int]:
+        merging._embedder_state["loaded"] = None
+        return [position[pk] for pk, _score in search(query, limit=TOP)]
+
+    if embedder is None:
+        return lexical, build, None, 0.0
+    # The hybrid: the same index plus each answer's vectors, stored as
+    # publishing stores them (`answer_vectors.refresh`), timed on their own.
+    merging._embedder_state["loaded"] = embedder
+    start = time.perf_counter()
+    with transaction.atomic():
+        for answer in answers:
+            answer_vectors.refresh(answer)
+    hybrid_build = time.perf_counter() - start
+
+    def hybrid(query: str) -> list[int]:
+        merging._embedder_state["loaded"] = embedder
+        return [position[pk] for pk, _score in search(query, limit=TOP)]
+
+    return lexical, build, hybrid, hybrid_build
 
 
 _WORD = re.compile(r"[^\W_]+")
@@ -339,6 +368,7 @@ def glued(text: str) -> bool:
 
 SYSTEMS = (
     ("headon", "headon bigrams"),
+    ("headon_hybrid", "headon hybrid"),
     ("fts5_unicode61", "FTS5 unicode61"),
     ("fts5_trigram", "FTS5 trigram"),
     ("embedder", "embedder"),
@@ -358,7 +388,9 @@ def run_language(
     out["queries"] = {name: len(q) for name, q in runs.items()}
     rankers: dict[str, Ranker] = {}
     builds: dict[str, float] = {}
-    rankers["headon"], builds["headon"] = headon_index(docs, lang)
+    rankers["headon"], builds["headon"], hybrid, hybrid_build = headon_index(docs, lang, embedder)
+    if hybrid is not None:
+        rankers["headon_hybrid"], builds["headon_hybrid"] = hybrid, hybrid_build
     rankers["fts5_unicode61"], builds["fts5_unicode61"] = fts_index(
         db, f"{lang}_unicode61", "unicode61", docs, unicode61_query
     )

@@ -27,6 +27,7 @@ from headon.desk.markup import markdown_text, render_markdown
 from headon.desk.merging.terms import terms
 from headon.desk.models import Answer, AnswerRevision, AnswerTerm, Ask, Question, Tag
 from headon.desk.selectors import day_overview
+from headon.desk.services import answer_vectors
 
 TEXT_FIELDS = (
     "question_en",
@@ -245,6 +246,7 @@ def _refresh_terms(answer: Answer) -> None:
         AnswerTerm(answer=answer, term=term, weight=min(count, 30000))
         for term, count in found.items()
     )
+    answer_vectors.refresh(answer)
 
 
 def after_publishing(answers: Sequence[Answer]) -> None:
@@ -424,8 +426,41 @@ def question_unlink(*, question: Question, actor: User | None) -> Question:
 K1, B = 1.2, 0.5  # BM25's term-frequency saturation and length normalisation
 
 
+RRF_K = 60  # reciprocal rank fusion's damping (Cormack et al. 2009)
+
+
 def search(query: str, *, limit: int = 10, exclude: Iterable[int] = ()) -> list[tuple[int, float]]:
     """Public answers best matching `query`: [(answer id, score)], best first.
+
+    The lexical index (`lexical_search`) and the answers' stored sentence
+    vectors (`answer_vectors.nearest`, nothing below its floor) each rank
+    up to 50 answers; the two rankings are fused by reciprocal rank, so a
+    synonym the index does not know (保修 for 质保) still finds its answer.
+    An answer's score is the better of its lexical score and its cosine
+    rescaled from the floor (0) to 1. With no embedder, lexical only."""
+    exclude = list(exclude)
+    depth = max(limit, 50)
+    lexical = lexical_search(query, limit=depth, exclude=exclude)
+    near = answer_vectors.nearest(query, limit=depth, exclude=exclude)
+    if not near:
+        return lexical[:limit]
+    fused: dict[int, float] = {}
+    score: dict[int, float] = {}
+    for rank, (pk, value) in enumerate(lexical):
+        fused[pk] = 1 / (RRF_K + rank + 1)
+        score[pk] = value
+    floor = answer_vectors.FLOOR
+    for rank, (pk, cosine) in enumerate(near):
+        fused[pk] = fused.get(pk, 0.0) + 1 / (RRF_K + rank + 1)
+        score[pk] = max(score.get(pk, 0.0), round(min((cosine - floor) / (1 - floor), 1.0), 4))
+    ranked = sorted(fused, key=lambda pk: (-fused[pk], -pk))[:limit]
+    return [(pk, score[pk]) for pk in ranked]
+
+
+def lexical_search(
+    query: str, *, limit: int = 10, exclude: Iterable[int] = ()
+) -> list[tuple[int, float]]:
+    """Public answers best matching `query` in the index of terms.
 
     BM25 over the index's terms (a term's weight is how often it occurs,
     the question's words counting three times), scaled so that 1.0 is

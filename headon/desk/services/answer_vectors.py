@@ -8,7 +8,7 @@ returned, so a query about nothing the desk answered finds nothing here.
 
 The signal is the cheapest part of the merge engine's embedder (USE in
 e5+use: about 7 ms per query on the bench machine, against about 30 ms for
-e5+use), so a search stays well under 20 ms. With no embedder configured
+e5+use), so a search stays well under 20 ms; a web process loads USE alone. With no embedder configured
 (HEADON_EMBEDDER=none, the tests) nothing is stored and search is lexical.
 """
 
@@ -19,9 +19,10 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.db.models import Count, Max
 
-from headon.desk.merging import match_key
+from headon.desk.merging import load_embedder, match_key
 from headon.desk.merging.embedders import Embedder
 from headon.desk.models import Answer, AnswerVector
 from headon.desk.services import merging
@@ -36,16 +37,29 @@ ASKED = 20  # linked questions encoded per answer, as in the lexical index
 _lock = threading.Lock()
 _Index = tuple[np.ndarray, np.ndarray, np.ndarray]
 _cache: dict[str, Any] = {}
+_model: dict[str, Embedder | None] = {}
 
 
 def search_embedder() -> Embedder | None:
-    """The part of the process's embedder search uses: USE when it is one of
-    the parts, otherwise the embedder itself; None in lexical mode."""
-    model = merging.embedder()
-    if model is None:
-        return None
-    parts: Sequence[Embedder] = getattr(model, "parts", ())
-    return next((p for p in parts if p.name.startswith("use")), model)
+    """What search encodes with: USE when it is configured, else the
+    configured embedder; None in lexical mode. A process that loaded the
+    merge engine's embedder (the worker) lends its USE part; one that did
+    not (a web process) loads USE alone, not e5 beside it."""
+    model = merging.embedder_if_loaded()
+    if model is not None:
+        parts: Sequence[Embedder] = getattr(model, "parts", ())
+        return next((p for p in parts if p.name.startswith("use")), model)
+    with _lock:
+        if "loaded" not in _model:
+            preference = [n for n in settings.HEADON_EMBEDDER if n != "none"]
+            if any(n in ("e5+use", "use") for n in preference):
+                preference = ["use"]
+            _model["loaded"] = (
+                load_embedder(preference, e5_engine=settings.HEADON_E5_ENGINE)
+                if preference
+                else None
+            )
+        return _model["loaded"]
 
 
 def answer_texts(answer: Answer) -> list[str]:

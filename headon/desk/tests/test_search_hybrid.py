@@ -75,8 +75,9 @@ def publish(case, subject: str, en: str, zh: str):
 @override_settings(HEADON_EMBEDDER=["none"])
 class HybridSearchTests(PersonasTestCase):
     def use(self, model) -> None:
-        merging._embedder_state.clear()
-        self.addCleanup(merging._embedder_state.clear)
+        for state in (merging._embedder_state, answer_vectors._model):
+            state.clear()
+            self.addCleanup(state.clear)
         merging._embedder_state["loaded"] = model
 
     def corpus(self, which: int):
@@ -161,6 +162,24 @@ class HybridSearchTests(PersonasTestCase):
         self.assertEqual(answering.search("电池质保"), answering.lexical_search("电池质保"))
         self.assertEqual(answering.search("电池保修")[0][0], warranty.pk)
 
+    def test_a_process_without_the_engines_model_loads_use_alone(self) -> None:
+        self.use(None)
+        merging._embedder_state.clear()
+        fake = FakeEmbedder()
+        with (
+            override_settings(HEADON_EMBEDDER=["e5+use", "e5"]),
+            mock.patch.object(answer_vectors, "load_embedder", return_value=fake) as load,
+        ):
+            self.assertIs(answer_vectors.search_embedder(), fake)
+            self.assertIs(answer_vectors.search_embedder(), fake)  # loaded once
+        self.assertEqual(load.call_args_list, [mock.call(["use"], e5_engine=None)])
+        # A process whose merge engine loaded e5+use lends its USE part.
+        use = FakeEmbedder()
+        use.name = "use-multilingual"
+        merging._embedder_state["loaded"] = mock.Mock(parts=[mock.Mock(name="e5"), use])
+        merging._embedder_state["loaded"].parts[0].name = "e5-small"
+        self.assertIs(answer_vectors.search_embedder(), use)
+
 
 @functools.cache
 def sentence_model():
@@ -175,8 +194,9 @@ class RealModelTests(PersonasTestCase):
         model = sentence_model()
         if model is None:
             self.skipTest("no sentence model loads on this machine")
-        merging._embedder_state.clear()
-        self.addCleanup(merging._embedder_state.clear)
+        for state in (merging._embedder_state, answer_vectors._model):
+            state.clear()
+            self.addCleanup(state.clear)
         merging._embedder_state["loaded"] = model
         tour = published_answer(
             Question.objects.create(text="可以参观工厂吗"),

@@ -20,6 +20,12 @@ Systems, on the same documents in the same run:
 1. headon: the real code. A temporary data directory is migrated, Answer rows
    with a published copy and linked Question rows are created, the index is
    filled by `_refresh_terms` (what publishing calls) and queried by `search`.
+   "headon hybrid" is the same index with each answer's sentence vectors
+   stored as publishing stores them (`answer_vectors.refresh`, USE) and the
+   query searched by `search` with the embedder on: the lexical ranking and
+   the nearest answers above the cosine floor fused by reciprocal rank. Its
+   build time is the vectors' alone. "headon bigrams" is the lexical search
+   (with its three synonym pairs), run in the same process with no embedder.
 2. SQLite FTS5, the default unicode61 tokenizer: a run of Chinese characters is
    one token. The query's tokens are ORed and ranked by bm25.
 3. SQLite FTS5, the trigram tokenizer: the query's 3-character substrings ORed,
@@ -33,6 +39,12 @@ Metrics per query over the top 10 (what the public search page shows):
 recall@1, recall@5, MRR@10 and the share of queries with no result. Index
 build time and per-query latency (median, p95); the embedder's latency is
 measured on --latency-sample single queries, its recall on batched ones.
+
+Synonyms (with an embedder): six answers, each worded with one word of a pair
+people use for one thing (保修/质保, 续航/里程, warranty/guarantee, and two pairs
+the index does not list: 提车/交车, handover/pickup), searched for by the other
+word, both ways; the share found first by the lexical search without its
+synonym list, the lexical search, and the hybrid.
 
 Prints a table per language and, as its last line, one JSON object.
 """
@@ -414,6 +426,46 @@ def run_language(
     return out
 
 
+SYNONYM_PAIRS = (
+    ("电池{}多久？", "How long is the battery warranty?", ("保修", "质保")),
+    ("满电{}多少公里？", "What is the range on a full charge?", ("续航", "里程")),
+    ("电池保修多久？", "How long is the battery {}?", ("warranty", "guarantee")),
+    ("什么时候{}？", "When can I collect my car?", ("提车", "交车")),
+    ("什么时候交付？", "When is the {} of my car?", ("handover", "pickup")),
+)
+
+
+def synonym_probe(embedder: Any) -> dict[str, float]:
+    """Share of synonym queries whose answer comes first, per system."""
+    from unittest import mock
+
+    from headon.desk.models import Answer, AnswerTerm, AnswerVector
+    from headon.desk.services import answers, merging
+
+    found = {"lexical_no_list": 0, "lexical": 0, "hybrid": 0}
+    cases = 0
+    for which in (0, 1):
+        AnswerTerm.objects.all().delete()
+        AnswerVector.objects.all().delete()
+        Answer.objects.all().delete()
+        merging._embedder_state["loaded"] = embedder
+        queries: list[tuple[str, int]] = []
+        for zh, en, pair in SYNONYM_PAIRS:
+            copy = {"question_zh": zh.format(pair[which]), "question_en": en.format(pair[which])}
+            answer = Answer.objects.create(status=Answer.Status.PUBLISHED, published=copy)
+            answers._refresh_terms(answer)
+            queries.append((pair[1 - which], answer.pk))
+        for query, pk in queries:
+            cases += 1
+            merging._embedder_state["loaded"] = None
+            with mock.patch.dict(answers.SYNONYMS, clear=True):
+                found["lexical_no_list"] += (answers.search(query)[:1] or [(0, 0)])[0][0] == pk
+            found["lexical"] += (answers.search(query)[:1] or [(0, 0)])[0][0] == pk
+            merging._embedder_state["loaded"] = embedder
+            found["hybrid"] += (answers.search(query)[:1] or [(0, 0)])[0][0] == pk
+    return {name: n / cases for name, n in found.items()} | {"queries": cases}
+
+
 def headon_glued_breakdown(docs: Sequence[Doc], queries: Queries, rank: Ranker) -> dict[str, float]:
     """headon's recall@1 where the query or its answer glues Latin/digits to Chinese."""
     hit = [
@@ -476,6 +528,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         db.execute("PRAGMA journal_mode=WAL")
         metrics["en"] = run_language("en", en_docs, {"en": en_queries}, embedder, db, args)
         metrics["zh"] = run_language("zh", zh_docs, zh_runs, embedder, db, args)
+        if embedder is not None:
+            metrics["synonyms"] = synonym_probe(embedder)
         db.close()
         from django.db import connections
 
@@ -529,6 +583,12 @@ def print_tables(m: dict[str, Any], args: argparse.Namespace) -> None:
         print(
             f"embedder latency: {args.latency_sample} single queries; recall from batched ones;"
             " it always returns 10 answers (no threshold)"
+        )
+    if "synonyms" in m:
+        p = m["synonyms"]
+        print(
+            f"synonyms ({p['queries']} queries, answer first): lexical without its list "
+            f"{p['lexical_no_list']:.2f}, lexical {p['lexical']:.2f}, hybrid {p['hybrid']:.2f}"
         )
     for note in m["notes"]:
         print(f"note: {note}")

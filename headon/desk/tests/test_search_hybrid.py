@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 from unittest import mock
 
 import numpy as np
+from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from headon.desk.merging import load_embedder
@@ -161,6 +163,18 @@ class HybridSearchTests(PersonasTestCase):
         self.assertFalse(AnswerVector.objects.exists())
         self.assertEqual(answering.search("电池质保"), answering.lexical_search("电池质保"))
         self.assertEqual(answering.search("电池保修")[0][0], warranty.pk)
+
+    def test_the_command_stores_vectors_of_answers_published_before(self) -> None:
+        self.use(None)
+        delivery = publish(self, "delivery", "handover", "提车")
+        with self.assertRaises(CommandError):
+            call_command("search_vectors", stdout=io.StringIO())
+        self.use(FakeEmbedder())
+        self.assertEqual(answering.search("pickup"), [])  # no vectors yet
+        out = io.StringIO()
+        call_command("search_vectors", stdout=out)
+        self.assertIn("fake vectors of 1 public answers", out.getvalue())
+        self.assertEqual(answering.search("pickup")[0][0], delivery.pk)
 
     def test_a_process_without_the_engines_model_loads_use_alone(self) -> None:
         self.use(None)

@@ -120,7 +120,7 @@ def nearest(query: str, *, limit: int, exclude: Iterable[int] = ()) -> list[tupl
     best = np.maximum.reduceat(cosines, starts)
     skip = set(exclude)
     order = np.argsort(-best, kind="stable")
-    found = []
+    found: list[tuple[int, float]] = []
     for i in order:
         if best[i] < FLOOR or len(found) >= limit:
             break

@@ -12,6 +12,7 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from headon.desk.merging import load_embedder
+from headon.desk.merging.embedders import ConcatEmbedder
 from headon.desk.models import AnswerVector, Question
 from headon.desk.services import answer_vectors, merging
 from headon.desk.services import answers as answering
@@ -190,8 +191,9 @@ class HybridSearchTests(PersonasTestCase):
         # A process whose merge engine loaded e5+use lends its USE part.
         use = FakeEmbedder()
         use.name = "use-multilingual"
-        merging._embedder_state["loaded"] = mock.Mock(parts=[mock.Mock(name="e5"), use])
-        merging._embedder_state["loaded"].parts[0].name = "e5-small"
+        e5 = FakeEmbedder()
+        e5.name = "e5-small"
+        merging._embedder_state["loaded"] = ConcatEmbedder([e5, use])
         self.assertIs(answer_vectors.search_embedder(), use)
 
 

@@ -40,11 +40,12 @@ recall@1, recall@5, MRR@10 and the share of queries with no result. Index
 build time and per-query latency (median, p95); the embedder's latency is
 measured on --latency-sample single queries, its recall on batched ones.
 
-Synonyms (with an embedder): six answers, each worded with one word of a pair
+Synonyms (with an embedder): five answers, each worded with one word of a pair
 people use for one thing (保修/质保, 续航/里程, warranty/guarantee, and two pairs
-the index does not list: 提车/交车, handover/pickup), searched for by the other
-word, both ways; the share found first by the lexical search without its
-synonym list, the lexical search, and the hybrid.
+the index does not list: 提车/交车, handover/pickup), searched for by a short
+query with the other word and no other word of the answer, both ways; the
+share found first by the lexical search without its synonym list, the
+lexical search, and the hybrid.
 
 Prints a table per language and, as its last line, one JSON object.
 """
@@ -426,12 +427,15 @@ def run_language(
     return out
 
 
+# (answer's question, query, the pair): an answer holds one word of a pair
+# and no other pair's words; its query holds the other word and nothing else
+# the answer says, so only knowing the synonym finds it.
 SYNONYM_PAIRS = (
-    ("电池{}多久？", "How long is the battery warranty?", ("保修", "质保")),
-    ("满电{}多少公里？", "What is the range on a full charge?", ("续航", "里程")),
-    ("电池保修多久？", "How long is the battery {}?", ("warranty", "guarantee")),
-    ("什么时候{}？", "When can I collect my car?", ("提车", "交车")),
-    ("什么时候交付？", "When is the {} of my car?", ("handover", "pickup")),
+    ("电池{}多久？", "{}几年", ("保修", "质保")),
+    ("满电{}多少公里？", "{}怎么样", ("续航", "里程")),
+    ("How long is the battery {}?", "what {} do I get", ("warranty", "guarantee")),
+    ("什么时候可以{}？", "{}要等多久", ("提车", "交车")),
+    ("When is the {} of my new car?", "{} date", ("handover", "pickup")),
 )
 
 
@@ -450,11 +454,11 @@ def synonym_probe(embedder: Any) -> dict[str, float]:
         Answer.objects.all().delete()
         merging._embedder_state["loaded"] = embedder
         queries: list[tuple[str, int]] = []
-        for zh, en, pair in SYNONYM_PAIRS:
-            copy = {"question_zh": zh.format(pair[which]), "question_en": en.format(pair[which])}
+        for question, query, pair in SYNONYM_PAIRS:
+            copy = {"question_zh": question.format(pair[which])}
             answer = Answer.objects.create(status=Answer.Status.PUBLISHED, published=copy)
             answers._refresh_terms(answer)
-            queries.append((pair[1 - which], answer.pk))
+            queries.append((query.format(pair[1 - which]), answer.pk))
         for query, pk in queries:
             cases += 1
             merging._embedder_state["loaded"] = None

@@ -116,7 +116,10 @@ def nearest(query: str, *, limit: int, exclude: Iterable[int] = ()) -> list[tupl
     vectors, owners, starts = _index(model.name)
     if not len(owners):
         return []
-    cosines = vectors @ np.asarray(model.encode([key])[0], dtype=np.float32)
+    query_vector = np.asarray(model.encode([key])[0], dtype=np.float32)
+    # einsum, not @: a matrix-vector product through BLAS woke its threads,
+    # which spun against the model's: a hybrid search took 14 ms of CPU, now 7.
+    cosines = np.einsum("ij,j->i", vectors, query_vector)
     best = np.maximum.reduceat(cosines, starts)
     skip = set(exclude)
     order = np.argsort(-best, kind="stable")

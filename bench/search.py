@@ -20,6 +20,12 @@ Systems, on the same documents in the same run:
 1. headon: the real code. A temporary data directory is migrated, Answer rows
    with a published copy and linked Question rows are created, the index is
    filled by `_refresh_terms` (what publishing calls) and queried by `search`.
+   "headon hybrid" is the same index with each answer's sentence vectors
+   stored as publishing stores them (`answer_vectors.refresh`, USE) and the
+   query searched by `search` with the embedder on: the lexical ranking and
+   the nearest answers above the cosine floor fused by reciprocal rank. Its
+   build time is the vectors' alone. "headon bigrams" is the lexical search
+   (with its three synonym pairs), run in the same process with no embedder.
 2. SQLite FTS5, the default unicode61 tokenizer: a run of Chinese characters is
    one token. The query's tokens are ORed and ranked by bm25.
 3. SQLite FTS5, the trigram tokenizer: the query's 3-character substrings ORed,
@@ -33,6 +39,13 @@ Metrics per query over the top 10 (what the public search page shows):
 recall@1, recall@5, MRR@10 and the share of queries with no result. Index
 build time and per-query latency (median, p95); the embedder's latency is
 measured on --latency-sample single queries, its recall on batched ones.
+
+Synonyms (with an embedder): five answers, each worded with one word of a pair
+people use for one thing (保修/质保, 续航/里程, warranty/guarantee, and two pairs
+the index does not list: 提车/交车, handover/pickup), searched for by a short
+query with the other word and no other word of the answer, both ways; the
+share found first by the lexical search without its synonym list, the
+lexical search, and the hybrid.
 
 Prints a table per language and, as its last line, one JSON object.
 """
@@ -150,14 +163,23 @@ def setup_django(data_dir: str) -> None:
     call_command("migrate", verbosity=0)
 
 
-def headon_index(docs: Sequence[Doc], lang: str) -> tuple[Ranker, float]:
+def headon_index(
+    docs: Sequence[Doc], lang: str, embedder: Any
+) -> tuple[Ranker, float, Ranker | None, float]:
     """Answers and linked questions as rows, the index filled by the real
-    `_refresh_terms`; only that last step is timed as the index build."""
+    `_refresh_terms`; only that last step is timed as the index build.
+    With an embedder, also the hybrid (lexical + stored vectors) and the
+    time to store the vectors; each ranker sets the process's embedder
+    (None for the lexical one) before searching."""
     from django.db import transaction
     from django.utils import timezone
 
-    from headon.desk.models import Answer, AnswerTerm, Question
+    from headon.desk.models import Answer, AnswerTerm, AnswerVector, Question
+    from headon.desk.services import answer_vectors, merging
     from headon.desk.services.answers import _refresh_terms, search
+
+    merging._embedder_state["loaded"] = None
+    AnswerVector.objects.all().delete()
 
     # A fresh corpus per language: idf is over the answers of this run only.
     AnswerTerm.objects.all().delete()
@@ -193,7 +215,27 @@ def headon_index(docs: Sequence[Doc], lang: str) -> tuple[Ranker, float]:
             _refresh_terms(answer)
     build = time.perf_counter() - start
     position = {answer.pk: i for i, answer in enumerate(answers)}
-    return (lambda q: [position[pk] for pk, _score in search(q, limit=TOP)]), build
+
+    def lexical(query: str) -> list[int]:
+        merging._embedder_state["loaded"] = None
+        return [position[pk] for pk, _score in search(query, limit=TOP)]
+
+    if embedder is None:
+        return lexical, build, None, 0.0
+    # The hybrid: the same index plus each answer's vectors, stored as
+    # publishing stores them (`answer_vectors.refresh`), timed on their own.
+    merging._embedder_state["loaded"] = embedder
+    start = time.perf_counter()
+    with transaction.atomic():
+        for answer in answers:
+            answer_vectors.refresh(answer)
+    hybrid_build = time.perf_counter() - start
+
+    def hybrid(query: str) -> list[int]:
+        merging._embedder_state["loaded"] = embedder
+        return [position[pk] for pk, _score in search(query, limit=TOP)]
+
+    return lexical, build, hybrid, hybrid_build
 
 
 _WORD = re.compile(r"[^\W_]+")
@@ -339,6 +381,7 @@ def glued(text: str) -> bool:
 
 SYSTEMS = (
     ("headon", "headon bigrams"),
+    ("headon_hybrid", "headon hybrid"),
     ("fts5_unicode61", "FTS5 unicode61"),
     ("fts5_trigram", "FTS5 trigram"),
     ("embedder", "embedder"),
@@ -358,7 +401,9 @@ def run_language(
     out["queries"] = {name: len(q) for name, q in runs.items()}
     rankers: dict[str, Ranker] = {}
     builds: dict[str, float] = {}
-    rankers["headon"], builds["headon"] = headon_index(docs, lang)
+    rankers["headon"], builds["headon"], hybrid, hybrid_build = headon_index(docs, lang, embedder)
+    if hybrid is not None:
+        rankers["headon_hybrid"], builds["headon_hybrid"] = hybrid, hybrid_build
     rankers["fts5_unicode61"], builds["fts5_unicode61"] = fts_index(
         db, f"{lang}_unicode61", "unicode61", docs, unicode61_query
     )
@@ -380,6 +425,49 @@ def run_language(
     if lang == "zh":
         out["headon_glued"] = headon_glued_breakdown(docs, runs["zh"], rankers["headon"])
     return out
+
+
+# (answer's question, query, the pair): an answer holds one word of a pair
+# and no other pair's words; its query holds the other word and nothing else
+# the answer says, so only knowing the synonym finds it.
+SYNONYM_PAIRS = (
+    ("电池{}多久？", "{}几年", ("保修", "质保")),
+    ("满电{}多少公里？", "{}怎么样", ("续航", "里程")),
+    ("How long is the battery {}?", "what {} do I get", ("warranty", "guarantee")),
+    ("什么时候可以{}？", "{}要等多久", ("提车", "交车")),
+    ("When is the {} of my new car?", "{} date", ("handover", "pickup")),
+)
+
+
+def synonym_probe(embedder: Any) -> dict[str, float]:
+    """Share of synonym queries whose answer comes first, per system."""
+    from unittest import mock
+
+    from headon.desk.models import Answer, AnswerTerm, AnswerVector
+    from headon.desk.services import answers, merging
+
+    found = {"lexical_no_list": 0, "lexical": 0, "hybrid": 0}
+    cases = 0
+    for which in (0, 1):
+        AnswerTerm.objects.all().delete()
+        AnswerVector.objects.all().delete()
+        Answer.objects.all().delete()
+        merging._embedder_state["loaded"] = embedder
+        queries: list[tuple[str, int]] = []
+        for question, query, pair in SYNONYM_PAIRS:
+            copy = {"question_zh": question.format(pair[which])}
+            answer = Answer.objects.create(status=Answer.Status.PUBLISHED, published=copy)
+            answers._refresh_terms(answer)
+            queries.append((query.format(pair[1 - which]), answer.pk))
+        for query, pk in queries:
+            cases += 1
+            merging._embedder_state["loaded"] = None
+            with mock.patch.dict(answers.SYNONYMS, clear=True):
+                found["lexical_no_list"] += (answers.search(query)[:1] or [(0, 0)])[0][0] == pk
+            found["lexical"] += (answers.search(query)[:1] or [(0, 0)])[0][0] == pk
+            merging._embedder_state["loaded"] = embedder
+            found["hybrid"] += (answers.search(query)[:1] or [(0, 0)])[0][0] == pk
+    return {name: n / cases for name, n in found.items()} | {"queries": cases}
 
 
 def headon_glued_breakdown(docs: Sequence[Doc], queries: Queries, rank: Ranker) -> dict[str, float]:
@@ -444,6 +532,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         db.execute("PRAGMA journal_mode=WAL")
         metrics["en"] = run_language("en", en_docs, {"en": en_queries}, embedder, db, args)
         metrics["zh"] = run_language("zh", zh_docs, zh_runs, embedder, db, args)
+        if embedder is not None:
+            metrics["synonyms"] = synonym_probe(embedder)
         db.close()
         from django.db import connections
 
@@ -497,6 +587,12 @@ def print_tables(m: dict[str, Any], args: argparse.Namespace) -> None:
         print(
             f"embedder latency: {args.latency_sample} single queries; recall from batched ones;"
             " it always returns 10 answers (no threshold)"
+        )
+    if "synonyms" in m:
+        p = m["synonyms"]
+        print(
+            f"synonyms ({p['queries']} queries, answer first): lexical without its list "
+            f"{p['lexical_no_list']:.2f}, lexical {p['lexical']:.2f}, hybrid {p['hybrid']:.2f}"
         )
     for note in m["notes"]:
         print(f"note: {note}")

@@ -505,6 +505,22 @@ class AnswerTerm(models.Model):
         return self.term
 
 
+class AnswerVector(models.Model):
+    """The semantic half of search: the sentence vectors of a public answer's
+    texts (its questions in both languages and the questions people asked
+    that are linked to it), float32 rows of `dim`, written when it is
+    published (`services.answer_vectors`), never computed per query. A
+    rewrite is a new row, so a new id tells every process its cache is old."""
+
+    answer = models.OneToOneField(Answer, on_delete=models.CASCADE, related_name="+")
+    embedder = models.CharField(max_length=60)
+    dim = models.PositiveIntegerField()
+    data = models.BinaryField()
+
+    def __str__(self) -> str:
+        return f"{self.answer_id} {self.embedder}"
+
+
 class HelpfulVote(models.Model):
     """One "helpful" per person and answer: the voter is a keyed hash of a
     long-lived cookie; addresses are rate-limited separately."""

@@ -61,6 +61,12 @@ def embedder() -> Embedder | None:
         return _embedder_state["loaded"]
 
 
+def embedder_if_loaded() -> Embedder | None:
+    """The process's embedder if something loaded it already, without loading it."""
+    with _embedder_lock:
+        return _embedder_state.get("loaded")
+
+
 def merge_mode() -> str:
     return "semantic" if embedder() is not None else "lexical"
 

@@ -127,7 +127,9 @@ class DigestDrawsTests(PersonasTestCase):
             digests.digest_publish(DAY, actor=self.dave)
         self.assertEqual([e["kind"] for e in self.json_of(DAY)["draws"]], ["sealed"])
         with time_machine.travel(CUTOFF + dt.timedelta(hours=1), tick=False):
-            revision, created = digests.digest_publish(DAY, actor=self.dave, note="Late asks")
+            _revision, created = digests.digest_publish(
+                DAY, actor=self.dave, note="A draw committed at the cut-off"
+            )
         self.assertTrue(created)
         data = self.json_of(DAY)
         self.assertEqual([e["kind"] for e in data["draws"]], ["sealed", "committed"])

@@ -204,6 +204,9 @@ def build_snapshot(day: dt.date, *, now: dt.datetime | None = None) -> dict[str,
 
 def content_hash(snapshot: dict[str, Any]) -> str:
     body = {k: v for k, v in snapshot.items() if k not in ("revision", "published_at", "note")}
+    if not body.get("draws"):
+        # Revisions from before `draws` keep their hash: none is no change.
+        body.pop("draws", None)
     canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

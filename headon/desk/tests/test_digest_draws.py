@@ -17,6 +17,7 @@ from django.urls import reverse
 
 from headon.desk.digest import reconcile_digest
 from headon.desk.digest import services as digests
+from headon.desk.models import DigestRevision
 from headon.desk.tests.test_digest_ledger import CUTOFF, DAY, DOC, MORNING, Day, recount
 from headon.testing import PersonasTestCase
 from headon.visits.models import Draw, Program
@@ -172,3 +173,18 @@ class DigestDrawsTests(PersonasTestCase):
         at = CUTOFF + dt.timedelta(days=2) - dt.timedelta(hours=3)
         Draw.objects.filter(pk=self.late.pk).update(committed_at=at)
         self.assertEqual(digests.digest_due(now=CUTOFF + dt.timedelta(days=2, minutes=1)), quiet)
+
+    def test_a_night_without_draws_hashes_as_before_the_key(self) -> None:
+        """A date published before `draws` existed is not changed by an
+        empty list: publishing it again with a note makes no revision."""
+        Draw.objects.all().delete()
+        self.publish(DAY, CUTOFF + dt.timedelta(hours=1))
+        revision = DigestRevision.objects.get()
+        self.assertEqual(revision.snapshot["draws"], [])
+        before = {k: v for k, v in revision.snapshot.items() if k != "draws"}
+        self.assertEqual(digests.content_hash(before), revision.content_hash)
+        DigestRevision.objects.filter(pk=revision.pk).update(snapshot=before)
+        with time_machine.travel(CUTOFF + dt.timedelta(hours=2), tick=False):
+            again, created = digests.digest_publish(DAY, actor=self.dave, note="Again")
+        self.assertFalse(created)
+        self.assertEqual(again, revision)

@@ -129,7 +129,21 @@ def draw_events(since: dt.datetime, until: dt.datetime) -> list[dict[str, Any]]:
     (docs/draw.md, "A time nobody controls"): only programs whose draw page
     is public (not drafts), oldest first. Read-only; the digest freezes what
     this returns in its snapshot."""
-    public = Draw.objects.exclude(program__status=Program.Status.DRAFT).select_related("program")
+    public = (
+        Draw.objects.exclude(program__status=Program.Status.DRAFT)
+        .select_related("program")
+        .only(
+            "commitment",
+            "beacon_offset",
+            "beacon_round",
+            "committed_at",
+            "sealed_hash",
+            "closed_at",
+            "program__slug",
+            "program__title_en",
+            "program__title_zh",
+        )
+    )
     events: list[dict[str, Any]] = []
     for draw in public.filter(
         Q(committed_at__gt=since, committed_at__lte=until)

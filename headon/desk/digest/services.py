@@ -121,6 +121,13 @@ def _answer_entry(answer: Answer, rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def night_of(at: dt.datetime) -> dt.date:
+    """The date whose digest lists a draw committed or sealed at `at`: the
+    first whose cut-off is at or after it (the window of `draw_window`)."""
+    day = at.astimezone(organiser_tz()).date()
+    return day if at <= cutoff_for(day) else day + dt.timedelta(days=1)
+
+
 def draw_window(day: dt.date, at: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
     """The draw commitments and seals the digest of `day` lists: those made
     after the previous night's cut-off and by this one's, as they stood at

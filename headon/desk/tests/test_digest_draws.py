@@ -188,3 +188,17 @@ class DigestDrawsTests(PersonasTestCase):
             again, created = digests.digest_publish(DAY, actor=self.dave, note="Again")
         self.assertFalse(created)
         self.assertEqual(again, revision)
+
+    def test_the_draw_page_names_the_night_whose_digest_dates_it(self) -> None:
+        for slug, nights in (
+            ("spring", [DAY - dt.timedelta(days=1), DAY]),  # committed D-1 noon, sealed on D
+            ("summer", [DAY]),
+            ("autumn", [NEXT_DAY]),  # committed after D's cut-off
+        ):
+            page = self.client.get(reverse("visits:draw", args=[slug]))
+            links = re.findall(r'href="/answers/([0-9-]+)/"', page.content.decode())
+            self.assertEqual(links, [n.isoformat() for n in nights], slug)
+        page = self.client.get(
+            reverse("visits:draw", args=["summer"]), HTTP_ACCEPT_LANGUAGE="zh-hans"
+        )
+        self.assertContains(page, f"{DAY.isoformat()} 的回答")

@@ -202,3 +202,15 @@ class DigestDrawsTests(PersonasTestCase):
             reverse("visits:draw", args=["summer"]), HTTP_ACCEPT_LANGUAGE="zh-hans"
         )
         self.assertContains(page, f"{DAY.isoformat()} 的回答")
+
+    def test_a_program_title_with_markup_is_text_in_the_page_and_the_feed(self) -> None:
+        Program.objects.filter(slug="summer").update(title_en='<script>alert("x")</script>')
+        self.publish(DAY, CUTOFF)
+        page = self.client.get(reverse("desk:digest", args=[DAY.isoformat()]))
+        self.assertNotContains(page, '<script>alert("x")')
+        self.assertContains(page, "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;")
+        feed = self.client.get(reverse("desk:feed", args=["en"])).content.decode()
+        self.assertNotIn("<script>", feed)
+        # The description is HTML inside XML: a live tag would read &lt;script&gt;.
+        self.assertNotIn("&lt;script&gt;", feed)
+        self.assertIn("&amp;lt;script&amp;gt;", feed)

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 
-from headon.visits.models import Application, ApplicationChoice, Offer, Program, Session
+from headon.visits.models import Application, ApplicationChoice, Draw, Offer, Program, Session
 
 
 def published_programs() -> QuerySet[Program]:
@@ -120,3 +121,58 @@ def pending_offers(program: Program, *, shown: int = 20) -> PendingOffers:
             waiting.select_related("application", "session").order_by("deadline", "pk")[:shown]
         ),
     )
+
+
+def draw_events(since: dt.datetime, until: dt.datetime) -> list[dict[str, Any]]:
+    """The draw commitments made and the application lists sealed in the
+    window (since, until], as plain data for the desk's nightly digest
+    (docs/draw.md, "A time nobody controls"): only programs whose draw page
+    is public (not drafts), oldest first. Read-only; the digest freezes what
+    this returns in its snapshot."""
+    public = (
+        Draw.objects.exclude(program__status=Program.Status.DRAFT)
+        .select_related("program")
+        .only(
+            "commitment",
+            "beacon_offset",
+            "beacon_round",
+            "committed_at",
+            "sealed_hash",
+            "closed_at",
+            "program__slug",
+            "program__title_en",
+            "program__title_zh",
+        )
+    )
+    events: list[dict[str, Any]] = []
+    for draw in public.filter(
+        Q(committed_at__gt=since, committed_at__lte=until)
+        | Q(closed_at__gt=since, closed_at__lte=until)
+    ):
+        common = {
+            "program": {"en": draw.program.title_en, "zh": draw.program.title_zh},
+            "slug": draw.program.slug,
+            "beacon_offset": draw.beacon_offset,
+        }
+        if since < draw.committed_at <= until:
+            events.append(
+                common
+                | {
+                    "kind": "committed",
+                    "at": draw.committed_at,
+                    "hash": draw.commitment or None,
+                    "beacon_round": None,
+                }
+            )
+        if draw.closed_at and draw.sealed_hash and since < draw.closed_at <= until:
+            events.append(
+                common
+                | {
+                    "kind": "sealed",
+                    "at": draw.closed_at,
+                    "hash": draw.sealed_hash,
+                    "beacon_round": draw.beacon_round,
+                }
+            )
+    events.sort(key=lambda e: (e["at"], e["kind"] == "sealed", e["slug"]))
+    return events

@@ -103,8 +103,35 @@ def digest_text(snapshot: dict[str, Any], lang: str, limit: int | None = None) -
                 _("Still being worked on: %(n)s questions. They stay on the list until answered.")
                 % {"n": snapshot["open_count"]}
             )
+        blocks.extend(draw_line(entry, lang) for entry in snapshot.get("draws", []))
         blocks.append(absolute(reverse("desk:digest", args=[snapshot["date"]])))
     return _pack(blocks, limit)
+
+
+def draw_line(entry: dict[str, Any], lang: str) -> str:
+    """One draw commitment or seal as the text and the feed write it: the
+    program, the hash, the beacon round, the time, the draw page. Call
+    inside the language's override."""
+    values = {
+        "program": pick(entry["program"], lang),
+        "hash": entry["hash"],
+        "offset": entry["beacon_offset"],
+        "round": entry["beacon_round"],
+        "at": entry["at"],
+    }
+    if entry["kind"] == "sealed":
+        line = _(
+            "Draw sealed: %(program)s, sealed hash %(hash)s, drand quicknet round %(round)s, at %(at)s."
+        )
+    elif entry["hash"]:
+        line = _(
+            "Draw committed: %(program)s, commitment %(hash)s, the drand quicknet round %(offset)s after the seal, at %(at)s."
+        )
+    else:
+        line = _(
+            "Draw committed: %(program)s, no organiser secret, the drand quicknet round %(offset)s after the seal, at %(at)s."
+        )
+    return line % values + "\n" + absolute(entry["url"])
 
 
 def open_items(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
@@ -136,6 +163,8 @@ def digest_json(snapshot: dict[str, Any]) -> dict[str, Any]:
         data["answered_already"] = [
             item | {"url": absolute(item["url"])} for item in snapshot["answered_already"]
         ]
+    if "draws" in snapshot:
+        data["draws"] = [entry | {"url": absolute(entry["url"])} for entry in snapshot["draws"]]
     number = snapshot.get("revision", 1)
     data["open"] = open_items(snapshot)
     data["links"] = {
@@ -215,7 +244,14 @@ class DigestFeed(Feed[DigestRevision, str]):
     def item_description(self, item: DigestRevision) -> str:
         with translation.override(DJANGO_LANGUAGE[self._lang]):
             return render_to_string(
-                "desk/_digest_feed_item.html", {"snapshot": item.snapshot, "lang": self._lang}
+                "desk/_digest_feed_item.html",
+                {
+                    "snapshot": item.snapshot,
+                    "lang": self._lang,
+                    "draw_lines": [
+                        draw_line(entry, self._lang) for entry in item.snapshot.get("draws", [])
+                    ],
+                },
             )
 
     def item_link(self, item: DigestRevision) -> str:

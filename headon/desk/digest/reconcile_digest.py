@@ -232,6 +232,52 @@ def check_answers(digest: dict[str, Any], rows: list[dict[str, Any]], report: Re
         report.check(ranks == list(range(1, len(ranks) + 1)), "answers are not ranked 1, 2, 3…")
 
 
+def check_draws(digest: dict[str, Any], ctx: dict[str, Any], report: Report) -> None:
+    """`draws`, when present (revisions before it have none): each draw
+    committed or sealed since the previous night's cut-off, in time order."""
+    events = digest.get("draws", [])
+    if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+        report.check(False, "draws is not a list of objects")
+        return
+    times = []
+    for n, event in enumerate(events):
+        name = f"draws[{n}]"
+        kind = event.get("kind")
+        report.check(kind in ("committed", "sealed"), f"{name}: unknown kind {kind!r}")
+        digest_hash = event.get("hash")
+        hex_hash = (
+            isinstance(digest_hash, str)
+            and len(digest_hash) == 64
+            and all(c in "0123456789abcdef" for c in digest_hash)
+        )
+        report.check(
+            hex_hash or (kind == "committed" and digest_hash is None),
+            f"{name}: hash {digest_hash!r} is not a SHA-256",
+        )
+        offset_ok = isinstance(event.get("beacon_offset"), int) and event["beacon_offset"] >= 1
+        report.check(offset_ok, f"{name}: no beacon_offset")
+        beacon_round = event.get("beacon_round")
+        report.check(
+            (isinstance(beacon_round, int) and beacon_round > 0)
+            if kind == "sealed"
+            else beacon_round is None,
+            f"{name}: beacon_round {beacon_round!r} for a {kind} draw",
+        )
+        at = instant(event.get("at"), f"{name}: at", ctx["offset"], report)
+        if at is None:
+            continue
+        times.append(at)
+        if ctx["cutoff"] is not None:
+            report.check(at <= ctx["cutoff"], f"{name}: at is after the cut-off")
+            report.check(
+                at > ctx["cutoff"] - dt.timedelta(hours=25),
+                f"{name}: at is before the previous night's cut-off",
+            )
+        if ctx["published"] is not None:
+            report.check(at <= ctx["published"], f"{name}: at is after published_at")
+    report.check(times == sorted(times), "draws are not in time order")
+
+
 def check_lists(digest: dict[str, Any], rows: list[dict[str, Any]], report: Report) -> None:
     open_rows = [r for r in rows if r["state"] == "open" and r["people"] > 0]
     worked_on = [
@@ -321,6 +367,7 @@ def _reconcile(digest: Any, report: Report) -> dict[str, Any]:
     )
     check_answers(digest, rows, report)
     check_lists(digest, rows, report)
+    check_draws(digest, ctx, report)
     return figures
 
 

@@ -37,6 +37,7 @@ from headon.desk.digest import ledger
 from headon.desk.models import Answer, Ask, Digest, DigestRevision, Question
 from headon.desk.services.answers import after_publishing, answer_publish
 from headon.timezones import organiser_now, organiser_tz
+from headon.visits import selectors as visits_selectors
 
 FORMAT = "headon-digest/2"
 
@@ -120,6 +121,39 @@ def _answer_entry(answer: Answer, rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def night_of(at: dt.datetime) -> dt.date:
+    """The date whose digest lists a draw committed or sealed at `at`: the
+    first whose cut-off is at or after it (the window of `draw_window`)."""
+    day = at.astimezone(organiser_tz()).date()
+    return day if at <= cutoff_for(day) else day + dt.timedelta(days=1)
+
+
+def draw_window(day: dt.date, at: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """The draw commitments and seals the digest of `day` lists: those made
+    after the previous night's cut-off and by this one's, as they stood at
+    `at`. So each is in exactly one night's digest: the one whose cut-off
+    first follows it (docs/draw.md)."""
+    cutoff = cutoff_for(day)
+    return cutoff_for(day - dt.timedelta(days=1)), min(at, cutoff)
+
+
+def draws_of(day: dt.date, at: dt.datetime) -> list[dict[str, Any]]:
+    """The draws section of the snapshot: what the visits half committed
+    to and sealed in the window, each with a time this digest publishes."""
+    return [
+        {
+            "kind": event["kind"],
+            "program": event["program"],
+            "at": ledger.local(event["at"]),
+            "hash": event["hash"],
+            "beacon_offset": event["beacon_offset"],
+            "beacon_round": event["beacon_round"],
+            "url": reverse("visits:draw", args=[event["slug"]]),
+        }
+        for event in visits_selectors.draw_events(*draw_window(day, at))
+    ]
+
+
 def build_snapshot(day: dt.date, *, now: dt.datetime | None = None) -> dict[str, Any]:
     """The digest of `day` from the rows as they stood at `now`."""
     at = now or timezone.now()
@@ -171,11 +205,15 @@ def build_snapshot(day: dt.date, *, now: dt.datetime | None = None) -> dict[str,
             for item in ledger.answered_already(rows)
         ],
         "earlier_open_count": earlier_open,
+        "draws": draws_of(day, at),
     }
 
 
 def content_hash(snapshot: dict[str, Any]) -> str:
     body = {k: v for k, v in snapshot.items() if k not in ("revision", "published_at", "note")}
+    if not body.get("draws"):
+        # Revisions from before `draws` keep their hash: none is no change.
+        body.pop("draws", None)
     canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -251,13 +289,14 @@ def digest_publish(
 
 def digest_due(now: dt.datetime | None = None) -> dt.date | None:
     """The date whose cut-off has passed with no digest yet (today or
-    yesterday, so a worker down at the cut-off still publishes)."""
+    yesterday, so a worker down at the cut-off still publishes), when it
+    has asks or draw commitments and seals to publish a time for."""
     at = now or timezone.now()
     today = organiser_now().date() if now is None else at.astimezone(organiser_tz()).date()
     for day in (today, today - dt.timedelta(days=1)):
         if (
             cutoff_for(day) <= at
-            and Ask.objects.filter(day=day).exists()
+            and (Ask.objects.filter(day=day).exists() or draws_of(day, at))
             and not DigestRevision.objects.filter(digest__date=day).exists()
         ):
             return day

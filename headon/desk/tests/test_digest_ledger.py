@@ -145,9 +145,9 @@ class LedgerJsonTests(PersonasTestCase):
         )
         # Counts with the questions' states, titles (and one for a clean
         # ask's words where a title is spam), what published answers answer
-        # (2), the covering answers, earlier days: the same seven queries
-        # for 60 questions as for 6.
-        with self.assertNumQueries(7):
+        # (2), the covering answers, earlier days, the night's draws: the
+        # same eight queries for 60 questions as for 6.
+        with self.assertNumQueries(8):
             digests.build_snapshot(DAY, now=CUTOFF + dt.timedelta(hours=1))
         states = {r["state"] for r in rows}
         self.assertEqual(states, {"covered", "late", "open", "set_aside"})

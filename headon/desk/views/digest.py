@@ -99,6 +99,10 @@ def digest_page(request: HttpRequest, day: str, number: int | None = None) -> Ht
             "share_percent": round(100 * snapshot["coverage"]["share"]),
             "answers": [e for e in entries if not e.get("rumour")],
             "rumours": [e for e in entries if e.get("rumour")],
+            "draws": [
+                entry | {"program_text": formats.pick(entry["program"], lang)}
+                for entry in snapshot.get("draws", [])
+            ],
             "previous": previous.first(),
             "next": following.first(),
             "older_revisions": range(revision.digest.revision, 0, -1),

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
+from headon.desk.digest.services import night_of
 from headon.links import absolute, site_host
 from headon.visits import beacon, later
 from headon.visits import tickets as ticket_core
@@ -89,6 +90,9 @@ def draw_page(request: HttpRequest, slug: str) -> HttpResponse:
                 beacon.URL + str(draw.beacon_round) if draw and draw.beacon_round else ""
             ),
             "verifier_sha256": verifier_sha256(),
+            # The nights whose answer digest dates the commitment and the seal.
+            "committed_night": night_of(draw.committed_at) if draw else None,
+            "sealed_night": night_of(draw.closed_at) if draw and draw.closed_at else None,
             "offered": (
                 sum(1 for s in (draw.record or {}).get("outcome", {}).values() if s)
                 if draw and draw.record

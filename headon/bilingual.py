@@ -45,10 +45,7 @@ def _other(suffix: str) -> str:
 def _value(obj: object, field: str) -> str:
     if obj is None:
         return ""
-    if isinstance(obj, Mapping):
-        value = obj.get(field)
-    else:
-        value = getattr(obj, field, None)
+    value = obj.get(field) if isinstance(obj, Mapping) else getattr(obj, field, None)
     return str(value).strip() if value else ""
 
 

@@ -30,10 +30,10 @@ approve_required = permission_required("desk.approve_answers", raise_exception=T
 publish_required = permission_required("desk.publish_digest", raise_exception=True)
 
 
-class TagChoiceField(forms.ModelMultipleChoiceField):
+class TagChoiceField(forms.ModelMultipleChoiceField[Tag]):
     """Tags named in the UI's language, the other language beside it."""
 
-    def label_from_instance(self, obj: Any) -> str:
+    def label_from_instance(self, obj: Tag) -> str:
         return bilingual.both(obj, "name") or obj.slug
 
 

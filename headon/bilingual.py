@@ -108,6 +108,16 @@ def lang_attr(obj: object, base: str) -> SafeString:
     return format_html(' lang="{}"', LANG_ATTR[found[0][0]])
 
 
+def fallback_attr(value: object, lang: str) -> SafeString:
+    """` lang="…"` when a picked `{"en": …, "zh": …}` value (a digest
+    snapshot's, a published copy's) shows the other language than `lang`
+    ("en" or "zh"), as `digest.formats.pick` falls back; else empty."""
+    if not isinstance(value, Mapping) or value.get(lang):
+        return SafeString("")
+    other = _other(lang)
+    return format_html(' lang="{}"', LANG_ATTR[other]) if value.get(other) else SafeString("")
+
+
 @register.filter(name="both")
 def both_filter(obj: object, arg: str) -> SafeString:
     base, length = _parse(arg)

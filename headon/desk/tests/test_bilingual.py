@@ -101,3 +101,26 @@ class BilingualStaffPagesTests(PersonasTestCase):
         with translation.override("en"):
             self.assertEqual(bilingual.lang_attr(fields, "title"), "")
             self.assertEqual(bilingual.both({}, "title"), "")
+
+
+@override_settings(HEADON_EMBEDDER=["none"])
+class BilingualPublicPagesTests(PersonasTestCase):
+    def test_a_public_question_in_the_other_language_carries_its_lang(self) -> None:
+        question = Question.objects.create(text="什么时候交付")
+        answer = answering.answer_create(
+            question=question,
+            actor=self.carol,
+            fields={"question_en": EN, "question_zh": ZH, "body_zh": "很快。", "body_en": "Soon."},
+        )
+        answer = answering.answer_submit(answer=answer, actor=self.carol, version=answer.version)
+        answer = answering.answer_approve(answer=answer, actor=self.dave, version=answer.version)
+        answer = answering.answer_publish(answer=answer, actor=self.dave)
+        # Publishing asks for both; a copy from before that rule has one.
+        published = {**(answer.published or {}), "question_en": ""}
+        Answer.objects.filter(pk=answer.pk).update(published=published)
+        url = reverse("desk:question", args=[answer.pk])
+        english = self.client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+        self.assertIn(f'<h1 lang="zh-Hans">{ZH}</h1>', english)
+        self.assertIn('<div class="answer-body">', english)  # English body: no lang
+        chinese = self.client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+        self.assertIn(f"<h1>{ZH}</h1>", chinese)

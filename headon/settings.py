@@ -120,8 +120,9 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "headon.context_processors.site",
             ],
-            # {% colon %} and |paren in every template: headon/punctuation.py.
-            "builtins": ["headon.punctuation"],
+            # {% colon %} and |paren in every template: headon/punctuation.py;
+            # |both and |one for bilingual fields: headon/bilingual.py.
+            "builtins": ["headon.punctuation", "headon.bilingual"],
         },
     },
 ]

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST, require_safe
 
+from headon import bilingual
 from headon.desk.markup import render_markdown
 from headon.desk.merging.terms import _HAN
 from headon.desk.models import Answer, Question, Tag
@@ -27,6 +28,13 @@ desk_required = permission_required("desk.view_desk", raise_exception=True)
 draft_required = permission_required("desk.draft_answers", raise_exception=True)
 approve_required = permission_required("desk.approve_answers", raise_exception=True)
 publish_required = permission_required("desk.publish_digest", raise_exception=True)
+
+
+class TagChoiceField(forms.ModelMultipleChoiceField[Tag]):
+    """Tags named in the UI's language, the other language beside it."""
+
+    def label_from_instance(self, obj: Tag) -> str:
+        return bilingual.both(obj, "name") or obj.slug
 
 
 class AnswerForm(forms.Form):
@@ -77,7 +85,7 @@ class AnswerForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
-    tags = forms.ModelMultipleChoiceField(
+    tags = TagChoiceField(
         label=gettext_lazy("Tags"),
         queryset=Tag.objects.order_by("slug"),
         required=False,

@@ -21,6 +21,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import condition, require_safe
 
+from headon import bilingual
 from headon.desk.digest import formats
 from headon.desk.digest import services as digests
 from headon.desk.markup import render_markdown
@@ -85,6 +86,15 @@ def digest_page(request: HttpRequest, day: str, number: int | None = None) -> Ht
                 formats.pick((entry.get("rumour") or {}).get("evidence"), lang)
             ),
             "verdict_label": formats.verdict_label((entry.get("rumour") or {}).get("verdict", "")),
+            # ` lang="…"` on each part that falls back to the other language.
+            "langs": {
+                "question": bilingual.fallback_attr(entry["question"], lang),
+                "body": bilingual.fallback_attr(entry["body"], lang),
+                "claim": bilingual.fallback_attr((entry.get("rumour") or {}).get("claim"), lang),
+                "evidence": bilingual.fallback_attr(
+                    (entry.get("rumour") or {}).get("evidence"), lang
+                ),
+            },
         }
         for entry in snapshot["answers"]
     ]

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from headon import bilingual
 from headon.antibot.forms import ProofOfWorkField
 from headon.antibot.ratelimit import hit_ip, wait_message
 from headon.desk.digest import formats
@@ -58,33 +59,36 @@ def question_page(request: HttpRequest, pk: int) -> HttpResponse:
     lang = _lang()
     copy = answer.published or {}
     related = [
-        (pk, formats.pick({"en": en, "zh": zh}, lang))
+        (
+            pk,
+            formats.pick({"en": en, "zh": zh}, lang),
+            bilingual.fallback_attr({"en": en, "zh": zh}, lang),
+        )
         for pk, en, zh in Answer.objects.filter(pk__in=answer.related, published__isnull=False)
         .annotate(en=F("published__question_en"), zh=F("published__question_zh"))
         .values_list("pk", "en", "zh")
     ]
+    sides = {
+        name: {"en": copy.get(f"{name}_en", ""), "zh": copy.get(f"{name}_zh", "")}
+        for name in ("question", "body", "claim", "evidence")
+    }
     return render(
         request,
         "desk/question_page.html",
         {
             "answer": answer,
-            "question_text": formats.pick(
-                {"en": copy.get("question_en", ""), "zh": copy.get("question_zh", "")}, lang
-            ),
-            "body_html": render_markdown(
-                formats.pick({"en": copy.get("body_en", ""), "zh": copy.get("body_zh", "")}, lang)
-            ),
+            "question_text": formats.pick(sides["question"], lang),
+            "body_html": render_markdown(formats.pick(sides["body"], lang)),
             "is_clarification": copy.get("is_clarification", False),
-            "claim_text": formats.pick(
-                {"en": copy.get("claim_en", ""), "zh": copy.get("claim_zh", "")}, lang
-            ),
+            "claim_text": formats.pick(sides["claim"], lang),
             "verdict_label": formats.verdict_label(copy.get("verdict", "")),
-            "evidence_html": render_markdown(
-                formats.pick(
-                    {"en": copy.get("evidence_en", ""), "zh": copy.get("evidence_zh", "")}, lang
-                )
-            ),
-            "tags": [formats.pick(tag, lang) for tag in copy.get("tags", [])],
+            "evidence_html": render_markdown(formats.pick(sides["evidence"], lang)),
+            # ` lang="…"` on each part that falls back to the other language.
+            "langs": {name: bilingual.fallback_attr(side, lang) for name, side in sides.items()},
+            "tags": [
+                (formats.pick(tag, lang), bilingual.fallback_attr(tag, lang))
+                for tag in copy.get("tags", [])
+            ],
             "corrections": copy.get("corrections", []),
             "first_published_at": answer.first_published_at,
             "related": related,
@@ -134,13 +138,13 @@ def _search_results(query: str, limit: int, min_score: float = 0.1) -> list[dict
     results = []
     for answer, score in published_matches(query, limit=limit, min_score=min_score):
         copy = answer.published or {}
+        side = {"en": copy.get("question_en", ""), "zh": copy.get("question_zh", "")}
         results.append(
             {
                 "pk": answer.pk,
                 "score": score,
-                "question": formats.pick(
-                    {"en": copy.get("question_en", ""), "zh": copy.get("question_zh", "")}, lang
-                ),
+                "question": formats.pick(side, lang),
+                "question_lang": bilingual.fallback_attr(side, lang),
                 "asked_by": answer.asked_by,
             }
         )

@@ -176,11 +176,21 @@ def _sealed_not_drawn(program_id: int) -> bool:
     return Draw.objects.filter(program_id=program_id, stage=Draw.Stage.CLOSED).exists()
 
 
+def _sealed_message() -> str:
+    return _(
+        "The application list is sealed and not drawn yet: sessions cannot change until the draw has run."
+    )
+
+
 class SessionEditError(Exception):
     """Why a session cannot be changed so; the message is for the coordinator."""
 
 
-def _check_move(session: Session, starts_at: dt.datetime, ends_at: dt.datetime) -> None:
+def session_move_check(session: Session, starts_at: dt.datetime, ends_at: dt.datetime) -> None:
+    """Raise SessionEditError if `session` cannot move so (also before the
+    coordinator is shown who a move would reach)."""
+    if _sealed_not_drawn(session.program_id):
+        raise SessionEditError(_sealed_message())
     if session.status == Session.Status.CANCELLED:
         raise SessionEditError(_("A cancelled session cannot be moved."))
     if ends_at <= starts_at:
@@ -219,13 +229,9 @@ def session_edit(
         # Capacities and statuses are what the draw will run on: between the
         # seal and the run they stay as sealed (a session went from 60 to
         # 2,000 seats after sealing, and the draw used it).
-        raise SessionEditError(
-            _(
-                "The application list is sealed and not drawn yet: sessions cannot change until the draw has run."
-            )
-        )
+        raise SessionEditError(_sealed_message())
     if moving:
-        _check_move(session, new_starts, new_ends)
+        session_move_check(session, new_starts, new_ends)
         changes["starts_at"] = [old_starts.isoformat(), new_starts.isoformat()]
         changes["ends_at"] = [old_ends.isoformat(), new_ends.isoformat()]
         session.starts_at, session.ends_at = new_starts, new_ends

@@ -206,10 +206,13 @@ class MovePageTests(PersonasTestCase):
     def test_a_move_into_the_past_is_refused_on_the_page_in_chinese(self) -> None:
         program = make_program(slug="past-page", sessions=1, capacity=4)
         session = program.sessions.get()
+        make_application(program, 1, 2, [session])
+        drawn(program)  # a party holds a place: refused before the preview
         self.client.force_login(self.erin)
         url = reverse("visits_staff:session_edit", args=[program.slug, session.pk])
         past = {"capacity": "4", "starts_at": "2020-02-15T09:30", "ends_at": "2020-02-15T11:30"}
         response = self.client.post(url, past, headers={"accept-language": "zh-hans"})
         self.assertContains(response, "不能改到过去")
+        self.assertNotContains(response, 'name="confirm_move"')
         session.refresh_from_db()
         self.assertEqual(session.starts_at.year, 2027)

@@ -614,6 +614,17 @@ def session_edit(request: HttpRequest, slug: str, session_id: int) -> HttpRespon
         moves = not data["cancel"] and (starts_at or ends_at) is not None
         if moves and holders["parties"] and request.POST.get("confirm_move") != "1":
             # Who a move reaches, before anything changes: a second submit moves.
+            try:
+                program_services.session_move_check(
+                    session, starts_at or session.starts_at, ends_at or session.ends_at
+                )
+            except program_services.SessionEditError as exc:
+                form.add_error("starts_at", str(exc))
+                return render(
+                    request,
+                    "visits/staff_session_form.html",
+                    {"program": program, "session": session, "form": form, "holders": holders},
+                )
             return render(
                 request,
                 "visits/staff_session_form.html",
@@ -635,7 +646,7 @@ def session_edit(request: HttpRequest, slug: str, session_id: int) -> HttpRespon
                 actor=_actor(request),
             )
         except program_services.SessionEditError as exc:
-            form.add_error("capacity", str(exc))
+            form.add_error("starts_at" if moves else "capacity", str(exc))
             return render(
                 request,
                 "visits/staff_session_form.html",

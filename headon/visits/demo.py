@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+from django.db.models import Sum
 from django.utils import timezone
 
 from headon.timezones import organiser_now, organiser_today, organiser_tz
@@ -33,10 +34,12 @@ from headon.visits.models import (
     ScheduleExclusion,
     ScheduleRule,
     Session,
+    WaitlistEntry,
 )
 from headon.visits.services import draws
 from headon.visits.services.applications import access_token
 from headon.visits.services.notices import private_url
+from headon.visits.services.offers import walk_in_open
 from headon.visits.services.people import mask_phone_number, seal
 from headon.visits.services.programs import sessions_apply_rules
 from headon.visits.services.tickets import issue_tickets
@@ -323,7 +326,40 @@ def load_today(parties: int = 24, seed: int = 7) -> Program:
             responded_at=timezone.now() - dt.timedelta(days=2),
         )
         issue_tickets(offer)
+    _walk_in_waiting(program, sessions, day, parties)
     return program
+
+
+def _walk_in_waiting(program: Program, sessions: list[Session], day: dt.date, n: int) -> None:
+    """One party of one waiting for the session whose gate is open now (the
+    latest to start), with one free seat in it: the gate's "walk-ins from
+    the waitlist" can be tried at once."""
+    now = timezone.now()
+    session = max(
+        (s for s in sessions if walk_in_open(s, now)), key=lambda s: s.starts_at, default=None
+    )
+    if session is None:
+        return
+    held = Offer.objects.filter(session=session).aggregate(n=Sum("seats"))["n"] or 0
+    session.capacity = held + 1
+    session.save(update_fields=["capacity"])
+    application = Application.objects.create(
+        program=program,
+        reference=f"T{day:%m%d}{n:03d}",
+        contact_kind=Application.ContactKind.PHONE,
+        contact=f"+86136{n:08d}",
+        language="zh-hans",
+        party_size=1,
+        consented_at=now - dt.timedelta(days=5),
+    )
+    PartyMember.objects.create(
+        application=application,
+        position=0,
+        name="周小雨",
+        phone_masked=mask_phone_number(f"+86135{n:05d}000"),
+    )
+    ApplicationChoice.objects.create(application=application, session=session, rank=1)
+    WaitlistEntry.objects.create(program=program, application=application, position=1)
 
 
 def ticket_link(program: Program) -> str:

@@ -7,7 +7,7 @@ from django_tasks import task
 
 from headon import faults
 from headon.visits.models import Offer, Program
-from headon.visits.services import messages, notices, offers, rehoming, reminders
+from headon.visits.services import messages, moving, notices, offers, rehoming, reminders
 from headon.visits.services.retention import erase_due
 
 
@@ -64,6 +64,12 @@ def send_message(message_id: int) -> int:
 def notify_rehomed(offer_id: int, cancelled_session_id: int) -> bool:
     """After a cancellation: the party's new offer, or its waitlist place."""
     return rehoming.rehomed_notice(offer_id, cancelled_session_id)
+
+
+@task()
+def notify_moved(offer_id: int, old_starts: str, old_ends: str) -> bool:
+    """After a session moved: the party's old and new time; once per move."""
+    return moving.moved_notice(offer_id, old_starts, old_ends)
 
 
 @task()

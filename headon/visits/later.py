@@ -61,3 +61,9 @@ def promote_program(program_id: int) -> None:
 def send_message(message_id: int) -> None:
     """Send a coordinator's message to each of its recipients, once."""
     enqueue_named(f"{JOBS}.send_message", message_id)
+
+
+def notify_moved(offer_id: int, old_starts: str, old_ends: str) -> None:
+    """Tell a party its session moved: the old time (ISO) and, read in the
+    worker, the new one."""
+    enqueue_named(f"{JOBS}.notify_moved", offer_id, old_starts, old_ends)

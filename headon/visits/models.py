@@ -148,6 +148,15 @@ class ScheduleExclusion(models.Model):
         return f"{self.date} {self.reason}"
 
 
+def session_when(starts_at: dt.datetime, ends_at: dt.datetime) -> str:
+    """Weekday, date, start and end in the organiser's zone and the active
+    language (also a session's old time, in the notice that it moved)."""
+    start = timezone.localtime(starts_at, organiser_tz())
+    end = timezone.localtime(ends_at, organiser_tz())
+    day = f"{date_format(start, 'D')} {date_format(start, 'DATE_FORMAT')}"
+    return f"{day} {start:%H:%M}–{end:%H:%M}"
+
+
 class Session(models.Model):
     """One visit at one time, with a number of seats."""
 
@@ -191,10 +200,7 @@ class Session(models.Model):
     def when(self) -> str:
         """Weekday, date, start and end in the organiser's zone and the
         reader's language: several sessions share a label, never a start."""
-        start = timezone.localtime(self.starts_at, organiser_tz())
-        end = timezone.localtime(self.ends_at, organiser_tz())
-        day = f"{date_format(start, 'D')} {date_format(start, 'DATE_FORMAT')}"
-        return f"{day} {start:%H:%M}–{end:%H:%M}"
+        return session_when(self.starts_at, self.ends_at)
 
     @property
     def full_label(self) -> str:
@@ -601,3 +607,20 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"message {self.pk} {self.audience}"
+
+
+class ReplacedTicketCode(models.Model):
+    """A ticket's code before its session moved: the ticket was signed
+    again for the new time, and the gate names this code's fate instead of
+    calling it unknown."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="replaced_codes")
+    code = models.CharField(max_length=200, unique=True)
+    replaced_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("replaced ticket code")
+        verbose_name_plural = _("replaced ticket codes")
+
+    def __str__(self) -> str:
+        return f"replaced code of ticket {self.ticket_id}"

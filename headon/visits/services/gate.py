@@ -31,7 +31,7 @@ from headon.accounts.services import audit_record
 from headon.antibot import ratelimit
 from headon.timezones import organiser_tz
 from headon.visits import tickets
-from headon.visits.models import Offer, Session, Ticket
+from headon.visits.models import Offer, ReplacedTicketCode, Session, Ticket
 from headon.visits.services.tickets import public_keys, short_key, validity
 
 # Tests switch this off to run the naive check-then-write and show that the
@@ -45,7 +45,7 @@ OK = "checked_in"
 class CheckIn:
     """What the gate shows after one scan. ``reason`` is stable
     (checked_in, invalid, unknown, void, not_confirmed, wrong_session,
-    too_early, too_late, already); ``message`` is translated."""
+    too_early, too_late, already, replaced); ``message`` is translated."""
 
     ok: bool
     reason: str
@@ -182,6 +182,17 @@ def _find(
             code=plain, pk=claims.ticket_id
         )
     except Ticket.DoesNotExist:
+        replaced = (
+            ReplacedTicketCode.objects.select_related("ticket__session")
+            .filter(code=plain, ticket_id=claims.ticket_id)
+            .first()
+        )
+        if replaced is not None:
+            # Its session moved; the party was sent the ticket signed again.
+            message = _(
+                "This ticket was replaced when its session moved to %(session)s. Ask for the new ticket."
+            ) % {"session": session_name(replaced.ticket.session)}
+            return _refuse("replaced", message, session, replaced.ticket)
         return _refuse("unknown", _("No such ticket."), session)
     return ticket, claims.session_id, claims.valid_from, claims.valid_until
 

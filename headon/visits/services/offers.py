@@ -338,12 +338,20 @@ def walk_in_admit(
     )
 
 
+def _walk_in_lock(program_id: int) -> None:
+    """The seat lock (the draw's row). A program with no draw, whose
+    waitlist was written by hand (the demo's open day today), locks its own
+    row instead: there only walk-ins give out seats, one gate at a time."""
+    if not list(Draw.objects.select_for_update().filter(program_id=program_id).values("pk")):
+        list(Program.objects.select_for_update().filter(pk=program_id).values("pk"))
+
+
 @transaction.atomic
 def _walk_in_commit(
     *, session: Session, application_id: int, actor: User, gate: str, now: dt.datetime
 ) -> Offer:
     if _WALK_IN_LOCKED:
-        _lock(session.program_id)
+        _walk_in_lock(session.program_id)
         session = Session.objects.get(pk=session.pk)
         entry = _walk_in_entry(session, application_id)
         reason = _walk_in_refusal(session, entry, now)

@@ -16,6 +16,7 @@ from headon.accounts.services import audit_record
 from headon.timezones import organiser_tz
 from headon.visits import later, schedule
 from headon.visits.models import Draw, Program, ScheduleExclusion, ScheduleRule, Session
+from headon.visits.services.moving import session_moved
 from headon.visits.services.offers import offers_cancel, seats_held
 from headon.visits.services.rehoming import rehome
 
@@ -175,8 +176,30 @@ def _sealed_not_drawn(program_id: int) -> bool:
     return Draw.objects.filter(program_id=program_id, stage=Draw.Stage.CLOSED).exists()
 
 
+def _sealed_message() -> str:
+    return _(
+        "The application list is sealed and not drawn yet: sessions cannot change until the draw has run."
+    )
+
+
 class SessionEditError(Exception):
     """Why a session cannot be changed so; the message is for the coordinator."""
+
+
+def session_move_check(session: Session, starts_at: dt.datetime, ends_at: dt.datetime) -> None:
+    """Raise SessionEditError if `session` cannot move so (also before the
+    coordinator is shown who a move would reach)."""
+    if _sealed_not_drawn(session.program_id):
+        raise SessionEditError(_sealed_message())
+    if session.status == Session.Status.CANCELLED:
+        raise SessionEditError(_("A cancelled session cannot be moved."))
+    if ends_at <= starts_at:
+        raise SessionEditError(_("The session must end after it starts."))
+    if starts_at <= timezone.now():
+        raise SessionEditError(_("A session cannot be moved into the past."))
+    clash = Session.objects.filter(program_id=session.program_id, starts_at=starts_at)
+    if clash.exclude(pk=session.pk).exists():
+        raise SessionEditError(_("Another session of this program starts at that time."))
 
 
 @transaction.atomic
@@ -185,23 +208,33 @@ def session_edit(
     session: Session,
     capacity: int | None = None,
     cancel: bool = False,
+    starts_at: dt.datetime | None = None,
+    ends_at: dt.datetime | None = None,
     actor: User | None = None,
 ) -> Session:
     """Edit one session by hand; rules will not change it afterwards.
-    Cancelling it cancels its offers and voids their tickets."""
+    Cancelling it cancels its offers and voids their tickets; moving it
+    re-issues its tickets and tells its parties (`services.moving`)."""
     changes: dict[str, Any] = {}
-    changing = (capacity is not None and capacity != session.capacity) or (
-        cancel and session.status != Session.Status.CANCELLED
+    old_starts, old_ends = session.starts_at, session.ends_at
+    new_starts = starts_at if starts_at is not None else old_starts
+    new_ends = ends_at if ends_at is not None else old_ends
+    moving = (new_starts, new_ends) != (old_starts, old_ends) and not cancel
+    changing = (
+        (capacity is not None and capacity != session.capacity)
+        or (cancel and session.status != Session.Status.CANCELLED)
+        or moving
     )
     if changing and _sealed_not_drawn(session.program_id):
         # Capacities and statuses are what the draw will run on: between the
         # seal and the run they stay as sealed (a session went from 60 to
         # 2,000 seats after sealing, and the draw used it).
-        raise SessionEditError(
-            _(
-                "The application list is sealed and not drawn yet: sessions cannot change until the draw has run."
-            )
-        )
+        raise SessionEditError(_sealed_message())
+    if moving:
+        session_move_check(session, new_starts, new_ends)
+        changes["starts_at"] = [old_starts.isoformat(), new_starts.isoformat()]
+        changes["ends_at"] = [old_ends.isoformat(), new_ends.isoformat()]
+        session.starts_at, session.ends_at = new_starts, new_ends
     if capacity is not None and capacity != session.capacity:
         held = seats_held([session.pk]).get(session.pk, 0)
         if capacity < held and not cancel:
@@ -222,6 +255,8 @@ def session_edit(
     session.from_rule = False
     session.save()
     audit_record(action="session_edit", actor=actor, target=session, data=changes)
+    if "starts_at" in changes:
+        session_moved(session, old_starts, old_ends, actor=actor)
     if "status" in changes:
         # Each party is offered its next choice with seats, or waits again.
         rehome(offers_cancel(session, actor=actor), actor=actor)

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from django.conf import settings
 
 from headon.visits import tickets
-from headon.visits.models import Offer, Ticket
+from headon.visits.models import Offer, ReplacedTicketCode, Ticket
 
 
 @cache
@@ -73,17 +73,38 @@ def issue_tickets(offer: Offer) -> list[Ticket]:
                 session=offer.session,
                 code=f"pending:{uuid.uuid4().hex}",
             )
-        ticket.code = tickets.sign_ticket(
-            tickets.TicketClaims(
-                program_id=offer.session.program_id,
-                session_id=offer.session_id,
-                ticket_id=ticket.pk,
-                visitor=member.position,
-                valid_from=start,
-                valid_until=end,
-            ),
-            private_key(),
-        )
-        ticket.save(update_fields=["code"])
+        _sign(ticket, offer, member.position, start, end)
         issued.append(ticket)
     return issued
+
+
+def _sign(
+    ticket: Ticket, offer: Offer, position: int, start: dt.datetime, end: dt.datetime
+) -> None:
+    ticket.code = tickets.sign_ticket(
+        tickets.TicketClaims(
+            program_id=offer.session.program_id,
+            session_id=offer.session_id,
+            ticket_id=ticket.pk,
+            visitor=position,
+            valid_from=start,
+            valid_until=end,
+        ),
+        private_key(),
+    )
+    ticket.save(update_fields=["code"])
+
+
+def reissue_tickets(offer: Offer) -> int:
+    """The offer's session moved: sign its valid tickets again for the new
+    time. Each old code is kept as replaced, so the gate refuses it with a
+    reason rather than as unknown. Call in the transaction that moves."""
+    start, end = validity(offer)
+    renewed = 0
+    for ticket in Ticket.objects.filter(
+        offer=offer, void_at__isnull=True, checked_in_at__isnull=True
+    ).select_related("member"):
+        ReplacedTicketCode.objects.create(ticket=ticket, code=ticket.code)
+        _sign(ticket, offer, ticket.member.position, start, end)
+        renewed += 1
+    return renewed

@@ -14,7 +14,7 @@ from headon.accounts.models import User
 from headon.timezones import organiser_tz
 from headon.visits import demo
 from headon.visits.models import Program, Ticket
-from headon.visits.services import gate
+from headon.visits.services import gate, offers
 
 # 04:10 UTC is 12:10 in Shanghai: between the morning and afternoon
 # sessions, so the demo adds one starting at 12:00.
@@ -46,3 +46,27 @@ class DemoTodayTests(TestCase):
             second = demo.load_today()
         self.assertNotEqual(first.slug, second.slug)
         self.assertEqual(Program.objects.get(pk=first.pk).status, Program.Status.ARCHIVED)
+
+
+class DemoWalkInTests(TestCase):
+    def test_a_waiting_party_can_walk_in_to_the_session_open_now(self) -> None:
+        # At 12:10 the 12:00 session is open; at 10:10 the 09:30 one is
+        # (no session of its own this hour; the day before, so each gets
+        # its own program): either way one party waits.
+        for moment in (NOON, NOON - dt.timedelta(days=1, hours=2)):
+            with self.subTest(moment=moment), time_machine.travel(moment, tick=False):
+                program = demo.load_today()
+                now = timezone.now()
+                open_now = [s for s in program.sessions.all() if offers.walk_in_open(s, now)]
+                session = max(open_now, key=lambda s: s.starts_at)
+                self.assertEqual(offers.walk_in_free(session, now), 1)
+                waiting = offers.walk_in_waiting(session, now)
+                self.assertEqual([e.application.party_size for e in waiting], [1])
+                offer = offers.walk_in_admit(
+                    session=session,
+                    application_id=waiting[0].application_id,
+                    actor=User.objects.create(username=f"gate-{moment:%H}"),
+                    now=now,
+                )
+                self.assertEqual(offer.status, "confirmed")
+                self.assertEqual(offers.walk_in_free(session, now), 0)

@@ -306,6 +306,16 @@ class ExclusionForm(forms.Form):
 
 
 class SessionEditForm(forms.Form):
+    starts_at = forms.DateTimeField(
+        label=gettext_lazy("Starts"),
+        required=False,
+        widget=forms.DateTimeInput(format=HTML_DATETIME, attrs={"type": "datetime-local"}),
+    )
+    ends_at = forms.DateTimeField(
+        label=gettext_lazy("Ends"),
+        required=False,
+        widget=forms.DateTimeInput(format=HTML_DATETIME, attrs={"type": "datetime-local"}),
+    )
     capacity = forms.IntegerField(label=gettext_lazy("Seats"), min_value=1, max_value=100_000)
     cancel = forms.BooleanField(label=gettext_lazy("Cancel this session"), required=False)
 
@@ -576,25 +586,67 @@ def program_publish(request: HttpRequest, slug: str) -> HttpResponse:
     return redirect("visits_staff:program", slug=slug)
 
 
+def _unless_same_minute(value: dt.datetime | None, current: dt.datetime) -> dt.datetime | None:
+    if value is None or value == current.replace(second=0, microsecond=0):
+        return None
+    return value
+
+
 @login_required
 @coordinator_required
 def session_edit(request: HttpRequest, slug: str, session_id: int) -> HttpResponse:
     program = _get_program_for_staff(request, slug)
     session = get_object_or_404(Session, program=program, pk=session_id)
-    form = SessionEditForm(request.POST or None, initial={"capacity": session.capacity})
+    initial = {
+        "capacity": session.capacity,
+        "starts_at": session.starts_at,
+        "ends_at": session.ends_at,
+    }
+    form = SessionEditForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         was_open = session.status != Session.Status.CANCELLED
         # Counted before: the parties moved on no longer point at this session.
         holders = session_holders(session)
+        data = form.cleaned_data
+        # The form has minutes; a time left as it was (or left out) is no move.
+        starts_at = _unless_same_minute(data["starts_at"], session.starts_at)
+        ends_at = _unless_same_minute(data["ends_at"], session.ends_at)
+        moves = not data["cancel"] and (starts_at or ends_at) is not None
+        if moves and holders["parties"] and request.POST.get("confirm_move") != "1":
+            # Who a move reaches, before anything changes: a second submit moves.
+            try:
+                program_services.session_move_check(
+                    session, starts_at or session.starts_at, ends_at or session.ends_at
+                )
+            except program_services.SessionEditError as exc:
+                form.add_error("starts_at", str(exc))
+                return render(
+                    request,
+                    "visits/staff_session_form.html",
+                    {"program": program, "session": session, "form": form, "holders": holders},
+                )
+            return render(
+                request,
+                "visits/staff_session_form.html",
+                {
+                    "program": program,
+                    "session": session,
+                    "form": form,
+                    "holders": holders,
+                    "move_preview": True,
+                },
+            )
         try:
             program_services.session_edit(
                 session=session,
-                capacity=form.cleaned_data["capacity"],
-                cancel=form.cleaned_data["cancel"],
+                capacity=data["capacity"],
+                cancel=data["cancel"],
+                starts_at=starts_at,
+                ends_at=ends_at,
                 actor=_actor(request),
             )
         except program_services.SessionEditError as exc:
-            form.add_error("capacity", str(exc))
+            form.add_error("starts_at" if moves else "capacity", str(exc))
             return render(
                 request,
                 "visits/staff_session_form.html",
@@ -623,6 +675,17 @@ def session_edit(request: HttpRequest, slug: str, session_id: int) -> HttpRespon
                     if told
                     else ""
                 ),
+            )
+        elif moves and holders["parties"]:
+            told = holders["parties"]
+            messages.success(
+                request,
+                ngettext(
+                    "Session moved. %(n)s party is being told the new time; its tickets were renewed.",
+                    "Session moved. %(n)s parties are being told the new time; their tickets were renewed.",
+                    told,
+                )
+                % {"n": told},
             )
         else:
             messages.success(request, _("Session saved."))

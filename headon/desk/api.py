@@ -11,10 +11,12 @@ from django.urls import reverse
 from ninja import Field, Router, Schema, Status
 from ninja.params import functions as param
 from ninja.security import HttpBearer
+from pydantic import field_validator
 
 from headon.desk.intake.sources import IntakeError, ask_receive, channel_for_token
 from headon.desk.models import Channel
 from headon.desk.services.answers import published_matches
+from headon.jsonschema import JsonInt
 from headon.links import absolute
 
 
@@ -52,9 +54,20 @@ class AskIn(Schema):
         None, description="When it was asked (ISO 8601); now if absent."
     )
     url: str = Field("", max_length=500, pattern=NO_NUL)
-    likes: int = Field(0, ge=0, lt=2**31)
-    replies: int = Field(0, ge=0, lt=2**31)
-    shares: int = Field(0, ge=0, lt=2**31)
+    # Strict: "5" or true is not a count (schemathesis: a schema-violating
+    # body accepted); the schema promises integers.
+    likes: JsonInt = Field(0, ge=0, lt=2**31)
+    replies: JsonInt = Field(0, ge=0, lt=2**31)
+    shares: JsonInt = Field(0, ge=0, lt=2**31)
+
+    @field_validator("posted_at", mode="before")
+    @classmethod
+    def _iso_text(cls, value: object) -> object:
+        # pydantic would read a number as Unix seconds; the schema says an
+        # ISO 8601 string.
+        if value is not None and not isinstance(value, str):
+            raise ValueError("posted_at must be an ISO 8601 string")
+        return value
 
 
 class AnsweredOut(Schema):

@@ -15,8 +15,10 @@ from django.views.decorators.cache import never_cache
 from ninja import Field, Router, Schema, Status
 from ninja.decorators import decorate_view
 from ninja.params import functions as param
+from pydantic import StrictBool
 
 from headon.antibot.services import retry_owner, solution_check
+from headon.jsonschema import INTEGER_ONLY
 from headon.visits import guards
 from headon.visits.errors import VisitError
 from headon.visits.models import Application, ApplicationChoice, Program, Session
@@ -190,7 +192,8 @@ class PartyIn(Schema):
     companions: list[PersonIn] = Field(default_factory=list, max_length=19)
     # Bounded: an id past 64 bits used to reach the database and fail there
     # (found by tests/test_api_fuzz.py).
-    choices: list[Annotated[int, Field(ge=1, lt=2**31)]] = Field(
+    # Strict, as the schema says: "3" is not a session id.
+    choices: list[Annotated[int, Field(ge=1, lt=2**31), INTEGER_ONLY]] = Field(
         ..., max_length=10, description="Session ids, first choice first."
     )
 
@@ -198,7 +201,9 @@ class PartyIn(Schema):
 class ApplicationIn(PartyIn):
     verification_token: str = Field(..., max_length=1000)
     pow: str = Field(..., max_length=2000, description=POW_DOC.replace("{scope}", "visits-apply"))
-    consent: bool = Field(..., description="The applicant accepted the program's privacy notice.")
+    consent: StrictBool = Field(
+        ..., description="The applicant accepted the program's privacy notice."
+    )
 
 
 class ChangeIn(PartyIn):

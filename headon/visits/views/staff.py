@@ -49,17 +49,19 @@ HTML_DATETIME = "%Y-%m-%dT%H:%M"
 HTML_DATE = "%Y-%m-%d"
 
 
+def _moment_field(label: Any) -> forms.DateTimeField:
+    """An optional date and time picked in the browser's own control: the
+    value is written in HTML's format whatever the page's language."""
+    return forms.DateTimeField(
+        label=label,
+        required=False,
+        widget=forms.DateTimeInput(format=HTML_DATETIME, attrs={"type": "datetime-local"}),
+    )
+
+
 class ProgramForm(forms.ModelForm[Program]):
-    applications_open_at = forms.DateTimeField(
-        label=gettext_lazy("Applications open"),
-        required=False,
-        widget=forms.DateTimeInput(format=HTML_DATETIME, attrs={"type": "datetime-local"}),
-    )
-    applications_close_at = forms.DateTimeField(
-        label=gettext_lazy("Applications close"),
-        required=False,
-        widget=forms.DateTimeInput(format=HTML_DATETIME, attrs={"type": "datetime-local"}),
-    )
+    applications_open_at = _moment_field(gettext_lazy("Applications open"))
+    applications_close_at = _moment_field(gettext_lazy("Applications close"))
 
     class Meta:
         model = Program
@@ -306,16 +308,8 @@ class ExclusionForm(forms.Form):
 
 
 class SessionEditForm(forms.Form):
-    starts_at = forms.DateTimeField(
-        label=gettext_lazy("Starts"),
-        required=False,
-        widget=forms.DateTimeInput(format=HTML_DATETIME, attrs={"type": "datetime-local"}),
-    )
-    ends_at = forms.DateTimeField(
-        label=gettext_lazy("Ends"),
-        required=False,
-        widget=forms.DateTimeInput(format=HTML_DATETIME, attrs={"type": "datetime-local"}),
-    )
+    starts_at = _moment_field(gettext_lazy("Starts"))
+    ends_at = _moment_field(gettext_lazy("Ends"))
     capacity = forms.IntegerField(label=gettext_lazy("Seats"), min_value=1, max_value=100_000)
     cancel = forms.BooleanField(label=gettext_lazy("Cancel this session"), required=False)
 

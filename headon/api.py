@@ -8,7 +8,7 @@ from ninja.errors import ValidationError
 from ninja.openapi.schema import OpenAPISchema
 
 import headon
-from headon.desk.api import NO_NUL
+from headon.desk.api import NO_NUL, SOME_TEXT
 from headon.desk.api import router as desk_router
 from headon.visits.api import router as visits_router
 
@@ -97,8 +97,11 @@ def invalid_request(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     for error in exc.errors:
         where = ".".join(str(part) for part in error.get("loc", ()))
         message = error.get("msg", "invalid")
-        if (error.get("ctx") or {}).get("pattern") == NO_NUL:
+        pattern = (error.get("ctx") or {}).get("pattern")
+        if pattern == NO_NUL:
             message = "holds a NUL character, which cannot be stored"
+        elif pattern == SOME_TEXT:
+            message = "is empty or holds a NUL character"
         problems.append(f"{where}: {message}")
     detail = "Invalid request: " + "; ".join(problems[:5]) if problems else "Invalid request."
     return api.create_response(request, {"detail": detail, "errors": exc.errors}, status=422)

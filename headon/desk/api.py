@@ -33,6 +33,8 @@ router = Router(tags=["desk"])
 # PostgreSQL cannot store a NUL character; saying so in the schema makes
 # the refusal part of the contract rather than a surprise.
 NO_NUL = r"^[^\x00]*$"
+# And an ask's text holds something besides spaces (the intake strips them).
+SOME_TEXT = r"^[^\x00]*[^\x00\s][^\x00]*$"
 
 
 class AskIn(Schema):
@@ -40,7 +42,7 @@ class AskIn(Schema):
         ...,
         min_length=1,
         max_length=2000,
-        pattern=NO_NUL,
+        pattern=SOME_TEXT,
         description="The question, as the person wrote it.",
     )
     external_id: str = Field(

@@ -2,16 +2,17 @@
 an offer's deadline. Each is sent once: an audit row on the offer, written
 in the transaction that sends under the offer's row lock, marks it sent;
 a second run (a retried job, a second worker's clock) waits on the lock,
-finds the row and sends nothing. The row names the session (or the
-deadline), so an offer row reused for another session, or a deadline a
-coordinator extended, is reminded again."""
+finds the row and sends nothing. The row names the session and its start
+(or the deadline), so an offer row reused for another session, a session
+moved to another time, or a deadline a coordinator extended, is reminded
+again, once, for what holds now."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -55,29 +56,51 @@ def _expiring(now: dt.datetime) -> QuerySet[Offer]:
     )
 
 
-def _unsent(offers: QuerySet[Offer], action: str, key: str) -> list[int]:
-    """The ids of `offers` with no `action` row for their session or deadline."""
+# A visit reminder recorded before its row named the start (the session
+# only) counts as sent for that session at any time: a party reminded in the
+# hours around the upgrade is not reminded twice.
+LEGACY = None
+
+
+def _unsent(offers: QuerySet[Offer], action: str, keys: dict[str, str]) -> list[int]:
+    """The ids of `offers` with no `action` row for their values of `keys`
+    (name in the row -> the offer's field)."""
     rows = {
-        offer_id: value.isoformat() if isinstance(value, dt.datetime) else str(value)
-        for offer_id, value in offers.values_list("pk", "session_id" if key == "session" else key)
+        offer_id: tuple(_text(value) for value in values)
+        for offer_id, *values in offers.values_list("pk", *keys.values())
     }
-    sent = {
-        (target_id, data.get(key))
-        for target_id, data in AuditEvent.objects.filter(
-            action=action, target_type=Offer._meta.label_lower, target_id__in=map(str, rows)
-        ).values_list("target_id", "data")
-    }
-    return [offer_id for offer_id, value in rows.items() if (str(offer_id), value) not in sent]
+    sent: dict[str, list[tuple[str | None, ...]]] = {}
+    for target_id, data in AuditEvent.objects.filter(
+        action=action, target_type=Offer._meta.label_lower, target_id__in=map(str, rows)
+    ).values_list("target_id", "data"):
+        sent.setdefault(target_id, []).append(tuple(data.get(name, LEGACY) for name in keys))
+    return [
+        offer_id
+        for offer_id, wanted in rows.items()
+        if not any(_covers(row, wanted) for row in sent.get(str(offer_id), []))
+    ]
+
+
+def _text(value: object) -> str:
+    return value.isoformat() if isinstance(value, dt.datetime) else str(value)
+
+
+def _covers(recorded: tuple[str | None, ...], wanted: tuple[str, ...]) -> bool:
+    return all(r is LEGACY or r == w for r, w in zip(recorded, wanted, strict=True))
 
 
 def visits_unreminded(now: dt.datetime | None = None) -> list[int]:
     """Confirmed offers of sessions starting in 24 to 36 hours not yet reminded."""
-    return _unsent(_visits_due(now or timezone.now()), VISIT_REMINDED, "session")
+    return _unsent(
+        _visits_due(now or timezone.now()),
+        VISIT_REMINDED,
+        {"session": "session_id", "starts_at": "session__starts_at"},
+    )
 
 
 def expiring_unreminded(now: dt.datetime | None = None) -> list[int]:
     """Offers lapsing within 24 hours whose party was not yet reminded."""
-    return _unsent(_expiring(now or timezone.now()), EXPIRY_REMINDED, "deadline")
+    return _unsent(_expiring(now or timezone.now()), EXPIRY_REMINDED, {"deadline": "deadline"})
 
 
 def _first(offer_id: int, status: str, action: str, key: dict[str, str]) -> Offer | None:
@@ -87,12 +110,15 @@ def _first(offer_id: int, status: str, action: str, key: dict[str, str]) -> Offe
     offer = Offer.objects.select_related("application__program", "session__program").get(
         pk=offer_id
     )
-    lookup = {f"data__{name}": value for name, value in key.items()}
+    recorded = Q()
+    for name, value in key.items():
+        # A row without the key (written before it was part of the key) matches.
+        recorded &= Q(**{f"data__{name}": value}) | ~Q(data__has_key=name)
     if (
         offer.status != status
         or offer.session.status != Session.Status.SCHEDULED
         or AuditEvent.objects.filter(
-            action=action, target_type=Offer._meta.label_lower, target_id=str(offer_id), **lookup
+            recorded, action=action, target_type=Offer._meta.label_lower, target_id=str(offer_id)
         ).exists()
     ):
         return None
@@ -104,8 +130,14 @@ def _first(offer_id: int, status: str, action: str, key: dict[str, str]) -> Offe
 def visit_reminder(offer_id: int) -> bool:
     """Remind a confirmed party, once, of its visit: when, where, and the
     link to its tickets, in its language."""
-    session_id = Offer.objects.values_list("session_id", flat=True).get(pk=offer_id)
-    offer = _first(offer_id, Offer.Status.CONFIRMED, VISIT_REMINDED, {"session": str(session_id)})
+    # Keyed by the session's start too: a session moved after its reminder
+    # (to another day, or later the same day) is reminded again for the new
+    # time; one moved before its reminder is reminded once, for the new time.
+    session_id, starts_at = Offer.objects.values_list("session_id", "session__starts_at").get(
+        pk=offer_id
+    )
+    key = {"session": str(session_id), "starts_at": starts_at.isoformat()}
+    offer = _first(offer_id, Offer.Status.CONFIRMED, VISIT_REMINDED, key)
     if offer is None:
         return False
     application = offer.application

@@ -126,6 +126,88 @@ class VisitReminderTests(TestCase):
         self.assertEqual(row.args_kwargs, {"args": [], "kwargs": {}})
 
 
+TWO_DAYS = dt.timedelta(days=2)
+
+
+@time_machine.travel(NOW, tick=False)
+class MovedSessionReminderTests(TestCase):
+    """A session moved after its reminder went out is reminded again, once,
+    the day before its new time; one moved before is reminded once."""
+
+    program: Program
+    session: Session
+
+    @classmethod
+    def setUpTestData(cls) -> None:
+        cls.program = make_program(slug="moved-remind-days", venue="Gate 3, 1 Factory Road")
+        cls.session = cls.program.sessions.order_by("starts_at").first()  # type: ignore[assignment]
+
+    def setUp(self) -> None:
+        outbox.clear()
+
+    def move(self, by: dt.timedelta) -> None:
+        session_edit(
+            session=self.session,
+            starts_at=self.session.starts_at + by,
+            ends_at=self.session.ends_at + by,
+        )
+
+    def test_a_session_moved_after_its_reminder_is_reminded_again_for_the_new_day(self) -> None:
+        confirmed_party(self.session)
+        self.assertEqual(reminders.visit_reminders(), 1)
+        self.assertIn("Mon", outbox[0][1])
+        self.move(TWO_DAYS)  # Monday 15 -> Wednesday 17 February
+        outbox.clear()
+        with time_machine.travel(NOW + TWO_DAYS, tick=False):
+            # The clock's job runs every minute: the party hears once.
+            self.assertEqual(
+                [jobs.remind_visits.call() for _ in range(3)], [1, 0, 0], "reminded once"
+            )
+        ((_, body),) = outbox
+        self.assertIn("Wed", body)
+        self.assertIn("09:30–11:30", body)
+        self.assertIn("Gate 3, 1 Factory Road", body)
+
+    def test_the_old_once_per_session_record_would_not_remind_the_moved_session(self) -> None:
+        """The control: a row naming the session only, as reminders were
+        recorded before, holds the moved session's reminder back."""
+        (ticket,) = confirmed_party(self.session)
+        AuditEvent.objects.create(
+            action=reminders.VISIT_REMINDED,
+            target_type="visits.offer",
+            target_id=str(ticket.offer_id),
+            data={"session": str(self.session.pk)},
+        )
+        self.move(TWO_DAYS)
+        outbox.clear()
+        with time_machine.travel(NOW + TWO_DAYS, tick=False):
+            self.assertEqual(reminders.visits_unreminded(), [])
+            self.assertEqual(reminders.visit_reminder(ticket.offer_id), False)
+        self.assertEqual(outbox, [])
+
+    def test_a_session_moved_before_its_reminder_is_reminded_once_for_the_new_time(self) -> None:
+        confirmed_party(self.session)
+        self.move(TWO_DAYS)
+        outbox.clear()
+        self.assertEqual(reminders.visit_reminders(), 0)  # no longer tomorrow
+        with time_machine.travel(NOW + TWO_DAYS, tick=False):
+            self.assertEqual(reminders.visit_reminders(), 1)
+        with time_machine.travel(NOW + TWO_DAYS + dt.timedelta(hours=6), tick=False):
+            self.assertEqual(reminders.visit_reminders(), 0)
+        ((_, body),) = outbox
+        self.assertIn("Wed", body)
+
+    def test_a_session_moved_later_the_same_day_is_reminded_of_the_new_hour(self) -> None:
+        confirmed_party(self.session)
+        self.assertEqual(reminders.visit_reminders(), 1)
+        self.move(dt.timedelta(hours=3))
+        outbox.clear()
+        self.assertEqual(reminders.visit_reminders(), 1)
+        self.assertEqual(reminders.visit_reminders(), 0)
+        ((_, body),) = outbox
+        self.assertIn("12:30–14:30", body)
+
+
 @time_machine.travel(NOW, tick=False)
 class ExpiryReminderTests(TestCase):
     program: Program

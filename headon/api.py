@@ -11,6 +11,7 @@ import headon
 from headon.desk.api import NO_NUL, SOME_TEXT
 from headon.desk.api import router as desk_router
 from headon.visits.api import router as visits_router
+from headon.visits.staff_api import router as visits_staff_router
 
 # The answers every operation can give whatever its own code says: the
 # framework's own refusals. Without them in the schema a client (and
@@ -108,6 +109,7 @@ def invalid_request(request: HttpRequest, exc: ValidationError) -> HttpResponse:
 
 
 api.add_router("/", visits_router)
+api.add_router("/", visits_staff_router)
 api.add_router("/", desk_router)
 
 

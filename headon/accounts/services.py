@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import hashlib
+import secrets
 from typing import Any
 
 from django.contrib.auth.models import Group
 from django.db import models, transaction
 from django.http import HttpRequest
+from django.utils import timezone
 
-from headon.accounts.models import AuditEvent, User
+from headon.accounts.models import ApiToken, AuditEvent, User
 from headon.accounts.roles import ROLES_BY_SLUG
 from headon.antibot.ratelimit import client_ip
 
@@ -62,3 +65,36 @@ def staff_create(
         data={"roles": sorted(roles), "superuser": superuser},
     )
     return user
+
+
+# Keys carry their kind, so a leaked one is recognised in a log or a scan.
+API_KEY_PREFIX = "hdn_"
+
+
+def _key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def api_token_create(*, user: User, name: str, created_by: User | None = None) -> str:
+    """Make an API key for `user` and return it: the only time it is seen."""
+    key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(user=user, name=name, key_hash=_key_hash(key))
+    audit_record(action="api_token_create", actor=created_by, target=token, data={"user": user.pk})
+    return key
+
+
+def api_token_revoke(*, token: ApiToken, revoked_by: User | None = None) -> None:
+    ApiToken.objects.filter(pk=token.pk, revoked_at=None).update(revoked_at=timezone.now())
+    audit_record(action="api_token_revoke", actor=revoked_by, target=token)
+
+
+def api_token_user(key: str) -> User | None:
+    """The active staff member whose unrevoked key this is, or None."""
+    if not key.startswith(API_KEY_PREFIX) or len(key) > 200:
+        return None
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(key_hash=_key_hash(key), revoked_at=None, user__is_active=True)
+        .first()
+    )
+    return token.user if token is not None else None

@@ -29,6 +29,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from ninja.security import APIKeyCookie
 
 from headon.accounts.models import User
+from headon.accounts.services import api_token_create
 from headon.api import api
 from headon.desk.digest import services as digests
 from headon.desk.intake.sources import channel_token_issue
@@ -170,10 +171,14 @@ class MatrixFixtures(PersonasTestCase):
     answer: ClassVar[Answer]
     import_run: ClassVar[ImportRun]
     webhook_token: ClassVar[str]
+    coordinator_key: ClassVar[str]
+    gate_key: ClassVar[str]
 
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
+        cls.coordinator_key = api_token_create(user=cls.erin, name="matrix")
+        cls.gate_key = api_token_create(user=cls.gus, name="matrix")
         cls._visits()
         cls._desk()
 
@@ -540,6 +545,11 @@ def api_rows(t: MatrixFixtures) -> list[ApiRow]:
     no_pow = {"pow": "x", "channel": "phone", "destination": "+8613812345678"}
     apply_body = party | {"verification_token": "x", "pow": "x", "consent": True}
     unverified = {"verification_token": "x", "reference": t.mine.reference}
+    staff_session = f"/api/v1/staff/programs/{t.open_program.slug}/sessions/{t.session.pk}"
+    elsewhere = f"/api/v1/staff/programs/{t.drawn_program.slug}/sessions/{t.session.pk}"
+    coordinator = {"Authorization": f"Bearer {t.coordinator_key}"}
+    gate = {"Authorization": f"Bearer {t.gate_key}"}
+    webhook = {"Authorization": f"Bearer {t.webhook_token}"}
     return [
         ApiRow("health", "get", "/api/v1/health", [Call("no auth", "/api/v1/health", 200)]),
         ApiRow(
@@ -616,6 +626,20 @@ def api_rows(t: MatrixFixtures) -> list[ApiRow]:
                 Call("its own token", mine + "/withdraw", 200, own),
             ],
         ),
+        # Staff act on the API with their own key, never their signed-in
+        # session; the key acts with its owner's roles.
+        ApiRow(
+            "session_patch",
+            "patch",
+            "/api/v1/staff/programs/{slug}/sessions/{session_id}",
+            [
+                Call("no key", staff_session, 401, body={"capacity": 61}),
+                Call("a webhook's token", staff_session, 401, webhook, {"capacity": 61}),
+                Call("a gate account's key", staff_session, 403, gate, {"capacity": 61}),
+                Call("a coordinator's key", staff_session, 200, coordinator, {"capacity": 61}),
+                Call("another program's session", elsewhere, 404, coordinator, {"capacity": 61}),
+            ],
+        ),
         ApiRow(
             "ask_create",
             "post",
@@ -674,7 +698,7 @@ class ApiMatrixTests(MatrixFixtures):
         schemes = schema.get("components", {}).get("securitySchemes", {})
         self.assertEqual(
             {name: (s["type"], s.get("scheme")) for name, s in schemes.items()},
-            {"ChannelToken": ("http", "bearer")},
+            {"ChannelToken": ("http", "bearer"), "StaffToken": ("http", "bearer")},
         )
         for _prefix, router in api._routers:
             for path_view in router.path_operations.values():

@@ -2,8 +2,9 @@
 against the live test server, with every check it has): whatever it is
 sent, no 500, every status code is documented, every response matches the
 schema, valid data is accepted and invalid data refused, and credentials
-are enforced. A published program, an application and a channel token
-exist, so generated calls reach the code behind the lookups too."""
+are enforced. A published program, an application, a channel token and a
+coordinator's API key exist, so generated calls reach the code behind the
+lookups too."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.generation import GenerationMode
 
+from headon.accounts.services import api_token_create
 from headon.desk.intake.sources import channel_token_issue
 from headon.desk.models import Channel
+from headon.testing import make_staff
 from headon.visits.services.applications import access_token
 from headon.visits.tests.factories import make_program
 from headon.visits.tests.test_draws import make_application
@@ -31,14 +34,21 @@ def api_schema(live_server: Any) -> tuple[Any, dict[str, str]]:
     application = make_application(program, 1, 2, list(program.sessions.all()))
     channel = Channel.objects.create(slug="dealer", name="Dealer", kind="webhook")
     token = channel_token_issue(channel)
+    erin = make_staff("erin", "visit_coordinator")
+    staff_key = api_token_create(user=erin, name="fuzz")
     schema = schemathesis.openapi.from_url(f"{live_server.url}/api/v1/openapi.json")
 
     # Declared as the schema's auth, so the auth check also sends each call
     # without credentials and with wrong ones, and expects a 401.
     @schema.auth()
-    class ChannelToken:
+    class Keys:
         def get(self, case: Any, ctx: Any) -> str:
-            return token
+            # Each operation is sent the key of its own scheme: the staff
+            # key of a coordinator, so the fuzzing gets past the role check.
+            schemes = {
+                name for item in case.operation.definition.raw.get("security", []) for name in item
+            }
+            return staff_key if "StaffToken" in schemes else token
 
         def set(self, case: Any, data: str, ctx: Any) -> None:
             case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
@@ -47,6 +57,7 @@ def api_schema(live_server: Any) -> tuple[Any, dict[str, str]]:
         "slug": program.slug,
         "reference": application.reference,
         "token": access_token(application),
+        "session_id": str(program.sessions.order_by("starts_at")[0].pk),
     }
     return schema, known
 

@@ -182,24 +182,40 @@ def _sealed_message() -> str:
     )
 
 
+MOVE_HORIZON = dt.timedelta(days=3653)
+
+
 class SessionEditError(Exception):
-    """Why a session cannot be changed so; the message is for the coordinator."""
+    """Why a session cannot be changed so; the message is for the coordinator,
+    the code for the API."""
+
+    def __init__(self, message: str, code: str = "session_edit_refused") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def session_move_check(session: Session, starts_at: dt.datetime, ends_at: dt.datetime) -> None:
     """Raise SessionEditError if `session` cannot move so (also before the
     coordinator is shown who a move would reach)."""
     if _sealed_not_drawn(session.program_id):
-        raise SessionEditError(_sealed_message())
+        raise SessionEditError(_sealed_message(), code="list_sealed")
     if session.status == Session.Status.CANCELLED:
-        raise SessionEditError(_("A cancelled session cannot be moved."))
+        raise SessionEditError(_("A cancelled session cannot be moved."), code="session_cancelled")
     if ends_at <= starts_at:
-        raise SessionEditError(_("The session must end after it starts."))
+        raise SessionEditError(_("The session must end after it starts."), code="ends_before_start")
     if starts_at <= timezone.now():
-        raise SessionEditError(_("A session cannot be moved into the past."))
+        raise SessionEditError(_("A session cannot be moved into the past."), code="move_into_past")
+    if ends_at - timezone.now() > MOVE_HORIZON:
+        # A typo of a year (20270 for 2027), and past year 9999 the tickets'
+        # validity window cannot be written.
+        raise SessionEditError(
+            _("A session cannot be moved more than ten years ahead."), code="move_too_far"
+        )
     clash = Session.objects.filter(program_id=session.program_id, starts_at=starts_at)
     if clash.exclude(pk=session.pk).exists():
-        raise SessionEditError(_("Another session of this program starts at that time."))
+        raise SessionEditError(
+            _("Another session of this program starts at that time."), code="start_taken"
+        )
 
 
 @transaction.atomic
@@ -229,7 +245,7 @@ def session_edit(
         # Capacities and statuses are what the draw will run on: between the
         # seal and the run they stay as sealed (a session went from 60 to
         # 2,000 seats after sealing, and the draw used it).
-        raise SessionEditError(_sealed_message())
+        raise SessionEditError(_sealed_message(), code="list_sealed")
     if moving:
         session_move_check(session, new_starts, new_ends)
         changes["starts_at"] = [old_starts.isoformat(), new_starts.isoformat()]
@@ -245,7 +261,8 @@ def session_edit(
                     "its capacity cannot go below that. Cancel the session, or "
                     "wait for parties to decline."
                 )
-                % {"held": held}
+                % {"held": held},
+                code="capacity_below_bookings",
             )
         changes["capacity"] = [session.capacity, capacity]
         session.capacity = capacity

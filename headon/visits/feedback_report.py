@@ -80,6 +80,8 @@ def feedback_csv(lines: list[FeedbackLine]) -> str:
     writer.writerow(
         [
             _("Session"),
+            _("Session (English)"),
+            _("Session (Chinese)"),
             _("Submitted at"),
             _("Overall"),
             _("The guide"),
@@ -96,6 +98,8 @@ def feedback_csv(lines: list[FeedbackLine]) -> str:
                 spreadsheet_safe(cell)
                 for cell in (
                     f.session.starts_at.astimezone(organiser_tz()).strftime("%Y-%m-%d %H:%M"),
+                    f.session.full_label_in("en"),
+                    f.session.full_label_in("zh-hans"),
                     f.created_at.astimezone(organiser_tz()).strftime("%Y-%m-%d %H:%M"),
                     f.rating,
                     f.rating_guide if f.rating_guide is not None else "",

@@ -13,7 +13,7 @@ from headon.visits.services.applications import PersonInput
 
 
 def session_label(session: Session) -> str:
-    return session.full_label
+    return session.both_label
 
 
 class ContactForm(forms.Form):

@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.translation import get_language
+from django.utils.translation import get_language, override
 from django.utils.translation import gettext_lazy as _
 
 from headon.timezones import organiser_tz
@@ -206,6 +206,29 @@ class Session(models.Model):
     def full_label(self) -> str:
         """When it is, then its label if it has one."""
         return f"{self.when} · {self.label}" if self.label else self.when
+
+    @property
+    def labels(self) -> str:
+        """Its label in both languages, the reader's first ("Lunar New Year
+        / 春节"); one when the other is empty or the same."""
+        first, second = (
+            (self.label_zh, self.label_en) if _in_chinese() else (self.label_en, self.label_zh)
+        )
+        return " / ".join(dict.fromkeys(t.strip() for t in (first, second) if t.strip()))
+
+    @property
+    def both_label(self) -> str:
+        """When it is, then its label in both languages: for a place that
+        shows one plain text (an <option>). The weekday, date and times are
+        said once, in the reader's language: they carry the same digits in
+        either, and a second copy doubles an option a phone cuts short."""
+        return f"{self.when} · {self.labels}" if self.labels else self.when
+
+    def full_label_in(self, language: str) -> str:
+        """`full_label` as a reader of `language` ("en", "zh-hans") reads it:
+        an export's English and Chinese columns."""
+        with override(language):
+            return self.full_label
 
     @property
     def is_open(self) -> bool:

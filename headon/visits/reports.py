@@ -277,7 +277,8 @@ def _number(value: float | None, digits: int = 2) -> str:
 def _csv_columns() -> list[str]:
     return [
         _("Starts (%(zone)s)") % {"zone": organiser_tz().key},
-        _("Label"),
+        _("Session (English)"),
+        _("Session (Chinese)"),
         _("Status"),
         _("Seats"),
         _("First-choice demand (people)"),
@@ -330,8 +331,11 @@ def report_csv(report: ProgramReport) -> str:
     for row in report.rows:
         session = row.session
         start = session.starts_at.astimezone(organiser_tz()).strftime("%Y-%m-%d %H:%M")
-        head = [start, session.label, session.get_status_display()]
+        # The session in each language, a column each (weekday, times and
+        # label): a spreadsheet filters on one, and the export is passed on.
+        both = [session.full_label_in("en"), session.full_label_in("zh-hans")]
+        head = [start, *both, session.get_status_display()]
         writer.writerow([spreadsheet_safe(cell) for cell in head + _csv_cells(row.figures)])
-    total = [_("Total"), "", ""]
+    total = [_("Total"), "", "", ""]
     writer.writerow([spreadsheet_safe(cell) for cell in total + _csv_cells(report.totals)])
     return out.getvalue()

@@ -70,11 +70,25 @@ class FeedbackReadingTests(PersonasTestCase):
         self.client.force_login(self.erin)
         response = self.client.get(reverse("visits_staff:feedback_csv", args=[self.program.slug]))
         rows = list(csv.reader(io.StringIO(response.content.decode().lstrip("\ufeff"))))
-        self.assertEqual(rows[0][2:4], ["Overall", "The guide"])
-        body = {r[5]: r for r in rows[1:]}
-        self.assertEqual(body["Great robots"][2:4], ["5", "4"])
-        self.assertEqual(body["'=1+1"][3], "")
-        self.assertEqual(body["'=1+1"][7], str(self.question.pk))
+        self.assertEqual(
+            rows[0][:6],
+            [
+                "Session",
+                "Session (English)",
+                "Session (Chinese)",
+                "Submitted at",
+                "Overall",
+                "The guide",
+            ],
+        )
+        body = {r[7]: r for r in rows[1:]}
+        self.assertEqual(body["Great robots"][4:6], ["5", "4"])
+        # The session in each language, a column each.
+        self.assertTrue(body["Great robots"][1].startswith("Mon 15 Feb 2027 09:30–11:30"))
+        for part in ("2027年2月15日", "星期一", "09:30–11:30"):
+            self.assertIn(part, body["Great robots"][2])
+        self.assertEqual(body["'=1+1"][5], "")
+        self.assertEqual(body["'=1+1"][9], str(self.question.pk))
 
     def test_the_gate_reads_no_feedback(self) -> None:
         self.client.force_login(self.gus)

@@ -297,23 +297,37 @@ class ReportPageTests(PersonasTestCase):
         self.assertTrue(body.startswith(b"\xef\xbb\xbf"))
         rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
         self.assertEqual(len(rows), 5)  # the header, three sessions, the total
-        self.assertEqual({len(row) for row in rows}, {19})
-        self.assertEqual(rows[0][:3], ["Starts (Asia/Shanghai)", "Label", "Status"])
+        self.assertEqual({len(row) for row in rows}, {20})
         self.assertEqual(
-            rows[1][:7], ["2027-02-15 09:30", "", "Scheduled", "10", "7", "12", "0.70"]
+            rows[0][:4],
+            ["Starts (Asia/Shanghai)", "Session (English)", "Session (Chinese)", "Status"],
         )
-        self.assertEqual(rows[2][1], HOSTILE_LABEL)  # CSV is data: no escaping needed
-        self.assertEqual(rows[3][1], "'" + FORMULA_LABEL)
+        self.assertEqual(rows[1][:2], ["2027-02-15 09:30", "Mon 15 Feb 2027 09:30–11:30"])
+        self.assertEqual(rows[1][2], self.in_chinese(rows[1][2]))
+        self.assertEqual(rows[1][3:8], ["Scheduled", "10", "7", "12", "0.70"])
+        # CSV is data: no escaping needed; a label follows the time, so it
+        # never starts a cell (where a formula would run).
+        self.assertTrue(rows[2][1].endswith(" · " + HOSTILE_LABEL))
+        self.assertTrue(rows[3][1].endswith(" · " + FORMULA_LABEL))
         self.assertEqual(rows[4][0], "Total")
-        self.assertEqual(rows[4][3:7], ["28", "14", "26", "0.50"])
+        self.assertEqual(rows[4][4:8], ["28", "14", "26", "0.50"])
         self.assertFalse(
             [cell for row in rows for cell in row if cell.startswith(("=", "+", "-", "@"))]
         )
+
+    def in_chinese(self, cell: str) -> str:
+        """`cell`, if it names Monday 15 February 2027 09:30-11:30 in Chinese."""
+        for part in ("2027年2月15日", "星期一", "09:30–11:30"):
+            self.assertIn(part, cell)
+        return cell
 
     def test_chinese_labels_survive_the_round_trip(self) -> None:
         Session.objects.filter(program=self.program).update(label_en="", label_zh="春节 · 上午")
         self.client.force_login(self.erin)
         body = self.client.get(self.url("visits_staff:report_csv")).content
         rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
-        self.assertEqual(rows[1][1], "春节 · 上午")
+        self.assertEqual(rows[1][2], self.in_chinese(rows[1][2]))
+        self.assertTrue(rows[1][2].endswith("09:30–11:30 · 春节 · 上午"))
+        # An English reader's column falls back to the Chinese label.
+        self.assertEqual(rows[1][1], "Mon 15 Feb 2027 09:30–11:30 · 春节 · 上午")
         self.assertIn("春节 · 上午".encode(), body)  # UTF-8 bytes, as the BOM announces

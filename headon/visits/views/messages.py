@@ -22,7 +22,7 @@ HELP = gettext_lazy("{program}, {reference} and {session} are filled in; the lin
 
 class SessionChoice(forms.ModelChoiceField[Session]):
     def label_from_instance(self, obj: Session) -> str:
-        return obj.full_label
+        return obj.both_label
 
 
 class MessageForm(forms.Form):

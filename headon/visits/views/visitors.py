@@ -126,11 +126,23 @@ def _local(moment: object) -> str:
 
 
 def gate_list_csv_text(session: Session, lines: list[visitors.GateLine]) -> str:
-    """A BOM, then a heading row naming the session, then the columns."""
+    """A BOM, then a heading row naming the session in English and in
+    Chinese (a cell each: the list is passed on to whoever keeps the gate),
+    then the columns."""
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out)
-    writer.writerow([spreadsheet_safe(f"{session.program.title} · {session.full_label}")])
+    program = session.program
+    writer.writerow(
+        [
+            spreadsheet_safe(
+                f"{program.title_en or program.title_zh} · {session.full_label_in('en')}"
+            ),
+            spreadsheet_safe(
+                f"{program.title_zh or program.title_en} · {session.full_label_in('zh-hans')}"
+            ),
+        ]
+    )
     writer.writerow(gate_list_columns())
     for line in lines:
         writer.writerow(

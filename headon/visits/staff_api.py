@@ -50,9 +50,9 @@ class SessionPatchIn(Schema):
     )
     confirm_move: StrictBool = Field(
         False,
-        description="Move even though parties hold places: each is told the new time and "
-        "confirmed tickets are signed again. Without it a move is refused (409, "
-        "`move_unconfirmed`) with how many it would reach.",
+        description="Required for a move, whoever it reaches: each party holding a place is "
+        "told the new time and confirmed tickets are signed again. Without it a move is "
+        "refused (409, `move_unconfirmed`) saying how many parties and visitors it reaches.",
     )
 
 

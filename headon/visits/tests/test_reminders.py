@@ -168,6 +168,19 @@ class MovedSessionReminderTests(TestCase):
         self.assertIn("09:30–11:30", body)
         self.assertIn("Gate 3, 1 Factory Road", body)
 
+    def test_a_chinese_party_is_reminded_of_the_new_day_in_chinese(self) -> None:
+        (ticket,) = confirmed_party(self.session)
+        Application.objects.filter(pk=ticket.offer.application_id).update(language="zh-hans")
+        reminders.visit_reminders()
+        self.move(TWO_DAYS)
+        outbox.clear()
+        with time_machine.travel(NOW + TWO_DAYS, tick=False):
+            self.assertEqual(reminders.visit_reminders(), 1)
+        ((_, body),) = outbox
+        for part in ("星期三", "2月17日", "09:30–11:30", "Gate 3, 1 Factory Road", "参观"):
+            self.assertIn(part, body)
+        self.assertNotIn("Wed", body)
+
     def test_the_old_once_per_session_record_would_not_remind_the_moved_session(self) -> None:
         """The control: a row naming the session only, as reminders were
         recorded before, holds the moved session's reminder back."""

@@ -43,6 +43,9 @@ from headon.desk.services import merging
 # them, and twenty wordings already show how people ask it; more would
 # only cost time (a popular answer gathers hundreds over its nights).
 ASKS_PER_ANSWER = 20
+# And at most this many answers, the most recently published: a cold
+# process then encodes at most ~11,000 texts (about a minute), once.
+ANSWERS = 500
 # Open questions checked, best ranked first (as the search-based list did).
 CHECKED = 100
 
@@ -64,7 +67,12 @@ def _published_side(since: dt.datetime) -> tuple[dict[int, Answer], list[tuple[s
     """The recently published answers, and (id, text, answer key) rows for
     the engine: each answer's own question in both languages and the most
     recent asks of the questions linked to it. Two queries."""
-    answers = Answer.objects.filter(published__isnull=False, published_at__gte=since).in_bulk()
+    answers = {
+        answer.pk: answer
+        for answer in Answer.objects.filter(
+            published__isnull=False, published_at__gte=since
+        ).order_by("-published_at", "-pk")[:ANSWERS]
+    }
     rows: list[tuple[str, str, str]] = []
     for pk, answer in sorted(answers.items()):
         copy = answer.published or {}
@@ -137,11 +145,18 @@ def looks_answered(day: dt.date, *, now: dt.datetime | None = None) -> list[Look
         if item.question.answer_id is None and item.question.proposed_answer_id is None
     ][:CHECKED]
     t = engine.thresholds
+    wordings = {
+        item.question.pk: [item.question.title, *(a.text for a in item.samples)]
+        if item.question.title
+        else [a.text for a in item.samples] or [item.question.text]
+        for item in open_questions
+    }
+    # One batch through the model (its embedder remembers), not one per question.
+    engine.meaning_vectors([text for texts in wordings.values() for text in texts])
     found: list[LooksAnswered] = []
     for item in open_questions:
         question = item.question
-        texts = [a.text for a in item.samples] or [question.text]
-        scores = engine.score_against([question.title, *texts] if question.title else texts)
+        scores = engine.score_against(wordings[question.pk])
         best: tuple[float, int] | None = None
         for key, score in scores.items():
             answer = answers[int(key[1:])]

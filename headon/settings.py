@@ -326,6 +326,9 @@ HEADON_DIGEST_CUTOFF = os.environ.get("HEADON_DIGEST_CUTOFF", "23:00")
 # The length limit of the social platform the plain-text digest is pasted
 # into (characters); longer digests are cut into numbered parts.
 HEADON_SOCIAL_TEXT_LIMIT = int(os.environ.get("HEADON_SOCIAL_TEXT_LIMIT", "2000"))
+# Answers published within this many days are the ones the digest page
+# compares the day's open questions with ("Already answered?").
+HEADON_ANSWERED_DAYS = int(os.environ.get("HEADON_ANSWERED_DAYS", "90"))
 # Answers shown (as excerpts) in the digest's long image; the page has all.
 HEADON_DIGEST_IMAGE_ANSWERS = int(os.environ.get("HEADON_DIGEST_IMAGE_ANSWERS", "30"))
 

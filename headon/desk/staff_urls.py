@@ -13,6 +13,7 @@ urlpatterns = [
     path("questions/<int:pk>/answer/", answers.question_answer, name="question_answer"),
     path("questions/<int:pk>/link/", answers.question_link, name="question_link"),
     path("answers/", answers.answers_queue, name="answers"),
+    path("answers/check/", answers.answer_check, name="answer_check"),
     path("answers/<int:pk>/", answers.answer_detail, name="answer"),
     path("answers/<int:pk>/step/", answers.answer_step, name="answer_step"),
     path("dashboard/", reports.dashboard, name="dashboard"),

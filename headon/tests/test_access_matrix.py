@@ -350,6 +350,8 @@ class MatrixFixtures(PersonasTestCase):
                 data={"action": "unlink"},
             ),
             Row("desk_staff:answers", {}, staff(DESK)),
+            # The draft form's check as the writer types: writers and approvers.
+            Row("desk_staff:answer_check", {}, post_only(DRAFT), staff(DRAFT)),
             # Anyone at the desk reads an answer; only writers save it (an
             # invalid form comes back as the page).
             Row("desk_staff:answer", {"pk": self.answer.pk}, staff(DESK), staff(DRAFT)),

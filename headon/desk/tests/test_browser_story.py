@@ -177,3 +177,50 @@ def test_a_contradicting_draft_is_shown_beside_the_published_answer(
             else "This draft contradicts a published answer to a similar question"
         )
         shot(writer, f"draft-contradiction-{lang}")
+
+
+@override_settings(HEADON_EMBEDDER=["none"])
+@time_machine.travel(MORNING, tick=True)
+def test_the_contradiction_shows_while_the_writer_types(contexts: Any, live_server: Any) -> None:
+    """Typing "3 years" where a published answer says 5 shows the warning
+    before anything is saved (htmx, after a pause), at phone width, in
+    Chinese and English."""
+    carol = make_staff("carol", "writer")
+    dave = make_staff("dave", "approver")
+    channel = Channel.objects.create(slug="weibo", name="Weibo", kind="social_export")
+    published = Question.objects.create(text="质保多久")
+    _ask(channel, 0, "质保多久", published)
+    answer = answering.answer_create(
+        question=published,
+        actor=carol,
+        fields={
+            "question_en": "How long is the warranty?",
+            "question_zh": "整车质保多久？",
+            "body_en": "The whole car is under warranty for 5 years or 150,000 km.",
+            "body_zh": "整车质保 5 年或 15 万公里，以先到者为准。",
+        },
+    )
+    answer = answering.answer_submit(answer=answer, actor=carol, version=answer.version)
+    answer = answering.answer_approve(answer=answer, actor=dave, version=answer.version)
+    answering.answer_publish(answer=answer, actor=dave)
+    asked = Question.objects.create(text="保修期是多久？")
+    _ask(channel, 1, "保修期是多久？", asked)
+    base = live_server.url
+    for lang, heading in (
+        ("zh", "这份草稿与相似问题的已发布回答相矛盾"),
+        ("en", "This draft contradicts a published answer to a similar question"),
+    ):
+        writer = staff_page(contexts, base, "carol", lang)
+        writer.goto(f"{base}/staff/desk/questions/{asked.pk}/answer/")
+        writer.fill("#id_question_en", "How long is the warranty?")
+        assert writer.locator("#draft-warnings .warning").count() == 0
+        writer.locator("#id_body_en").press_sequentially("The warranty is 3 years.")
+        warning = writer.locator("#draft-warnings .warning.contradiction")
+        warning.wait_for()
+        shot(writer, f"draft-contradiction-typing-{lang}")
+        assert warning.locator("h2").inner_text() == heading
+        marks = warning.locator(".side-by-side mark").all_inner_texts()
+        assert "3 years" in marks
+        assert "5 年" in marks
+        assert writer.url == f"{base}/staff/desk/questions/{asked.pk}/answer/"
+        assert not Answer.objects.filter(questions=asked).exists()  # nothing saved

@@ -5,13 +5,16 @@ approver (issue 16: "3 years or 60,000 km" against a published 5 years,
 
 from __future__ import annotations
 
-from django.test import override_settings
+from unittest import mock
+
+from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import translation
 
 from headon.desk.models import Channel, Question
 from headon.desk.services import answers as answering
 from headon.desk.tests.test_answering import add_ask, published_answer
+from headon.desk.views import answers as answer_views
 from headon.testing import PersonasTestCase
 
 WARRANTY = {
@@ -121,3 +124,86 @@ class ContradictionTests(PersonasTestCase):
         html = self.client.get(reverse("desk_staff:answer", args=[answer.pk])).content.decode()
         self.assertIn("This draft contradicts a published answer", html)
         self.assertIn("this draft says <mark>8 years, 8 年</mark>", html.replace("\n", ""))
+
+
+@override_settings(HEADON_EMBEDDER=["none"])
+class CheckWhileTypingTests(PersonasTestCase):
+    """The draft form asks `answer_check` for the warnings as the writer
+    types (htmx, after a 700 ms pause); saving still shows them without
+    JavaScript."""
+
+    def setUp(self) -> None:
+        self.channel = Channel.objects.create(slug="weibo", name="Weibo", kind="social_export")
+        self.warranty = published_answer(
+            Question.objects.create(text="质保多久"), self.carol, self.dave, WARRANTY
+        )
+        self.question = Question.objects.create(text="保修期是多久")
+        add_ask(self.channel, 700, "保修期是多久", self.question)
+        self.url = f"{reverse('desk_staff:answer_check')}?question={self.question.pk}"
+
+    def check(self, body_en: str, client=None, **extra):
+        return (client or self.client).post(
+            self.url,
+            {"question_en": "How long is the warranty?", "body_en": body_en, "body_zh": ""},
+            **extra,
+        )
+
+    def test_the_draft_form_checks_the_bodies_as_the_writer_types(self) -> None:
+        self.client.force_login(self.carol)
+        page = self.client.get(reverse("desk_staff:question_answer", args=[self.question.pk]))
+        html = page.content.decode()
+        self.assertIn(f'data-hx-post="{self.url}"', html.replace("&amp;", "&"))
+        self.assertIn('data-hx-trigger="input changed delay:700ms"', html)
+        self.assertIn('id="draft-warnings"', html)
+
+    def test_three_years_against_a_published_five_is_a_contradiction_before_saving(self) -> None:
+        self.client.force_login(self.carol)
+        for lang, heading in (
+            ("en", "This draft contradicts a published answer to a similar question"),
+            ("zh-hans", "这份草稿与相似问题的已发布回答相矛盾"),
+        ):
+            self.client.cookies.load({"django_language": lang})
+            html = self.check("The warranty is 3 years.").content.decode()
+            self.assertIn(heading, html)
+            self.assertIn("<mark>3 years</mark>", html)
+            self.assertIn("<mark>5 年</mark>", html)
+        self.assertIsNone(Question.objects.get(pk=self.question.pk).answer_id)  # nothing saved
+        self.assertNotIn("contradiction", self.check("The warranty is 5 years.").content.decode())
+
+    def test_editing_leaves_the_answer_itself_out(self) -> None:
+        self.client.force_login(self.dave)
+        url = reverse("desk_staff:answer_check")
+        draft = {**WARRANTY, "body_en": "3 years."}
+        html = self.client.post(url, draft).content.decode()
+        self.assertIn("contradiction", html)  # the control: as a new answer, it would clash
+        html = self.client.post(f"{url}?answer={self.warranty.pk}", draft).content.decode()
+        self.assertNotIn("contradiction", html)  # its own published copy is not "another"
+
+    def test_only_writers_and_approvers_may_check(self) -> None:
+        self.client.force_login(self.bob)
+        self.assertEqual(self.check("3 years").status_code, 403)
+        self.client.force_login(self.carol)
+        self.assertEqual(self.check("3 years").status_code, 200)  # the control
+
+    def test_a_forged_request_without_the_csrf_token_is_refused(self) -> None:
+        forger = Client(enforce_csrf_checks=True)
+        forger.force_login(self.carol)
+        self.assertEqual(self.check("3 years", client=forger).status_code, 403)
+        # The control: the token the form carries lets the same request through.
+        forger.get(reverse("desk_staff:question_answer", args=[self.question.pk]))
+        token = forger.cookies["csrftoken"].value
+        response = self.check("3 years", client=forger, HTTP_X_CSRFTOKEN=token)
+        self.assertEqual(response.status_code, 200)
+
+    def test_a_body_over_the_limit_is_refused_with_a_message(self) -> None:
+        self.client.force_login(self.carol)
+        response = self.check("3 years " + "x" * answering.BODY_LIMIT)
+        self.assertEqual(response.status_code, 413)
+        self.assertIn("Too long to check as you type", response.content.decode())
+        at_limit = "3 years." + "x" * (answering.BODY_LIMIT - 8)
+        self.assertEqual(self.check(at_limit).status_code, 200)  # the control
+
+    def test_a_script_checking_in_a_loop_is_slowed_down(self) -> None:
+        self.client.force_login(self.carol)
+        with mock.patch.object(answer_views, "CHECKS_PER_MINUTE", 2):
+            self.assertEqual([self.check("3 years").status_code for _ in range(3)], [200, 200, 429])

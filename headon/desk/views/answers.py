@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST, require_safe
 
 from headon import bilingual
+from headon.antibot import ratelimit
 from headon.desk.markup import render_markdown
 from headon.desk.merging.terms import _HAN
 from headon.desk.models import Answer, Question, Tag
@@ -93,11 +94,27 @@ class AnswerForm(forms.Form):
     )
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
-    def __init__(self, *args: Any, clarification: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, clarification: bool = False, check_url: str = "", **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         if not clarification:
             for name in ("claim_en", "claim_zh", "verdict", "evidence_en", "evidence_zh"):
                 del self.fields[name]
+        if check_url:
+            # As the writer types, the draft (the whole form, its CSRF token
+            # with it) is checked against published answers; without
+            # JavaScript, saving shows the same warnings.
+            for name in ("body_en", "body_zh"):
+                self.fields[name].widget.attrs.update(
+                    {
+                        "data-hx-post": check_url,
+                        "data-hx-trigger": "input changed delay:700ms",
+                        "data-hx-target": "#draft-warnings",
+                        "data-hx-swap": "innerHTML",
+                        "data-hx-sync": "closest form:replace",
+                    }
+                )
 
 
 def _fields(form: AnswerForm) -> dict[str, Any]:
@@ -123,7 +140,12 @@ def question_answer(request: HttpRequest, pk: int) -> HttpResponse:
     if question.answer_id:
         return redirect("desk_staff:answer", pk=question.answer_id)
     initial = {"question_zh" if _HAN.search(question.text) else "question_en": question.text[:300]}
-    form = AnswerForm(request.POST or None, initial=initial, clarification=question.is_rumour)
+    form = AnswerForm(
+        request.POST or None,
+        initial=initial,
+        clarification=question.is_rumour,
+        check_url=f"{reverse('desk_staff:answer_check')}?question={question.pk}",
+    )
     if request.method == "POST" and form.is_valid():
         try:
             answer = answering.answer_create(
@@ -147,6 +169,54 @@ def question_answer(request: HttpRequest, pk: int) -> HttpResponse:
             "suggestions": answering.suggestions_for(question),
         },
     )
+
+
+CHECKS_PER_MINUTE = 120  # a writer pausing every 0.7 s makes about 85
+
+
+@login_required
+@draft_required
+@require_POST
+def answer_check(request: HttpRequest) -> HttpResponse:
+    """The draft form's warnings while the writer types (htmx posts the
+    form): the partial the saved draft's page shows, for the words as
+    they are now. `?answer=` (editing) leaves that answer out and adds the
+    questions it covers; `?question=` (a new answer) adds that question."""
+    fields = {
+        name: request.POST.get(name, "").replace("\x00", "")
+        for name in ("question_en", "question_zh", "body_en", "body_zh")
+    }
+    if any(len(v) > answering.LIMITS.get(k, answering.BODY_LIMIT) for k, v in fields.items()):
+        message = _("Too long to check as you type: saving the draft checks it.")
+        return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
+    limit = ratelimit.hit(
+        "answer_check", str(request.user.pk), limit=CHECKS_PER_MINUTE, window_seconds=60
+    )
+    if not limit.allowed:
+        response = HttpResponse(
+            ratelimit.wait_message(limit.retry_after),
+            status=429,
+            content_type="text/plain; charset=utf-8",
+        )
+        response["Retry-After"] = str(limit.retry_after)
+        return response
+    questions = [fields["question_en"], fields["question_zh"]]
+    exclude: list[int] = []
+    answer = Answer.objects.filter(pk=_int(request.GET.get("answer"))).first()
+    if answer is not None:
+        exclude.append(answer.pk)
+        questions += answer.questions.values_list("text", flat=True)[:5]
+    question = Question.objects.filter(pk=_int(request.GET.get("question"))).first()
+    if question is not None:
+        questions.append(question.text)
+    warnings = answering.draft_warnings(
+        questions=questions, body_en=fields["body_en"], body_zh=fields["body_zh"], exclude=exclude
+    )
+    return render(request, "desk/_answer_warnings.html", {"warnings": warnings})
+
+
+def _int(value: str | None) -> int:
+    return int(value) if value and value.isdigit() and len(value) < 10 else 0
 
 
 @login_required
@@ -209,6 +279,7 @@ def answer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "version": answer.version,
         },
         clarification=answer.is_clarification,
+        check_url=f"{reverse('desk_staff:answer_check')}?answer={answer.pk}",
     )
     if request.method == "POST":
         if not can_draft:

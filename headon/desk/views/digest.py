@@ -27,7 +27,7 @@ from headon.desk.digest import services as digests
 from headon.desk.markup import render_markdown
 from headon.desk.models import Digest, DigestRevision, SetAside
 from headon.desk.selectors import links_to_confirm
-from headon.desk.services import answers as answering
+from headon.desk.services import answered
 from headon.desk.views.public import _lang
 from headon.desk.views.staff import _actor, _day, desk_required
 from headon.links import absolute
@@ -204,7 +204,7 @@ def digest_feed(request: HttpRequest, lang: str) -> HttpResponse:
 def _say_what_is_left(request: HttpRequest, day: dt.date) -> None:
     """Publishing with open questions that look answered, or links not yet
     confirmed, says how many: they are carried over as open."""
-    left = len(answering.looks_answered(day))
+    left = len(answered.looks_answered(day))
     waiting = links_to_confirm().count()
     if left:
         messages.warning(
@@ -267,7 +267,7 @@ def digest_staff(request: HttpRequest, day: str | None = None) -> HttpResponse:
             "digest": digest,
             "pending": digests.day_answers_to_publish(chosen),
             "links": links,
-            "looks_answered": answering.looks_answered(chosen),
+            "looks_answered": answered.looks_answered(chosen),
             "can_publish": request.user.has_perm("desk.publish_digest"),
             "previous_day": chosen - dt.timedelta(days=1),
             "next_day": chosen + dt.timedelta(days=1) if chosen < organiser_today() else None,

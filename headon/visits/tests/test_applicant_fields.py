@@ -1,0 +1,305 @@
+"""What a program asks beyond names and phones: ages against its minimum,
+accessibility needs, an emergency contact and its own questions
+(services/applicant_fields.py, decision 24), including what a script would
+send to get around them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import time_machine
+from django.test import TestCase
+from django.utils import translation
+
+from headon.visits import questions
+from headon.visits.errors import VisitError
+from headon.visits.models import Program
+from headon.visits.services.applicant_fields import Extras
+from headon.visits.services.applications import (
+    PersonInput,
+    application_change,
+    application_submit,
+)
+from headon.visits.tests.factories import PHONE, contact, make_program
+
+NOW = dt.datetime(2027, 1, 10, 4, 0, tzinfo=dt.UTC)
+FRIEND = "+8613700001111"
+KID = "+8613700002222"
+MUM = "+8613700003333"
+ADULT = dt.date(1985, 6, 1)
+# 8 on 2027-02-15 (the first session in the factories), not on 2027-02-14.
+EIGHT_ON_THE_DAY = dt.date(2019, 2, 15)
+SEVEN_ON_THE_DAY = dt.date(2019, 2, 16)
+
+HEARD = {
+    "key": "heard",
+    "label_en": "How did you hear about us?",
+    "label_zh": "您是从哪里得知本次开放日的？",
+    "kind": "choice",
+    "required": True,
+    "choices": [
+        {"key": "c1", "label_en": "WeChat", "label_zh": "微信"},
+        {"key": "c2", "label_en": "A friend", "label_zh": "朋友介绍"},
+    ],
+}
+WISH = {
+    "key": "wish",
+    "label_en": "Anything you hope to see?",
+    "label_zh": "您最想看到什么？",
+    "kind": "text",
+    "required": False,
+}
+
+
+def asking_program(**fields: Any) -> Program:
+    values: dict[str, Any] = {
+        "minimum_age": 8,
+        "ask_accessibility": True,
+        "ask_emergency_contact": True,
+        "questions": [HEARD, WISH],
+    }
+    values.update(fields)
+    return make_program(**values)
+
+
+@time_machine.travel(NOW, tick=False)
+class AgeTests(TestCase):
+    def setUp(self) -> None:
+        self.program = asking_program()
+        self.sessions = list(self.program.sessions.order_by("starts_at"))
+
+    def submit(
+        self,
+        lead_born: dt.date | None = ADULT,
+        kids: list[dt.date | None] | None = None,
+        **kwargs: Any,
+    ):
+        companions = [
+            PersonInput(name=f"Kid {n}", phone=phone, birth_date=born)
+            for n, (phone, born) in enumerate(zip([KID, FRIEND], kids or [], strict=False), start=1)
+        ]
+        values: dict[str, Any] = {
+            "program": self.program,
+            "contact": contact(self.program),
+            "lead": PersonInput(name="Li Lei", birth_date=lead_born),
+            "companions": companions,
+            "session_ids": [self.sessions[0].pk],
+            "consent": True,
+            "extras": Extras(
+                emergency_name="Wang Fang", emergency_phone=MUM, answers={"heard": "c1"}
+            ),
+        }
+        values.update(kwargs)
+        return application_submit(**values)
+
+    def refused(self, **kwargs: Any) -> VisitError:
+        with self.assertRaises(VisitError) as caught:
+            self.submit(**kwargs)
+        return caught.exception
+
+    def test_an_adult_with_a_child_of_the_minimum_age_is_accepted_and_kept(self) -> None:
+        application = self.submit(kids=[EIGHT_ON_THE_DAY]).application
+        births = [m.birth_date for m in application.members.order_by("position")]
+        self.assertEqual(births, [ADULT, EIGHT_ON_THE_DAY])
+
+    def test_a_child_younger_on_the_earliest_session_chosen_is_refused_by_position(self) -> None:
+        error = self.refused(kids=[EIGHT_ON_THE_DAY, SEVEN_ON_THE_DAY])
+        self.assertEqual((error.code, error.position, error.field), ("too_young", 2, "birth_date"))
+        self.assertIn("companion 2", error.message)
+        self.assertIn("8", error.message)
+        with translation.override("zh-hans"):
+            self.assertIn("同行人 2", error.message)
+
+    def test_ages_are_measured_on_the_earliest_choice_so_a_later_session_alone_passes(
+        self,
+    ) -> None:
+        # Eight by the second session (a week later), not the first.
+        self.submit(kids=[SEVEN_ON_THE_DAY], session_ids=[self.sessions[1].pk])
+        error = self.refused(
+            kids=[SEVEN_ON_THE_DAY],
+            session_ids=[self.sessions[1].pk, self.sessions[0].pk],
+            contact=contact(self.program, "+8613811112222"),
+        )
+        self.assertEqual(error.code, "too_young")
+
+    def test_a_party_of_only_minors_is_refused(self) -> None:
+        error = self.refused(lead_born=dt.date(2012, 1, 1), kids=[dt.date(2011, 1, 1)])
+        self.assertEqual((error.code, error.position), ("minor_needs_adult", 0))
+
+    def test_the_lead_must_be_the_adult(self) -> None:
+        error = self.refused(lead_born=dt.date(2012, 1, 1), kids=[ADULT])
+        self.assertEqual((error.code, error.position), ("lead_not_adult", 0))
+
+    def test_a_birth_date_in_the_future_or_in_1800_is_refused(self) -> None:
+        for born in (dt.date(2027, 6, 1), dt.date(1800, 1, 1)):
+            error = self.refused(kids=[born])
+            self.assertEqual((error.code, error.position), ("birth_date_invalid", 1))
+
+    def test_a_missing_birth_date_is_refused_naming_the_person(self) -> None:
+        error = self.refused(kids=[None])
+        self.assertEqual((error.code, error.position), ("birth_date_required", 1))
+
+    def test_without_a_minimum_age_no_birth_date_is_asked_or_kept(self) -> None:
+        Program.objects.filter(pk=self.program.pk).update(minimum_age=None)
+        self.program.refresh_from_db()
+        application = self.submit(lead_born=None, kids=[dt.date(2020, 1, 1)]).application
+        self.assertEqual({m.birth_date for m in application.members.all()}, {None})
+
+    def test_a_change_that_leaves_no_adult_is_refused_and_changes_nothing(self) -> None:
+        application = self.submit(kids=[EIGHT_ON_THE_DAY]).application
+        with self.assertRaises(VisitError) as caught:
+            application_change(
+                application=application,
+                lead=PersonInput(name="Li Lei", birth_date=dt.date(2013, 1, 1)),
+                companions=[PersonInput(name="Kid 1", phone=KID, birth_date=EIGHT_ON_THE_DAY)],
+                session_ids=[self.sessions[0].pk],
+                extras=Extras(emergency_name="Wang Fang", answers={"heard": "c1"}),
+            )
+        self.assertEqual(caught.exception.code, "minor_needs_adult")
+        self.assertEqual(application.members.get(position=0).birth_date, ADULT)
+
+
+@time_machine.travel(NOW, tick=False)
+class ExtraFieldTests(TestCase):
+    def setUp(self) -> None:
+        self.program = asking_program(minimum_age=None)
+        self.sessions = list(self.program.sessions.order_by("starts_at"))
+
+    def submit(self, **extras: Any):
+        values: dict[str, Any] = {
+            "emergency_name": "Wang Fang",
+            "emergency_phone": MUM,
+            "answers": {"heard": "c2"},
+        }
+        values.update(extras)
+        return application_submit(
+            program=self.program,
+            contact=contact(self.program),
+            lead=PersonInput(name="Li Lei"),
+            companions=[PersonInput(name="Han Meimei", phone=FRIEND)],
+            session_ids=[self.sessions[0].pk],
+            consent=True,
+            extras=Extras(**values),
+        )
+
+    def refused(self, **extras: Any) -> VisitError:
+        with self.assertRaises(VisitError) as caught:
+            self.submit(**extras)
+        return caught.exception
+
+    def test_the_fields_are_kept_with_the_phone_sealed_and_masked(self) -> None:
+        application = self.submit(
+            accessibility_needs="Wheelchair\x00 user", answers={"heard": "c2", "wish": " Ovens "}
+        ).application
+        application.refresh_from_db()
+        self.assertEqual(application.accessibility_needs, "Wheelchair user")
+        self.assertEqual(application.emergency_name, "Wang Fang")
+        self.assertNotIn("0003333", application.emergency_phone_sealed)
+        self.assertTrue(application.emergency_phone_masked.endswith("3333"))
+        self.assertEqual(
+            application.answers, [{"q": "heard", "c": "c2"}, {"q": "wish", "a": "Ovens"}]
+        )
+
+    def test_an_answer_to_an_unknown_question_is_refused(self) -> None:
+        error = self.refused(answers={"heard": "c1", "admin": "yes"})
+        self.assertEqual(error.code, "answer_unknown_question")
+
+    def test_a_choice_not_offered_is_refused_naming_the_question(self) -> None:
+        error = self.refused(answers={"heard": "c9"})
+        self.assertEqual((error.code, error.field), ("answer_not_a_choice", "answer_heard"))
+        self.assertIn("How did you hear about us?", error.message)
+        with translation.override("zh-hans"):
+            self.assertIn("您是从哪里得知本次开放日的？", error.message)
+
+    def test_a_required_question_left_blank_is_refused(self) -> None:
+        self.assertEqual(self.refused(answers={"heard": "  "}).code, "answer_required")
+        self.assertEqual(self.refused(answers={}).code, "answer_required")
+
+    def test_ten_thousand_characters_are_refused_not_cut(self) -> None:
+        long = "x" * 10_000
+        self.assertEqual(
+            self.refused(answers={"heard": "c1", "wish": long}).code, "answer_too_long"
+        )
+        self.assertEqual(self.refused(accessibility_needs=long).code, "accessibility_too_long")
+
+    def test_the_emergency_contact_cannot_be_on_the_visit(self) -> None:
+        for phone in (PHONE, FRIEND, "138 1234 5678"):
+            error = self.refused(emergency_phone=phone)
+            self.assertEqual(
+                (error.code, error.field), ("emergency_phone_in_party", "emergency_phone")
+            )
+        self.assertEqual(self.refused(emergency_phone="").code, "emergency_phone_required")
+        self.assertEqual(self.refused(emergency_phone="12").code, "emergency_phone_invalid")
+        self.assertEqual(self.refused(emergency_name=" ").code, "emergency_name_required")
+
+    def test_what_the_program_does_not_ask_is_dropped(self) -> None:
+        Program.objects.filter(pk=self.program.pk).update(
+            ask_accessibility=False, ask_emergency_contact=False, questions=[]
+        )
+        self.program.refresh_from_db()
+        with self.assertRaises(VisitError):
+            self.submit(accessibility_needs="Ramp")  # the answer is to no question now
+        application = self.submit(accessibility_needs="Ramp", answers={}).application
+        application.refresh_from_db()
+        self.assertEqual(
+            (application.accessibility_needs, application.emergency_name, application.answers),
+            ("", "", []),
+        )
+
+    def test_a_change_keeps_the_emergency_phone_left_empty(self) -> None:
+        application = self.submit().application
+        changed = application_change(
+            application=application,
+            lead=PersonInput(name="Li Lei"),
+            companions=[],
+            session_ids=[self.sessions[1].pk],
+            extras=Extras(emergency_name="Wang Fang", answers={"heard": "c1"}),
+        )
+        changed.refresh_from_db()
+        self.assertTrue(changed.emergency_phone_masked.endswith("3333"))
+        self.assertEqual(changed.answers, [{"q": "heard", "c": "c1"}])
+
+
+class QuestionListTests(TestCase):
+    def test_a_stored_answer_outlives_an_edited_or_removed_question(self) -> None:
+        edited = dict(HEARD, label_en="Where did you hear of us?")
+        removed = dict(WISH, removed=True)
+        shown = questions.shown_answers(
+            questions.parse([edited, removed]),
+            [{"q": "heard", "c": "c2"}, {"q": "wish", "a": "Ovens"}, {"q": "gone", "a": "x"}],
+            chinese=False,
+            removed_label="removed question",
+        )
+        self.assertEqual(
+            [(s.question, s.answer, s.removed) for s in shown],
+            [
+                ("Where did you hear of us?", "A friend", False),
+                ("Anything you hope to see? (removed question)", "Ovens", True),
+                ("gone (removed question)", "x", True),
+            ],
+        )
+
+    def test_the_json_shape_is_checked(self) -> None:
+        for bad in (
+            {"not": "a list"},
+            [dict(HEARD, kind="file")],
+            [dict(HEARD, choices=[])],
+            [dict(HEARD, label_zh="")],
+            [HEARD, HEARD],
+            [dict(WISH, key=f"q{n}") for n in range(6)],
+        ):
+            with self.assertRaises(ValueError):
+                questions.parse(bad)
+
+    def test_choices_typed_again_keep_their_keys(self) -> None:
+        earlier = questions.parse([HEARD])[0].choices
+        merged = questions.merge_choices(
+            earlier, [("A friend", "朋友"), ("Posters", "海报"), ("WeChat", "微信")]
+        )
+        self.assertEqual([c.key for c in merged], ["c2", "c3", "c1"])
+
+    def test_age_is_whole_years_on_the_day(self) -> None:
+        self.assertEqual(questions.age_on(dt.date(2019, 2, 15), dt.date(2027, 2, 15)), 8)
+        self.assertEqual(questions.age_on(dt.date(2019, 2, 16), dt.date(2027, 2, 15)), 7)
+        self.assertEqual(questions.age_on(dt.date(2016, 2, 29), dt.date(2027, 2, 28)), 10)

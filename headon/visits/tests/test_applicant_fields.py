@@ -6,22 +6,27 @@ send to get around them."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import time_machine
 from django.test import TestCase
+from django.urls import reverse
 from django.utils import translation
 
+from headon import sms
+from headon.testing import PersonasTestCase
 from headon.visits import questions
 from headon.visits.errors import VisitError
-from headon.visits.models import Program
+from headon.visits.models import Application, Program
 from headon.visits.services.applicant_fields import Extras
 from headon.visits.services.applications import (
     PersonInput,
+    access_token,
     application_change,
     application_submit,
 )
-from headon.visits.tests.factories import PHONE, contact, make_program
+from headon.visits.tests.factories import PHONE, contact, make_program, solved_pow
 
 NOW = dt.datetime(2027, 1, 10, 4, 0, tzinfo=dt.UTC)
 FRIEND = "+8613700001111"
@@ -303,3 +308,172 @@ class QuestionListTests(TestCase):
         self.assertEqual(questions.age_on(dt.date(2019, 2, 15), dt.date(2027, 2, 15)), 8)
         self.assertEqual(questions.age_on(dt.date(2019, 2, 16), dt.date(2027, 2, 15)), 7)
         self.assertEqual(questions.age_on(dt.date(2016, 2, 29), dt.date(2027, 2, 28)), 10)
+
+
+@time_machine.travel(NOW, tick=False)
+class ApplyPageTests(TestCase):
+    """The public form shows the program's own fields only when it asks
+    them, and a refusal keeps everything typed."""
+
+    def setUp(self) -> None:
+        sms.outbox.clear()
+        self.program = asking_program()
+        self.sessions = list(self.program.sessions.order_by("starts_at"))
+
+    def verify(self) -> None:
+        self.client.post(
+            reverse("visits:apply", args=[self.program.slug]),
+            {"channel": "phone", "destination": "138 1234 5678", "pow": solved_pow("visits-code")},
+        )
+        code = re.search(r"\b(\d{6})\b", sms.outbox[-1][1]).group(1)  # type: ignore[union-attr]
+        self.client.post(reverse("visits:apply_verify", args=[self.program.slug]), {"code": code})
+
+    def form_data(self, **extra: str) -> dict[str, str]:
+        data = {
+            "lead_name": "李雷",
+            "lead_birth_date": "1985-06-01",
+            "companion_1_name": "李小雷",
+            "companion_1_phone": "137 0000 2222",
+            "companion_1_birth_date": "2019-02-15",
+            "choice_1": str(self.sessions[0].pk),
+            "accessibility_needs": "需要轮椅通道",
+            "emergency_name": "王芳",
+            "emergency_phone": "137 0000 3333",
+            "answer_heard": "c2",
+            "answer_wish": "烤炉",
+            "consent": "on",
+            "submission_id": "abc123",
+            "pow": solved_pow("visits-apply"),
+        }
+        data.update(extra)
+        return data
+
+    def test_the_fields_show_only_when_the_program_asks_them(self) -> None:
+        self.verify()
+        url = reverse("visits:apply_form", args=[self.program.slug])
+        page = self.client.get(url, headers={"accept-language": "zh-hans"})
+        for text in ("您是从哪里得知本次开放日的？", "朋友介绍", 'type="date"', "紧急联系人"):
+            self.assertContains(page, text)
+        Program.objects.filter(pk=self.program.pk).update(
+            minimum_age=None, ask_accessibility=False, ask_emergency_contact=False, questions=[]
+        )
+        page = self.client.get(url)
+        for text in ("How did you hear", 'type="date"', "Emergency contact", "Accessibility"):
+            self.assertNotContains(page, text)
+
+    def test_a_refusal_names_the_person_and_keeps_what_was_typed(self) -> None:
+        self.verify()
+        url = reverse("visits:apply_form", args=[self.program.slug])
+        response = self.client.post(
+            url,
+            self.form_data(companion_1_birth_date="2019-02-16"),
+            headers={"accept-language": "zh-hans"},
+        )
+        self.assertEqual(response.status_code, 200)
+        self.assertContains(response, "同行人 1")
+        for typed in ("需要轮椅通道", "王芳", "137 0000 3333", "烤炉", "2019-02-16", "1985-06-01"):
+            self.assertContains(response, typed)
+        self.assertFalse(Application.objects.exists())
+        response = self.client.post(url, self.form_data(submission_id="second"), follow=True)
+        application = Application.objects.get()
+        self.assertEqual(application.accessibility_needs, "需要轮椅通道")
+        self.assertEqual(
+            application.answers, [{"q": "heard", "c": "c2"}, {"q": "wish", "a": "烤炉"}]
+        )
+
+    def test_the_change_page_is_filled_and_keeps_the_emergency_phone(self) -> None:
+        self.verify()
+        url = reverse("visits:apply_form", args=[self.program.slug])
+        self.client.post(url, self.form_data())
+        application = Application.objects.get()
+        edit = reverse(
+            "visits:application_edit",
+            args=[self.program.slug, application.reference, access_token(application)],
+        )
+        page = self.client.get(edit)
+        for text in (
+            "需要轮椅通道",
+            "王芳",
+            "2019-02-15",
+            "烤炉",
+            application.emergency_phone_masked,
+        ):
+            self.assertContains(page, text)
+        body = self.form_data(emergency_phone="", answer_heard="c1")
+        response = self.client.post(edit, body)
+        self.assertEqual(response.status_code, 302)
+        application.refresh_from_db()
+        self.assertEqual(application.answers[0], {"q": "heard", "c": "c1"})
+        self.assertTrue(application.emergency_phone_masked.endswith("3333"))
+
+
+class ProgramEditTests(PersonasTestCase):
+    def post(self, program: Program, **extra: str) -> Any:
+        body = {
+            "slug": program.slug,
+            "title_en": program.title_en,
+            "title_zh": program.title_zh,
+            "party_size_max": "4",
+            "choices_max": "3",
+            "minimum_age": "8",
+            "ask_accessibility": "on",
+            "ask_emergency_contact": "on",
+        }
+        body.update(extra)
+        return self.client.post(reverse("visits_staff:program_edit", args=[program.slug]), body)
+
+    def test_a_coordinator_sets_the_fields_and_questions_in_both_languages(self) -> None:
+        program = make_program()
+        self.client.force_login(self.erin)
+        response = self.post(
+            program,
+            question_1_label_en="How did you hear about us?",
+            question_1_label_zh="您是从哪里得知本次开放日的？",
+            question_1_kind="choice",
+            question_1_required="on",
+            question_1_choices="WeChat | 微信\nA friend | 朋友介绍",
+            question_2_label_en="Anything you hope to see?",
+            question_2_label_zh="您最想看到什么？",
+        )
+        self.assertEqual(response.status_code, 302)
+        program.refresh_from_db()
+        self.assertEqual((program.minimum_age, program.ask_accessibility), (8, True))
+        heard, wish = program.question_list()
+        self.assertEqual((heard.kind, heard.required, len(heard.choices)), ("choice", True, 2))
+        self.assertEqual((wish.kind, wish.label_zh), ("text", "您最想看到什么？"))
+        page = self.client.get(reverse("visits_staff:program_edit", args=[program.slug]))
+        self.assertContains(page, "A friend | 朋友介绍")
+        self.assertContains(page, f'value="{heard.key}"')
+
+        # Removed: kept, marked, so its answers stay readable.
+        response = self.post(
+            program,
+            question_1_key=heard.key,
+            question_1_label_en="Where did you hear of us?",
+            question_1_label_zh="您是从哪里得知本次开放日的？",
+            question_1_kind="choice",
+            question_1_choices="WeChat | 微信\nA friend | 朋友介绍",
+        )
+        self.assertEqual(response.status_code, 302)
+        program.refresh_from_db()
+        edited, removed = program.question_list()
+        self.assertEqual((edited.key, edited.label_en), (heard.key, "Where did you hear of us?"))
+        self.assertEqual((removed.key, removed.removed), (wish.key, True))
+        self.assertEqual([q.key for q in program.asked_questions()], [heard.key])
+
+    def test_a_question_in_one_language_or_a_choice_without_answers_is_refused(self) -> None:
+        program = make_program()
+        self.client.force_login(self.erin)
+        response = self.post(program, question_1_label_en="Only English")
+        self.assertContains(response, "Give the question in English and in Chinese.")
+        response = self.post(
+            program,
+            question_1_label_en="Pick",
+            question_1_label_zh="选择",
+            question_1_kind="choice",
+            question_1_choices="Just one | 一个",
+        )
+        self.assertContains(response, "Write between 2 and 12 answers")
+        self.assertContains(response, "Just one | 一个")  # kept, to fix
+        program.refresh_from_db()
+        self.assertEqual(program.questions, [])

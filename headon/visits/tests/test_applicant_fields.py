@@ -5,7 +5,9 @@ send to get around them."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import re
 from typing import Any
 
@@ -15,10 +17,12 @@ from django.urls import reverse
 from django.utils import translation
 
 from headon import sms
+from headon.accounts.models import AuditEvent
 from headon.testing import PersonasTestCase
 from headon.visits import questions
 from headon.visits.errors import VisitError
-from headon.visits.models import Application, Program
+from headon.visits.models import Application, Offer, PartyMember, Program, Session
+from headon.visits.services import offers
 from headon.visits.services.applicant_fields import Extras
 from headon.visits.services.applications import (
     PersonInput,
@@ -26,7 +30,9 @@ from headon.visits.services.applications import (
     application_change,
     application_submit,
 )
+from headon.visits.services.people import mask_phone_number, seal
 from headon.visits.tests.factories import PHONE, contact, make_program, solved_pow
+from headon.visits.tests.test_draws import drawn, make_application
 
 NOW = dt.datetime(2027, 1, 10, 4, 0, tzinfo=dt.UTC)
 FRIEND = "+8613700001111"
@@ -477,3 +483,73 @@ class ProgramEditTests(PersonasTestCase):
         self.assertContains(response, "Just one | 一个")  # kept, to fix
         program.refresh_from_db()
         self.assertEqual(program.questions, [])
+
+
+class StaffViewTests(PersonasTestCase):
+    """The party page and the gate list show what the program asked; the
+    emergency phone is masked until a logged reveal."""
+
+    program: Program
+    session: Session
+
+    @classmethod
+    def setUpTestData(cls) -> None:
+        super().setUpTestData()
+        cls.program = asking_program(slug="asking-days", sessions=1, capacity=4)
+        session = cls.program.sessions.get()
+        application = make_application(cls.program, 1, 2, [session])
+        Application.objects.filter(pk=application.pk).update(
+            accessibility_needs="=1+1 Wheelchair",
+            emergency_name="Wang Fang",
+            emergency_phone_masked=mask_phone_number(MUM),
+            emergency_phone_sealed=seal(MUM),
+            answers=[{"q": "heard", "c": "c2"}, {"q": "gone", "a": "A removed one's answer"}],
+        )
+        PartyMember.objects.filter(application=application, position=0).update(birth_date=ADULT)
+        PartyMember.objects.filter(application=application, position=1).update(
+            birth_date=EIGHT_ON_THE_DAY
+        )
+        drawn(cls.program)
+        offers.offer_confirm(Offer.objects.get(application=application))
+        cls.session = session
+
+    def test_the_party_page_shows_ages_needs_contact_and_answers(self) -> None:
+        self.client.force_login(self.erin)
+        url = reverse("visits_staff:party", args=[self.program.slug, "T00001"])
+        page = self.client.get(url)
+        for text in ("Wheelchair", "Wang Fang", mask_phone_number(MUM), "A friend", "under 18"):
+            self.assertContains(page, text)
+        self.assertContains(page, "gone (removed question)")
+        self.assertContains(page, "A removed one&#x27;s answer")
+        self.assertNotContains(page, MUM)
+        revealed = self.client.post(url)
+        self.assertContains(revealed, MUM)
+        event = AuditEvent.objects.get(action="party_reveal")
+        self.assertIn("emergency_phone", event.data["fields"])
+
+    def test_the_gate_list_has_the_columns_the_gate_and_security_need(self) -> None:
+        self.client.force_login(self.erin)
+        url = reverse("visits_staff:gate_list_csv", args=[self.program.slug, self.session.pk])
+        text = self.client.get(url).content.decode("utf-8")
+        rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+        self.assertEqual(
+            rows[1][8:],
+            [
+                "Under 18",
+                "Accessibility needs",
+                "Emergency contact",
+                "How did you hear about us?",
+                "Anything you hope to see?",
+            ],
+        )
+        self.assertEqual([r[8] for r in rows[2:]], ["no", "yes"])
+        self.assertEqual(rows[2][9], "'=1+1 Wheelchair")  # a formula is not run
+        self.assertEqual(rows[2][10], "Wang Fang · " + mask_phone_number(MUM))
+        self.assertEqual(rows[2][11:], ["A friend", ""])
+        self.assertNotIn(MUM, text)
+        printed = self.client.get(
+            reverse("visits_staff:gate_list", args=[self.program.slug, self.session.pk]),
+            headers={"accept-language": "zh-hans"},
+        )
+        self.assertContains(printed, "Wang Fang · " + mask_phone_number(MUM))
+        self.assertNotContains(printed, MUM)

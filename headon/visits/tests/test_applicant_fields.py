@@ -553,3 +553,109 @@ class StaffViewTests(PersonasTestCase):
         )
         self.assertContains(printed, "Wang Fang · " + mask_phone_number(MUM))
         self.assertNotContains(printed, MUM)
+
+
+@time_machine.travel(NOW, tick=False)
+class ApiTests(TestCase):
+    """The API reads and returns the same fields, with the same rules."""
+
+    def setUp(self) -> None:
+        sms.outbox.clear()
+        self.program = asking_program()
+        self.base = f"/api/v1/programs/{self.program.slug}"
+        self.session_ids = list(
+            self.program.sessions.order_by("starts_at").values_list("pk", flat=True)
+        )
+
+    def post(self, url: str, body: dict[str, Any]) -> Any:
+        return self.client.post(url, body, content_type="application/json")
+
+    def token(self) -> str:
+        self.post(
+            f"{self.base}/codes",
+            {"channel": "phone", "destination": "13812345678", "pow": solved_pow("visits-code")},
+        )
+        code = re.search(r"\b(\d{6})\b", sms.outbox[-1][1]).group(1)  # type: ignore[union-attr]
+        response = self.post(
+            f"{self.base}/codes/verify",
+            {"channel": "phone", "destination": "13812345678", "code": code},
+        )
+        return str(response.json()["verification_token"])
+
+    def party(self, **extra: Any) -> dict[str, Any]:
+        return {
+            "lead": {"name": "Li Lei", "birth_date": "1985-06-01"},
+            "companions": [{"name": "Li Xiaolei", "phone": KID, "birth_date": "2019-02-15"}],
+            "choices": self.session_ids[:1],
+            "accessibility_needs": "Wheelchair",
+            "emergency_contact": {"name": "Wang Fang", "phone": MUM},
+            "answers": {"heard": "c1", "wish": "Ovens"},
+            "pow": solved_pow("visits-apply"),
+        } | extra
+
+    def apply(self, token: str = "", **extra: Any) -> Any:
+        body = self.party(verification_token=token or self.token(), consent=True, **extra)
+        return self.post(f"{self.base}/applications", body)
+
+    def test_the_program_says_what_it_asks_and_an_application_round_trips(self) -> None:
+        program = self.client.get(self.base).json()
+        self.assertEqual(program["minimum_age"], 8)
+        self.assertTrue(program["ask_emergency_contact"])
+        self.assertEqual([q["key"] for q in program["questions"]], ["heard", "wish"])
+        self.assertEqual(program["questions"][0]["choices"][1]["label_zh"], "朋友介绍")
+        created = self.apply()
+        self.assertEqual(created.status_code, 201, created.content)
+        body = created.json()
+        self.assertEqual([m["birth_date"] for m in body["members"]], ["1985-06-01", "2019-02-15"])
+        self.assertEqual(body["accessibility_needs"], "Wheelchair")
+        self.assertEqual(body["emergency_contact"]["name"], "Wang Fang")
+        self.assertNotIn(MUM, created.content.decode())
+        self.assertEqual(
+            body["answers"],
+            [
+                {"question": "heard", "text": None, "choice": "c1"},
+                {"question": "wish", "text": "Ovens", "choice": None},
+            ],
+        )
+
+    def test_a_party_of_only_minors_is_refused_with_a_code(self) -> None:
+        response = self.apply(lead={"name": "Kid", "birth_date": "2012-03-01"})
+        self.assertEqual(response.status_code, 409)
+        self.assertEqual(response.json()["code"], "minor_needs_adult")
+        self.assertFalse(Application.objects.exists())
+
+    def test_hostile_answers_are_refused(self) -> None:
+        token = self.token()
+        for answers, expected in (
+            ({"heard": "c1", "isadmin": "1"}, "answer_unknown_question"),
+            ({"heard": "c99"}, "answer_not_a_choice"),
+            ({"wish": "Ovens"}, "answer_required"),
+            ({"heard": "c1", "wish": "x" * 10_000}, 422),
+        ):
+            with self.subTest(answers=list(answers)):
+                response = self.apply(token, answers=answers)
+                if expected == 422:
+                    self.assertEqual(response.status_code, 422)
+                else:
+                    self.assertEqual(response.json()["code"], expected)
+        self.assertEqual(
+            self.apply(token, lead={"name": "Li", "birth_date": "1800-01-01"}).json()["code"],
+            "birth_date_invalid",
+        )
+        self.assertFalse(Application.objects.exists())
+
+    def test_a_change_that_removes_the_adult_is_refused(self) -> None:
+        created = self.apply().json()
+        url = f"/api/v1/applications/{created['reference']}"
+        body = self.party(lead={"name": "Li Lei", "birth_date": "2015-01-01"})
+        response = self.client.put(
+            url,
+            body,
+            content_type="application/json",
+            headers={"X-Access-Token": created["access_token"]},
+        )
+        self.assertEqual(response.status_code, 409)
+        self.assertEqual(response.json()["code"], "minor_needs_adult")
+        self.assertEqual(
+            str(Application.objects.get().members.get(position=0).birth_date), "1985-06-01"
+        )

@@ -140,15 +140,21 @@ class ApplicationForm(forms.Form):
             label = question.label(chinese)
             if not question.required:
                 label = _("%(question)s (optional)") % {"question": label}
+            # A question's own mark ends its label: no colon after it.
+            suffix = "" if label.rstrip().endswith(("?", "？")) else None
             if question.kind == questions.CHOICE:
                 self.fields[f"answer_{question.key}"] = forms.ChoiceField(
                     label=label,
                     choices=[("", "—"), *[(c.key, c.label(chinese)) for c in question.choices]],
                     required=False,
+                    label_suffix=suffix,
                 )
             else:
                 self.fields[f"answer_{question.key}"] = forms.CharField(
-                    label=label, max_length=questions.ANSWER_MAX, required=False
+                    label=label,
+                    max_length=questions.ANSWER_MAX,
+                    required=False,
+                    label_suffix=suffix,
                 )
 
     def clean(self) -> dict[str, Any]:

@@ -31,6 +31,8 @@ from headon.visits.services.applications import (
     application_submit,
 )
 from headon.visits.services.people import mask_phone_number, seal
+from headon.visits.services.programs import program_duplicate
+from headon.visits.services.retention import erase_program
 from headon.visits.tests.factories import PHONE, contact, make_program, solved_pow
 from headon.visits.tests.test_draws import drawn, make_application
 
@@ -659,3 +661,47 @@ class ApiTests(TestCase):
         self.assertEqual(
             str(Application.objects.get().members.get(position=0).birth_date), "1985-06-01"
         )
+
+
+@time_machine.travel(NOW, tick=False)
+class KeepingTests(TestCase):
+    def test_the_retention_job_erases_what_was_asked(self) -> None:
+        program = asking_program()
+        session = program.sessions.order_by("starts_at").first()
+        assert session is not None
+        application_submit(
+            program=program,
+            contact=contact(program),
+            lead=PersonInput(name="Li Lei", birth_date=ADULT),
+            companions=[],
+            session_ids=[session.pk],
+            consent=True,
+            extras=Extras(
+                accessibility_needs="Ramp",
+                emergency_name="Wang Fang",
+                emergency_phone=MUM,
+                answers={"heard": "c1", "wish": "Ovens"},
+            ),
+        )
+        erase_program(program)
+        application = Application.objects.get()
+        self.assertEqual(
+            (
+                application.accessibility_needs,
+                application.emergency_name,
+                application.emergency_phone_masked,
+                application.emergency_phone_sealed,
+                application.answers,
+            ),
+            ("", "", "", "", []),
+        )
+        self.assertIsNone(application.members.get().birth_date)
+
+    def test_a_copy_for_next_year_asks_the_same_without_the_removed_questions(self) -> None:
+        program = asking_program(questions=[HEARD, dict(WISH, removed=True)])
+        copy = program_duplicate(program=program, slug="next-year")
+        self.assertEqual(
+            (copy.minimum_age, copy.ask_accessibility, copy.ask_emergency_contact),
+            (8, True, True),
+        )
+        self.assertEqual([q.key for q in copy.question_list()], ["heard"])

@@ -382,8 +382,16 @@ class ApplyPageTests(TestCase):
         for typed in ("需要轮椅通道", "王芳", "137 0000 3333", "烤炉", "2019-02-16", "1985-06-01"):
             self.assertContains(response, typed)
         self.assertFalse(Application.objects.exists())
-        response = self.client.post(url, self.form_data(submission_id="second"), follow=True)
+        response = self.client.post(
+            url,
+            self.form_data(submission_id="second"),
+            follow=True,
+            headers={"accept-language": "zh-hans"},
+        )
         application = Application.objects.get()
+        # The receipt says what was told, in the reader's language.
+        for told in ("需要轮椅通道", "王芳", "朋友介绍", "烤炉", "137****3333"):
+            self.assertContains(response, told)
         self.assertEqual(application.accessibility_needs, "需要轮椅通道")
         self.assertEqual(
             application.answers, [{"q": "heard", "c": "c2"}, {"q": "wish", "a": "烤炉"}]

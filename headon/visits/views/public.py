@@ -23,6 +23,7 @@ from headon.visits.models import Application, Offer, Program, WaitlistEntry
 from headon.visits.selectors import open_sessions, public_program, published_programs
 from headon.visits.services import applications as apps
 from headon.visits.services import companions, verification
+from headon.visits.visitors import party_answers
 
 SESSION_PENDING = "visits-pending-contact"
 SESSION_VERIFIED = "visits-verified"
@@ -292,6 +293,7 @@ def application_detail(request: HttpRequest, slug: str, reference: str, token: s
             "waitlist": WaitlistEntry.objects.filter(
                 application=application, status=WaitlistEntry.Status.WAITING
             ).first(),
+            "answers": party_answers(application.program, application),
         },
     )
 

@@ -216,14 +216,24 @@ class ApplicationForm(forms.Form):
             },
         )
 
+    def row_of(self, position: int | None) -> int | None:
+        """The form's row of the party's `position`: empty rows are no one,
+        so the third row filled after an empty second is companion 2."""
+        rows = getattr(self, "_rows", [])
+        if position and position <= len(rows):
+            return int(rows[position - 1])
+        return position
+
     def companions(self) -> list[PersonInput]:
         people = []
+        self._rows: list[int] = []
         for n in range(1, self.program.party_size_max):
             name = self.cleaned_data.get(f"companion_{n}_name", "").strip()
             phone = self.cleaned_data.get(f"companion_{n}_phone", "").strip()
             id_number = self.cleaned_data.get(f"companion_{n}_id_number", "").strip()
             born = self.cleaned_data.get(f"companion_{n}_birth_date")
             if name or phone or id_number or born:  # an empty row is no one
+                self._rows.append(n)
                 people.append(
                     PersonInput(name=name, phone=phone, id_number=id_number, birth_date=born)
                 )

@@ -397,6 +397,21 @@ class ApplyPageTests(TestCase):
             application.answers, [{"q": "heard", "c": "c2"}, {"q": "wish", "a": "烤炉"}]
         )
 
+    def test_a_refusal_names_the_row_the_person_is_in_after_an_empty_one(self) -> None:
+        self.verify()
+        body = self.form_data(
+            companion_1_name="",
+            companion_1_phone="",
+            companion_1_birth_date="",
+            companion_2_name="李小雷",
+            companion_2_phone="137 0000 2222",
+            companion_2_birth_date="2019-02-16",
+        )
+        response = self.client.post(reverse("visits:apply_form", args=[self.program.slug]), body)
+        form = response.context["form"]
+        self.assertIn("companion 2", form.errors["companion_2_birth_date"][0])
+        self.assertNotIn("companion_1_birth_date", form.errors)
+
     def test_the_change_page_is_filled_and_keeps_the_emergency_phone(self) -> None:
         self.verify()
         url = reverse("visits:apply_form", args=[self.program.slug])

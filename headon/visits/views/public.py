@@ -169,6 +169,7 @@ def apply_form(request: HttpRequest, slug: str) -> HttpResponse:
                 extras=form.extras(),
             )
         except VisitError as exc:
+            exc.position = form.row_of(exc.position)  # as the form numbers its rows
             form.add_error(form.field_name_for(exc.field, exc.position), exc.message)
         else:
             if submission.created:
@@ -342,6 +343,7 @@ def application_edit(request: HttpRequest, slug: str, reference: str, token: str
                 extras=form.extras(),
             )
         except VisitError as exc:
+            exc.position = form.row_of(exc.position)  # as the form numbers its rows
             form.add_error(form.field_name_for(exc.field, exc.position), exc.message)
         else:
             messages.success(request, _("Your application is changed."))

@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -119,6 +120,14 @@ class Program(models.Model):
         if _in_chinese():
             return self.privacy_notice_zh or self.privacy_notice_en
         return self.privacy_notice_en or self.privacy_notice_zh
+
+    def clean(self) -> None:
+        # The admin and any ModelForm: a malformed list would break every
+        # page that reads the questions.
+        try:
+            question_rules.parse(self.questions)
+        except ValueError as exc:
+            raise ValidationError({"questions": str(exc)}) from exc
 
     @property
     def asks_birth_dates(self) -> bool:

@@ -305,6 +305,15 @@ class QuestionListTests(TestCase):
             with self.assertRaises(ValueError):
                 questions.parse(bad)
 
+    def test_a_program_with_malformed_questions_does_not_validate(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        program = Program(questions=[dict(HEARD, kind="file")])
+        with self.assertRaises(ValidationError) as caught:
+            program.clean()
+        self.assertIn("questions", caught.exception.message_dict)
+        Program(questions=[HEARD, WISH]).clean()
+
     def test_choices_typed_again_keep_their_keys(self) -> None:
         earlier = questions.parse([HEARD])[0].choices
         merged = questions.merge_choices(

@@ -71,6 +71,7 @@ def _pages() -> tuple[list[str], list[str]]:
         "/staff/desk/dashboard/",
         f"/staff/desk/day/{organiser_today().isoformat()}/review/",
         f"/staff/visits/{slug}/",
+        f"/staff/visits/{slug}/edit/",
         f"/staff/visits/{slug}/report/",
         f"/staff/visits/{slug}/draw/",
         "/staff/visits/gate/",

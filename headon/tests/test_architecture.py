@@ -33,6 +33,7 @@ CORES = (
     "headon.visits.beacon",
     "headon.visits.draw",
     "headon.visits.identity",
+    "headon.visits.questions",
     "headon.visits.record_text",
     "headon.visits.schedule",
     "headon.visits.simulate",

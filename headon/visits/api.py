@@ -25,6 +25,7 @@ from headon.visits.models import Application, ApplicationChoice, Program, Sessio
 from headon.visits.selectors import applied_under_key, open_sessions, published_programs
 from headon.visits.services import applications as apps
 from headon.visits.services import companions, verification
+from headon.visits.services.applicant_fields import Extras
 
 router = Router(tags=["visits"])
 AccessToken = Annotated[
@@ -70,6 +71,23 @@ class SessionOut(Schema):
     label: str
 
 
+class ChoiceLabelOut(Schema):
+    key: str
+    label_en: str
+    label_zh: str
+
+
+class QuestionOut(Schema):
+    key: str = Field(..., description="Answer with this key in `answers`.")
+    label_en: str
+    label_zh: str
+    kind: Literal["text", "choice"]
+    required: bool
+    choices: list[ChoiceLabelOut] = Field(
+        ..., description="For a choice question: answer with one choice's key."
+    )
+
+
 class ProgramOut(Schema):
     slug: str
     title_en: str
@@ -82,6 +100,14 @@ class ProgramOut(Schema):
     window: Literal["unset", "not_open", "open", "closed"]
     party_size_max: int
     choices_max: int
+    minimum_age: int | None = Field(
+        ...,
+        description="When set, every person gives `birth_date`; ages count on the earliest "
+        "session chosen, anyone under 18 comes with an adult and the lead is an adult.",
+    )
+    ask_accessibility: bool
+    ask_emergency_contact: bool
+    questions: list[QuestionOut]
     sessions: list[SessionOut]
 
 
@@ -114,6 +140,23 @@ def program_get(request: HttpRequest, slug: str) -> ProgramOut:
         window=program.window_state(),  # type: ignore[arg-type]
         party_size_max=program.party_size_max,
         choices_max=program.choices_max,
+        minimum_age=program.minimum_age,
+        ask_accessibility=program.ask_accessibility,
+        ask_emergency_contact=program.ask_emergency_contact,
+        questions=[
+            QuestionOut(
+                key=q.key,
+                label_en=q.label_en,
+                label_zh=q.label_zh,
+                kind=q.kind,  # type: ignore[arg-type]
+                required=q.required,
+                choices=[
+                    ChoiceLabelOut(key=c.key, label_en=c.label_en, label_zh=c.label_zh)
+                    for c in q.choices
+                ],
+            )
+            for q in program.asked_questions()
+        ],
         sessions=[_session_out(s) for s in open_sessions(program)],
     )
 
@@ -185,11 +228,38 @@ class PersonIn(Schema):
     name: str = Field(..., max_length=100)
     phone: str = Field("", max_length=40)
     id_number: str = Field("", max_length=40)
+    birth_date: dt.date | None = Field(
+        None, description="Asked when the program has a `minimum_age`."
+    )
+
+
+class EmergencyIn(Schema):
+    name: str = Field(..., max_length=100)
+    phone: str = Field(
+        "",
+        max_length=40,
+        description="Not the lead's or a companion's. On a change, empty keeps the one on file.",
+    )
+
+
+AnswerKey = Annotated[str, Field(max_length=16)]
+AnswerText = Annotated[str, Field(max_length=300)]
 
 
 class PartyIn(Schema):
     lead: PersonIn
     companions: list[PersonIn] = Field(default_factory=list, max_length=19)
+    accessibility_needs: str = Field(
+        "", max_length=500, description="Read when the program has `ask_accessibility`."
+    )
+    emergency_contact: EmergencyIn | None = Field(
+        None, description="Required when the program has `ask_emergency_contact`."
+    )
+    answers: dict[AnswerKey, AnswerText] = Field(
+        default_factory=dict,
+        max_length=5,
+        description="The program's `questions`: key to text, or to a choice's key.",
+    )
     # Bounded: an id past 64 bits used to reach the database and fail there
     # (found by tests/test_api_fuzz.py).
     # Strict, as the schema says: "3" is not a session id.
@@ -220,6 +290,7 @@ class MemberOut(Schema):
     name: str
     phone_masked: str
     id_number_masked: str
+    birth_date: dt.date | None
     status: Literal["confirmed", "waiting"] = Field(
         ..., description="A companion is waiting until they confirm through their own phone."
     )
@@ -230,6 +301,17 @@ class ChoiceOut(Schema):
     session: SessionOut
 
 
+class EmergencyOut(Schema):
+    name: str
+    phone_masked: str
+
+
+class AnswerOut(Schema):
+    question: str = Field(..., description="The question's key.")
+    text: str | None = Field(None, description="A short-text answer.")
+    choice: str | None = Field(None, description="A choice's key.")
+
+
 class ApplicationOut(Schema):
     reference: str
     status: str
@@ -237,6 +319,9 @@ class ApplicationOut(Schema):
     party_size: int
     members: list[MemberOut]
     choices: list[ChoiceOut]
+    accessibility_needs: str
+    emergency_contact: EmergencyOut | None
+    answers: list[AnswerOut]
     submitted_at: dt.datetime
     access_token: str = Field(
         ..., description="Keep it: it reads, changes and withdraws this application."
@@ -261,6 +346,7 @@ def _application_out(application: Application) -> ApplicationOut:
                 name=m.name,
                 phone_masked=m.phone_masked,
                 id_number_masked=m.id_number_masked,
+                birth_date=m.birth_date,
                 status=m.status,  # type: ignore[arg-type]
             )
             for m in application.members.all()
@@ -269,19 +355,40 @@ def _application_out(application: Application) -> ApplicationOut:
             ChoiceOut(rank=c.rank, session=_session_out(c.session))
             for c in application.choices.all()
         ],
+        accessibility_needs=application.accessibility_needs,
+        emergency_contact=EmergencyOut(
+            name=application.emergency_name, phone_masked=application.emergency_phone_masked
+        )
+        if application.emergency_name
+        else None,
+        answers=[
+            AnswerOut(question=str(a.get("q", "")), text=a.get("a"), choice=a.get("c"))
+            for a in application.answers
+            if isinstance(a, dict)
+        ],
         submitted_at=application.created_at,
         access_token=apps.access_token(application),
     )
 
 
-def _people(body: PartyIn) -> tuple[apps.PersonInput, list[apps.PersonInput]]:
-    lead = apps.PersonInput(
-        name=body.lead.name, phone=body.lead.phone, id_number=body.lead.id_number
+def _person(body: PersonIn) -> apps.PersonInput:
+    return apps.PersonInput(
+        name=body.name, phone=body.phone, id_number=body.id_number, birth_date=body.birth_date
     )
-    companions = [
-        apps.PersonInput(name=p.name, phone=p.phone, id_number=p.id_number) for p in body.companions
-    ]
-    return lead, companions
+
+
+def _people(body: PartyIn) -> tuple[apps.PersonInput, list[apps.PersonInput]]:
+    return _person(body.lead), [_person(p) for p in body.companions]
+
+
+def _extras(body: PartyIn) -> Extras:
+    emergency = body.emergency_contact
+    return Extras(
+        accessibility_needs=body.accessibility_needs,
+        emergency_name=emergency.name if emergency else "",
+        emergency_phone=emergency.phone if emergency else "",
+        answers=dict(body.answers),
+    )
 
 
 @router.post(
@@ -330,6 +437,7 @@ def application_create(
             consent=body.consent,
             language=get_language() or "en",
             idempotency_key=key or None,
+            extras=_extras(body),
         )
     except VisitError as exc:
         return _error(exc)
@@ -376,7 +484,11 @@ def application_update(
         owner = retry_owner(f"change:{application.reference}", body.model_dump(exclude={"pow"}))
         _pow_check(body.pow, "visits-apply", owner=owner)
         application = apps.application_change(
-            application=application, lead=lead, companions=named, session_ids=body.choices
+            application=application,
+            lead=lead,
+            companions=named,
+            session_ids=body.choices,
+            extras=_extras(body),
         )
     except VisitError as exc:
         return _error(exc)

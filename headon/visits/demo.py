@@ -52,6 +52,77 @@ LABELS = {
 }
 
 
+# What the demo's programs ask of applicants (decision 26).
+QUESTIONS = [
+    {
+        "key": "heard",
+        "label_en": "How did you hear about us?",
+        "label_zh": "您是从哪里得知本次开放日的？",
+        "kind": "choice",
+        "required": True,
+        "choices": [
+            {"key": "c1", "label_en": "WeChat", "label_zh": "微信"},
+            {"key": "c2", "label_en": "A friend or family", "label_zh": "亲友介绍"},
+            {"key": "c3", "label_en": "Our website", "label_zh": "官方网站"},
+            {"key": "c4", "label_en": "I work here", "label_zh": "我在这里工作"},
+        ],
+    },
+    {
+        "key": "hope",
+        "label_en": "Anything you especially hope to see?",
+        "label_zh": "您特别希望看到什么？",
+        "kind": "text",
+        "required": False,
+    },
+]
+ASKS: dict[str, object] = {
+    "minimum_age": 8,
+    "ask_accessibility": True,
+    "ask_emergency_contact": True,
+    "questions": QUESTIONS,
+}
+HOPES = [
+    ("zh", "想看机器人焊接车身"),
+    ("zh", "孩子很想看总装线"),
+    ("en", "The paint shop, if possible"),
+    ("en", "How the batteries are fitted"),
+]
+NEEDS = [
+    ("zh", "一位同行者使用轮椅，需要无障碍通道"),
+    ("zh", "老人行走较慢，希望途中有座位休息"),
+    ("en", "Hearing aid user: a hearing loop or written notes would help"),
+]
+EMERGENCY = ["王丽", "李强", "陈静", "Sarah Li", "张敏"]
+
+
+def demo_extras(rng: random.Random, n: int, language: str) -> dict[str, object]:
+    """A party's answers to what the demo programs ask, some in each language."""
+    chinese = language.startswith("zh")
+    answers: list[dict[str, str]] = [
+        {"q": "heard", "c": rng.choice(["c1", "c1", "c2", "c3", "c4"])}
+    ]
+    hopes = [text for lang, text in HOPES if (lang == "zh") == chinese]
+    if n % 4 == 0:
+        answers.append({"q": "hope", "a": rng.choice(hopes)})
+    needs = [text for lang, text in NEEDS if (lang == "zh") == chinese]
+    phone = f"+86133{n:08d}"
+    return {
+        "accessibility_needs": rng.choice(needs) if n % 15 == 0 else "",
+        "emergency_name": rng.choice(EMERGENCY),
+        "emergency_phone_masked": mask_phone_number(phone),
+        "emergency_phone_sealed": seal(phone),
+        "answers": answers,
+    }
+
+
+def demo_birth_date(rng: random.Random, position: int) -> dt.date:
+    """The lead an adult; one companion in three a child of 8 to 15 (8 on
+    the demo's first sessions: born before 2018)."""
+    child = position and rng.random() < 0.35
+    year = rng.randint(2011, 2017) if child else rng.randint(1955, 2004)
+    return dt.date(year, rng.randint(1, 12), rng.randint(1, 28))
+
+
 def load() -> Program:
     program, created = Program.objects.get_or_create(
         slug="open-factory-days-2027",
@@ -83,6 +154,7 @@ def load() -> Program:
                 "我们仅将您的姓名、手机号和身份证号用于本次抽签和入场核验。"
                 "身份证号加密保存，并在最后一场结束 90 天后删除。"
             ),
+            **ASKS,
         },
     )
     if created:
@@ -184,16 +256,22 @@ def load_applications(
     ]
     now = timezone.now()
     applications = []
+    asks = program.ask_emergency_contact
+    # Its own generator: the parties, their choices and so the draw stay
+    # what they were before the demo asked these.
+    extra = random.Random(seed + 1)  # noqa: S311  # nosec B311
     for n in range(parties):
+        language = "zh-hans" if rng.random() < 0.8 else "en"
         applications.append(
             Application(
                 program=program,
                 reference=f"{prefix}{n:06d}"[:12],
                 contact_kind=Application.ContactKind.PHONE,
                 contact=f"+86139{n:08d}" if prefix == "D" else f"+86136{n:08d}",
-                language="zh-hans" if rng.random() < 0.8 else "en",
+                language=language,
                 party_size=rng.choices([1, 2, 3, 4], weights=[35, 35, 15, 15])[0],
                 consented_at=now,
+                **(demo_extras(extra, n, language) if asks else {}),
             )
         )
     Application.objects.bulk_create(applications, batch_size=500)
@@ -214,6 +292,7 @@ def load_applications(
                     status=PartyMember.Status.WAITING if waiting else PartyMember.Status.CONFIRMED,
                     invited_at=now if waiting else None,
                     invites_sent=1 if waiting else 0,
+                    birth_date=demo_birth_date(rng, position) if program.asks_birth_dates else None,
                 )
             )
         wanted: list[Session] = []
@@ -278,6 +357,7 @@ def load_today(parties: int = 24, seed: int = 7) -> Program:
             "status": Program.Status.PUBLISHED,
             "applications_open_at": timezone.now() - dt.timedelta(days=10),
             "applications_close_at": timezone.now() - dt.timedelta(days=3),
+            **ASKS,
         },
     )
     if not created:
@@ -295,17 +375,20 @@ def load_today(parties: int = 24, seed: int = 7) -> Program:
         for start in _today_starts(day)
     ]
     rng = random.Random(seed)  # noqa: S311 (demo data, not secrets)  # nosec B311
+    extra = random.Random(seed + 1)  # noqa: S311  # nosec B311
     for n in range(parties):
         session = sessions[n % len(sessions)]
         size = rng.choice([1, 2, 2, 3])
+        language = "zh-hans" if n % 3 else "en"
         application = Application.objects.create(
             program=program,
             reference=f"T{day:%m%d}{n:03d}",
             contact_kind=Application.ContactKind.PHONE,
             contact=f"+86136{n:08d}",
-            language="zh-hans" if n % 3 else "en",
+            language=language,
             party_size=size,
             consented_at=timezone.now() - dt.timedelta(days=5),
+            **demo_extras(extra, n, language),
         )
         PartyMember.objects.bulk_create(
             PartyMember(
@@ -313,6 +396,7 @@ def load_today(parties: int = 24, seed: int = 7) -> Program:
                 position=position,
                 name=rng.choice(SURNAMES) + rng.choice(GIVEN),
                 phone_masked=mask_phone_number(f"+86135{n:05d}{position:03d}"),
+                birth_date=demo_birth_date(extra, position),
             )
             for position in range(size)
         )

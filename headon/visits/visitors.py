@@ -10,13 +10,17 @@ filtered page and a row's label always agree.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from django.core.paginator import Page, Paginator
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from headon.accounts.models import AuditEvent
+from headon.timezones import organiser_tz
 from headon.visits import identity
 from headon.visits.models import (
     Application,
@@ -29,6 +33,7 @@ from headon.visits.models import (
     Ticket,
     WaitlistEntry,
 )
+from headon.visits.questions import ADULT_AGE, ShownAnswer, shown_answers
 from headon.visits.services.people import person_key
 
 PAGE_SIZE = 50
@@ -267,12 +272,62 @@ class GateLine:
     ticket_id: int
     checked_in_at: object
     no_show: bool
+    # What the program asked (decision 26), the party's on each of its rows:
+    # None when no date of birth was asked.
+    minor: bool | None = None
+    accessibility_needs: str = ""
+    emergency: str = ""
+    answers: tuple[str, ...] = ()
+
+
+def answer_columns(program: Program) -> list[str]:
+    """One column per question the program asks or asked (a removed one
+    labelled so), in the reader's language."""
+    chinese = (get_language() or "").startswith("zh")
+    return [
+        f"{q.label(chinese)} ({_('removed question')})" if q.removed else q.label(chinese)
+        for q in program.question_list()
+    ]
+
+
+def answers_in_columns(program: Program, application: Application) -> tuple[str, ...]:
+    """A party's answers under `answer_columns`, a choice by its label."""
+    chinese = (get_language() or "").startswith("zh")
+    by_key = {}
+    for answer in application.answers if isinstance(application.answers, list) else []:
+        if isinstance(answer, dict):
+            by_key[str(answer.get("q", ""))] = answer
+    cells = []
+    for question in program.question_list():
+        answer = by_key.get(question.key, {})
+        if "c" in answer:
+            choice = question.choice(str(answer["c"]))
+            cells.append(choice.label(chinese) if choice else str(answer["c"]))
+        else:
+            cells.append(str(answer.get("a", "")))
+    return tuple(cells)
+
+
+def emergency_masked(application: Application) -> str:
+    if not application.emergency_name:
+        return ""
+    return " · ".join(
+        p for p in (application.emergency_name, application.emergency_phone_masked) if p
+    )
+
+
+def is_minor(member: PartyMember, day: dt.date) -> bool | None:
+    age = member.age_on(day)
+    return None if age is None else age < ADULT_AGE
 
 
 def gate_list(session: Session) -> list[GateLine]:
     """The confirmed visitors of a session with valid tickets, by party then
     place in the party: what the gate and security print. Phones and ID
-    numbers masked (security checks the last digits against the ID card)."""
+    numbers masked (security checks the last digits against the ID card),
+    the emergency contact's phone too."""
+    program = session.program
+    day = timezone.localtime(session.starts_at, organiser_tz()).date()
     tickets = (
         Ticket.objects.filter(
             session=session, void_at__isnull=True, offer__status=Offer.Status.CONFIRMED
@@ -291,6 +346,41 @@ def gate_list(session: Session) -> list[GateLine]:
             ticket_id=t.pk,
             checked_in_at=t.checked_in_at,
             no_show=t.no_show_at is not None,
+            minor=is_minor(t.member, day),
+            accessibility_needs=t.member.application.accessibility_needs,
+            emergency=emergency_masked(t.member.application),
+            answers=answers_in_columns(program, t.member.application),
         )
         for t in tickets
     ]
+
+
+@dataclass(frozen=True)
+class Age:
+    position: int
+    age: int | None
+    minor: bool | None
+
+
+def party_ages(application: Application, members: list[PartyMember]) -> dict[int, Age]:
+    """Each member's age on the day that counts: their place's session once
+    they have one, else their earliest choice (as the rule was checked)."""
+    offer = getattr(application, "offer", None)
+    if offer is not None:
+        starts = offer.session.starts_at
+    else:
+        first = application.choices.order_by("session__starts_at").select_related("session").first()
+        if first is None:
+            return {}
+        starts = first.session.starts_at
+    day = timezone.localtime(starts, organiser_tz()).date()
+    return {m.position: Age(m.position, m.age_on(day), is_minor(m, day)) for m in members}
+
+
+def party_answers(program: Program, application: Application) -> list[ShownAnswer]:
+    return shown_answers(
+        program.question_list(),
+        application.answers,
+        chinese=(get_language() or "").startswith("zh"),
+        removed_label=str(_("removed question")),
+    )

@@ -16,12 +16,13 @@ checked against other parties, and nothing tells them who else applied
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import json
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -41,6 +42,14 @@ from headon.visits.models import (
     Program,
     Session,
 )
+from headon.visits.services.applicant_fields import (
+    CleanExtras,
+    Extras,
+    check_ages,
+    clean_extras,
+    extras_fields,
+    stored_emergency_phone,
+)
 from headon.visits.services.people import Person, clean_person, mask_phone_number, seal
 from headon.visits.services.verification import VerifiedContact
 
@@ -53,6 +62,7 @@ class PersonInput:
     name: str
     phone: str = ""
     id_number: str = ""
+    birth_date: dt.date | None = None
 
 
 @dataclass(frozen=True)
@@ -143,7 +153,29 @@ def _clean_party(
         if keys & seen:
             raise VisitError("person_repeated", position=position)
         seen |= keys
+    if program.asks_birth_dates:
+        inputs = [lead, *companions]
+        people = [replace(p, birth_date=i.birth_date) for p, i in zip(people, inputs, strict=True)]
     return people
+
+
+def _clean_all(
+    program: Program,
+    contact: VerifiedContact,
+    lead: PersonInput,
+    companions: Sequence[PersonInput],
+    session_ids: Sequence[int],
+    extras: Extras | None,
+    kept_phone: str = "",
+) -> tuple[list[Person], list[Session], CleanExtras]:
+    """Every check of a party, in the order the form reads: the people, the
+    choices, their ages on the earliest choice, then the program's own
+    fields."""
+    people = _clean_party(program, contact, lead, companions)
+    sessions = _clean_choices(program, session_ids)
+    check_ages(program, [p.birth_date for p in people], sessions)
+    cleaned = clean_extras(program, extras or Extras(), people, kept_phone=kept_phone)
+    return people, sessions, cleaned
 
 
 def _clean_choices(program: Program, session_ids: Sequence[int]) -> list[Session]:
@@ -164,12 +196,22 @@ def _clean_choices(program: Program, session_ids: Sequence[int]) -> list[Session
     return [sessions[pk] for pk in session_ids]
 
 
-def _fingerprint(contact: VerifiedContact, people: list[Person], sessions: list[Session]) -> str:
+def _fingerprint(
+    contact: VerifiedContact,
+    people: list[Person],
+    sessions: list[Session],
+    extras: CleanExtras | None = None,
+) -> str:
+    canonical_people: list[list[Any]] = [[p.name, sorted(p.identity_keys())] for p in people]
+    for row, person in zip(canonical_people, people, strict=True):
+        if person.birth_date is not None:
+            row.append(person.birth_date.isoformat())
     canonical = json.dumps(
         {
             "contact": [contact.channel, contact.destination],
-            "people": [[p.name, sorted(p.identity_keys())] for p in people],
+            "people": canonical_people,
             "choices": [s.pk for s in sessions],
+            **(extras.canonical() if extras else {}),
         },
         sort_keys=True,
     )
@@ -216,6 +258,7 @@ def _write_members(application: Application, people: list[tuple[int, Person]]) -
             phone_sealed=seal(person.phone) if person.phone else "",
             id_number_masked=person.masked_id_number,
             id_number_sealed=seal(person.id_number) if person.id_number else "",
+            birth_date=person.birth_date,
             status=PartyMember.Status.WAITING if position else PartyMember.Status.CONFIRMED,
             invited_at=now if position else None,
             invites_sent=1 if position else 0,
@@ -271,7 +314,10 @@ def _rewrite_party(application: Application, people: list[Person], sessions: lis
         member.position, member.name = position, person.name
         member.id_number_masked = person.masked_id_number
         member.id_number_sealed = seal(person.id_number) if person.id_number else ""
-        member.save(update_fields=["position", "name", "id_number_masked", "id_number_sealed"])
+        member.birth_date = person.birth_date
+        member.save(
+            update_fields=["position", "name", "id_number_masked", "id_number_sealed", "birth_date"]
+        )
     _write_members(application, [(p, person) for p, person in enumerate(people) if p not in kept])
     ApplicationChoice.objects.bulk_create(
         ApplicationChoice(application=application, session=session, rank=rank)
@@ -289,6 +335,7 @@ def application_submit(
     consent: bool,
     language: str = "en",
     idempotency_key: str | None = None,
+    extras: Extras | None = None,
 ) -> Submission:
     """Record one party's application, or raise VisitError saying why not.
 
@@ -298,29 +345,27 @@ def application_submit(
     if contact.program_id != program.pk:
         raise VisitError("contact_not_verified")
     idempotency_key = (idempotency_key or "").strip()[:80]
-    if earlier := _replay_if_known(
-        program, idempotency_key, contact, lead, companions, session_ids
-    ):
+    party = (lead, companions, session_ids, extras)
+    if earlier := _replay_if_known(program, idempotency_key, contact, party):
         return earlier
     check_window(program)
     if not consent:
         raise VisitError("consent_required", field="consent")
-    people = _clean_party(program, contact, lead, companions)
-    sessions = _clean_choices(program, session_ids)
+    people, sessions, cleaned = _clean_all(program, contact, lead, companions, session_ids, extras)
     _raise_if_taken(program, people)
-    fingerprint = _fingerprint(contact, people, sessions)
+    fingerprint = _fingerprint(contact, people, sessions, cleaned)
     try:
         with transaction.atomic():
-            application = _create(program, contact, people, language, idempotency_key, fingerprint)
+            application = _create(
+                program, contact, people, language, idempotency_key, fingerprint, cleaned
+            )
             _write_party(application, people, sessions)
             later.notify_receipt(application.pk, RECEIPT_SUBMITTED)
             faults.pause("application-submit", application.reference)  # crash tests only
     except IntegrityError:
         # Lost a race: either the same submission got in first (return it),
         # or someone in this party joined another application meanwhile.
-        if earlier := _replay_if_known(
-            program, idempotency_key, contact, lead, companions, session_ids
-        ):
+        if earlier := _replay_if_known(program, idempotency_key, contact, party):
             return earlier
         # Only the lead's keys are active in a new party: it is them.
         raise VisitError("person_taken", position=0) from None
@@ -334,6 +379,7 @@ def _create(
     language: str,
     idempotency_key: str,
     fingerprint: str,
+    extras: CleanExtras,
 ) -> Application:
     for _attempt in range(5):
         reference = new_reference()
@@ -349,6 +395,7 @@ def _create(
         idempotency_key=idempotency_key,
         request_fingerprint=fingerprint,
         consented_at=timezone.now(),
+        **extras_fields(extras),
     )
 
 
@@ -356,9 +403,7 @@ def _replay_if_known(
     program: Program,
     idempotency_key: str,
     contact: VerifiedContact,
-    lead: PersonInput,
-    companions: Sequence[PersonInput],
-    session_ids: Sequence[int],
+    party: tuple[PersonInput, Sequence[PersonInput], Sequence[int], Extras | None],
 ) -> Submission | None:
     """The first application made with this key, if there is one."""
     if not idempotency_key:
@@ -366,25 +411,25 @@ def _replay_if_known(
     earlier = Application.objects.filter(program=program, idempotency_key=idempotency_key).first()
     if earlier is None:
         return None
-    return _replay(earlier, contact, lead, companions, session_ids, program)
+    return _replay(earlier, contact, party, program)
 
 
 def _replay(
     earlier: Application,
     contact: VerifiedContact,
-    lead: PersonInput,
-    companions: Sequence[PersonInput],
-    session_ids: Sequence[int],
+    party: tuple[PersonInput, Sequence[PersonInput], Sequence[int], Extras | None],
     program: Program,
 ) -> Submission:
     if (earlier.contact_kind, earlier.contact) != (contact.channel, contact.destination):
         raise VisitError("idempotency_conflict")
+    lead, companions, session_ids, extras = party
     try:
-        people = _clean_party(program, contact, lead, companions)
-        sessions = _clean_choices(program, session_ids)
+        people, sessions, cleaned = _clean_all(
+            program, contact, lead, companions, session_ids, extras
+        )
     except VisitError:
         raise VisitError("idempotency_conflict") from None
-    if _fingerprint(contact, people, sessions) != earlier.request_fingerprint:
+    if _fingerprint(contact, people, sessions, cleaned) != earlier.request_fingerprint:
         raise VisitError("idempotency_conflict")
     return Submission(application=earlier, token=access_token(earlier), created=False)
 
@@ -395,15 +440,24 @@ def application_change(
     lead: PersonInput,
     companions: Sequence[PersonInput],
     session_ids: Sequence[int],
+    extras: Extras | None = None,
 ) -> Application:
-    """Replace the party and the choices, while the window is open."""
+    """Replace the party, the choices and the program's own fields, while
+    the window is open. An emergency phone left empty keeps the one on file."""
     program = application.program
     if not application.is_active:
         raise VisitError("application_withdrawn")
     check_window(program)
     contact = VerifiedContact(program.pk, application.contact_kind, application.contact)
-    people = _clean_party(program, contact, lead, companions)
-    sessions = _clean_choices(program, session_ids)
+    people, sessions, cleaned = _clean_all(
+        program,
+        contact,
+        lead,
+        companions,
+        session_ids,
+        extras,
+        kept_phone=stored_emergency_phone(application),
+    )
     _raise_if_taken(program, people, exclude=application)
     try:
         with transaction.atomic():
@@ -412,8 +466,11 @@ def application_change(
                 raise VisitError("application_withdrawn")
             _rewrite_party(locked, people, sessions)
             locked.party_size = len(people)
-            locked.request_fingerprint = _fingerprint(contact, people, sessions)
-            locked.save(update_fields=["party_size", "request_fingerprint", "updated_at"])
+            locked.request_fingerprint = _fingerprint(contact, people, sessions, cleaned)
+            fields = extras_fields(cleaned)
+            for name, value in fields.items():
+                setattr(locked, name, value)
+            locked.save(update_fields=["party_size", "request_fingerprint", "updated_at", *fields])
             later.notify_receipt(locked.pk, RECEIPT_CHANGED)
     except IntegrityError:
         # Only the lead's key can clash (kept people keep theirs, new ones

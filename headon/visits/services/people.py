@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -47,6 +48,8 @@ class Person:
     name: str
     phone: str = ""  # E.164
     id_number: str = ""
+    # Kept only when the program has a minimum age (services.applicant_fields).
+    birth_date: dt.date | None = None
 
     @property
     def masked_id_number(self) -> str:
@@ -65,6 +68,11 @@ class Person:
         if self.id_number:
             found.append(person_key("id", self.id_number))
         return found
+
+
+def clean_text(value: str, limit: int) -> str:
+    """Free text on one line: no control characters, spaces collapsed."""
+    return " ".join(_CONTROL.sub(" ", value or "").split())[:limit]
 
 
 def clean_person(*, name: str, phone: str = "", id_number: str = "", position: int) -> Person:

@@ -326,8 +326,8 @@ def _year_on(moment: dt.datetime | None) -> dt.datetime | None:
 
 @transaction.atomic
 def program_duplicate(*, program: Program, slug: str, actor: User | None = None) -> Program:
-    """A draft copy of `program` for next year: its texts and limits, its
-    rules a year on, its window a year on; no sessions (apply the rules),
+    """A draft copy of `program` for next year: its texts and limits, what
+    it asks of applicants, its rules a year on, its window a year on; no sessions (apply the rules),
     no exclusions (holidays move: add next year's), no applications."""
     if Program.objects.filter(slug=slug).exists():
         raise LifecycleError(_("A program with this slug exists already."))
@@ -343,6 +343,12 @@ def program_duplicate(*, program: Program, slug: str, actor: User | None = None)
         applications_close_at=_year_on(program.applications_close_at),
         party_size_max=program.party_size_max,
         choices_max=program.choices_max,
+        id_number_required=program.id_number_required,
+        minimum_age=program.minimum_age,
+        ask_accessibility=program.ask_accessibility,
+        ask_emergency_contact=program.ask_emergency_contact,
+        # The questions asked; a removed one has no answers to keep here.
+        questions=[q for q in program.questions if not q.get("removed")],
         privacy_notice_en=program.privacy_notice_en,
         privacy_notice_zh=program.privacy_notice_zh,
     )

@@ -62,8 +62,18 @@ def erase_program(program: Program, *, now: dt.datetime | None = None) -> Erased
         phone_sealed="",
         id_number_masked="",
         id_number_sealed="",
+        birth_date=None,
     )
-    count = applications.update(contact=ERASED, request_fingerprint="", idempotency_key="")
+    count = applications.update(
+        contact=ERASED,
+        request_fingerprint="",
+        idempotency_key="",
+        accessibility_needs="",
+        emergency_name="",
+        emergency_phone_masked="",
+        emergency_phone_sealed="",
+        answers=[],
+    )
     PersonKey.objects.filter(program=program).delete()
     VerificationCode.objects.filter(program=program).delete()
     program.personal_data_erased_at = now or timezone.now()

@@ -39,23 +39,24 @@ def _open(token: str) -> str:
 
 def party_reveal(
     *, application: Application, actor: User, request: HttpRequest | None = None
-) -> tuple[str, list[Revealed]]:
-    """The party's verified contact and each member's phone and ID number in
-    clear, for a role allowed to see them; logged first."""
+) -> tuple[str, list[Revealed], str]:
+    """The party's verified contact, each member's phone and ID number and
+    the emergency contact's phone in clear, for a role allowed to see them;
+    logged first."""
     if not actor.has_perm("visits.reveal_personal_data"):
         raise PermissionDenied
     audit_record(
         action=REVEAL,
         actor=actor,
         target=application,
-        data={"fields": ["contact", "phone", "id_number"]},
+        data={"fields": ["contact", "phone", "id_number", "emergency_phone"]},
         request=request,
     )
     members = [
         Revealed(m.position + 1, m.name, _open(m.phone_sealed), _open(m.id_number_sealed))
         for m in application.members.order_by("position")
     ]
-    return application.contact, members
+    return application.contact, members, _open(application.emergency_phone_sealed)
 
 
 def gate_list_exported(

@@ -23,6 +23,7 @@ from headon.visits.models import Application, Offer, Program, WaitlistEntry
 from headon.visits.selectors import open_sessions, public_program, published_programs
 from headon.visits.services import applications as apps
 from headon.visits.services import companions, verification
+from headon.visits.visitors import party_answers
 
 SESSION_PENDING = "visits-pending-contact"
 SESSION_VERIFIED = "visits-verified"
@@ -165,8 +166,10 @@ def apply_form(request: HttpRequest, slug: str) -> HttpResponse:
                 idempotency_key=f"web:{form.cleaned_data['submission_id']}"
                 if form.cleaned_data["submission_id"]
                 else None,
+                extras=form.extras(),
             )
         except VisitError as exc:
+            exc.position = form.row_of(exc.position)  # as the form numbers its rows
             form.add_error(form.field_name_for(exc.field, exc.position), exc.message)
         else:
             if submission.created:
@@ -291,6 +294,7 @@ def application_detail(request: HttpRequest, slug: str, reference: str, token: s
             "waitlist": WaitlistEntry.objects.filter(
                 application=application, status=WaitlistEntry.Status.WAITING
             ).first(),
+            "answers": party_answers(application.program, application),
         },
     )
 
@@ -320,14 +324,12 @@ def application_edit(request: HttpRequest, slug: str, reference: str, token: str
     except VisitError as exc:
         return _refusal(request, program, exc)
     sessions = list(open_sessions(program))
-    members = list(application.members.all())
-    initial: dict[str, object] = {"lead_name": members[0].name}
-    for member in members[1:]:
-        initial[f"companion_{member.position}_name"] = member.name
-    for choice in application.choices.all():
-        initial[f"choice_{choice.rank}"] = choice.session_id
     form = ApplicationForm(
-        request.POST or None, program=program, sessions=sessions, initial=initial
+        request.POST or None,
+        program=program,
+        sessions=sessions,
+        initial=_initial(application),
+        emergency_on_file=application.emergency_phone_masked,
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -338,8 +340,10 @@ def application_edit(request: HttpRequest, slug: str, reference: str, token: str
                 lead=form.lead(),
                 companions=form.companions(),
                 session_ids=form.session_ids(),
+                extras=form.extras(),
             )
         except VisitError as exc:
+            exc.position = form.row_of(exc.position)  # as the form numbers its rows
             form.add_error(form.field_name_for(exc.field, exc.position), exc.message)
         else:
             messages.success(request, _("Your application is changed."))
@@ -351,6 +355,27 @@ def application_edit(request: HttpRequest, slug: str, reference: str, token: str
         "visits/apply_form.html",
         {"program": program, "form": form, "application": application, "editing": True},
     )
+
+
+def _initial(application: Application) -> dict[str, object]:
+    """The change form filled with what is on file, but the phones and ID
+    numbers: they are sealed, and typed again."""
+    members = list(application.members.all())
+    initial: dict[str, object] = {
+        "lead_name": members[0].name,
+        "lead_birth_date": members[0].birth_date,
+        "accessibility_needs": application.accessibility_needs,
+        "emergency_name": application.emergency_name,
+    }
+    for member in members[1:]:
+        initial[f"companion_{member.position}_name"] = member.name
+        initial[f"companion_{member.position}_birth_date"] = member.birth_date
+    for choice in application.choices.all():
+        initial[f"choice_{choice.rank}"] = choice.session_id
+    for answer in application.answers if isinstance(application.answers, list) else []:
+        if isinstance(answer, dict):
+            initial[f"answer_{answer.get('q')}"] = answer.get("c", answer.get("a", ""))
+    return initial
 
 
 @require_POST

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST, require_safe
 from headon.accounts.models import User
 from headon.punctuation import colon
 from headon.visits import schedule
+from headon.visits.forms import add_question_fields, question_slots, questions_from_form
 from headon.visits.models import Draw, Program, ScheduleExclusion, ScheduleRule, Session
 from headon.visits.selectors import (
     pending_offers,
@@ -77,9 +78,26 @@ class ProgramForm(forms.ModelForm[Program]):
             "party_size_max",
             "choices_max",
             "id_number_required",
+            "minimum_age",
+            "ask_accessibility",
+            "ask_emergency_contact",
             "privacy_notice_en",
             "privacy_notice_zh",
         ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        add_question_fields(self, self.instance)
+
+    def main_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.fields if not name.startswith("question_")]
+
+    def question_slots(self) -> list[list[forms.BoundField]]:
+        return question_slots(self)
+
+    def save(self, commit: bool = True) -> Program:
+        self.instance.questions = self.questions
+        return super().save(commit)
 
     def clean(self) -> dict[str, Any]:
         # Times are read in the organiser's zone (OrganiserTimezoneMiddleware).
@@ -108,6 +126,10 @@ class ProgramForm(forms.ModelForm[Program]):
             self.add_error("party_size_max", _("Between 1 and 20 people."))
         if not 1 <= (data.get("choices_max") or 0) <= 10:
             self.add_error("choices_max", _("Between 1 and 10 choices."))
+        minimum_age = data.get("minimum_age")
+        if minimum_age is not None and not 1 <= minimum_age <= 99:
+            self.add_error("minimum_age", _("Between 1 and 99 years, or empty."))
+        self.questions = questions_from_form(self, self.instance)
         return data
 
 

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from headon.timezones import organiser_tz
 from headon.visits import visitors
-from headon.visits.models import Application, Offer, Session
+from headon.visits.models import Application, Offer, Program, Session
 from headon.visits.reports import spreadsheet_safe
 from headon.visits.services import offers
 from headon.visits.services import visitors as service
@@ -70,10 +70,10 @@ def party(request: HttpRequest, slug: str, reference: str) -> HttpResponse:
         reference=reference.upper()[:12],
     )
     revealed = None
-    contact = ""
+    contact = emergency_phone = ""
     may_reveal = request.user.has_perm("visits.reveal_personal_data")
     if request.method == "POST":
-        contact, revealed = service.party_reveal(
+        contact, revealed, emergency_phone = service.party_reveal(
             application=application, actor=_actor(request), request=request
         )
     drawn = visitors._drawn(program)
@@ -95,6 +95,9 @@ def party(request: HttpRequest, slug: str, reference: str) -> HttpResponse:
             "may_reveal": may_reveal,
             "revealed": revealed,
             "contact": contact,
+            "emergency_phone": emergency_phone or application.emergency_phone_masked,
+            "ages": visitors.party_ages(application, list(members)),
+            "answers": visitors.party_answers(program, application),
         },
     )
 
@@ -106,8 +109,8 @@ def _session(request: HttpRequest, slug: str, session_id: int) -> Session:
     )
 
 
-def gate_list_columns() -> list[str]:
-    return [
+def gate_list_columns(program: Program | None = None) -> list[str]:
+    columns = [
         _("Reference"),
         _("Party"),
         _("Name"),
@@ -117,6 +120,27 @@ def gate_list_columns() -> list[str]:
         _("Checked in"),
         _("No-show"),
     ]
+    if program is None:
+        return columns
+    # What the program asks, for the gate and security (decision 26).
+    if program.asks_birth_dates:
+        columns.append(_("Under 18"))
+    if program.ask_accessibility:
+        columns.append(_("Accessibility needs"))
+    if program.ask_emergency_contact:
+        columns.append(_("Emergency contact"))
+    return columns + visitors.answer_columns(program)
+
+
+def _extra_cells(program: Program, line: visitors.GateLine) -> list[str]:
+    cells = []
+    if program.asks_birth_dates:
+        cells.append("" if line.minor is None else _("yes") if line.minor else _("no"))
+    if program.ask_accessibility:
+        cells.append(line.accessibility_needs)
+    if program.ask_emergency_contact:
+        cells.append(line.emergency)
+    return cells + list(line.answers)
 
 
 def _local(moment: object) -> str:
@@ -143,7 +167,7 @@ def gate_list_csv_text(session: Session, lines: list[visitors.GateLine]) -> str:
             ),
         ]
     )
-    writer.writerow(gate_list_columns())
+    writer.writerow(gate_list_columns(program))
     for line in lines:
         writer.writerow(
             [
@@ -158,6 +182,7 @@ def gate_list_csv_text(session: Session, lines: list[visitors.GateLine]) -> str:
                     str(line.ticket_id),
                     _local(line.checked_in_at),
                     _("yes") if line.no_show else "",
+                    *_extra_cells(program, line),
                 )
             ]
         )
@@ -202,6 +227,15 @@ def gate_list_print(request: HttpRequest, slug: str, session_id: int) -> HttpRes
             "lines": lines,
             "people": len(lines),
             "printed_at": timezone.now(),
+            # The print has the gate's extra columns; the answers are in the CSV.
+            "columns": 6
+            + sum(
+                [
+                    session.program.asks_birth_dates,
+                    session.program.ask_accessibility,
+                    session.program.ask_emergency_contact,
+                ]
+            ),
         },
     )
 

@@ -77,7 +77,9 @@ class StoredListTests(Desk):
         self.assertEqual(AnsweredLookalike.objects.get().computed_at, LATER)
         # The control: a run that started later replaces it.
         answered.answered_check(DAY, now=LATER + dt.timedelta(minutes=1))
-        self.assertEqual(AnsweredLookalike.objects.get().computed_at, LATER + dt.timedelta(minutes=1))
+        self.assertEqual(
+            AnsweredLookalike.objects.get().computed_at, LATER + dt.timedelta(minutes=1)
+        )
 
     def test_the_page_shows_the_stored_rows_and_never_loads_the_model(self) -> None:
         self.run_job()

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -635,6 +637,10 @@ class AnsweredCheck(models.Model):
     worker (services/answered.py), and whether a check waits to run. The
     digest page reads the stored list; it never loads the sentence model."""
 
+    # A check queued or started this long ago and not done is taken for
+    # lost (its job failed, the queue was cleared): it may be asked again.
+    LOST_AFTER = dt.timedelta(minutes=30)
+
     day = models.DateField(unique=True)
     # Set when a check is asked for and the job queued; cleared when a job
     # starts on it. A second request while it is set queues nothing.
@@ -645,12 +651,16 @@ class AnsweredCheck(models.Model):
     def __str__(self) -> str:
         return f"{self.day} {self.checked_at or '-'}"
 
-    def is_checking(self) -> bool:
-        """A check is queued, or running since the last result was stored."""
-        if self.queued_at is not None:
+    def is_checking(self, now: dt.datetime | None = None) -> bool:
+        """A check is queued, or running since the last result was stored,
+        and not lost."""
+        since = (now or timezone.now()) - self.LOST_AFTER
+        if self.queued_at is not None and self.queued_at >= since:
             return True
-        return self.started_at is not None and (
-            self.checked_at is None or self.started_at > self.checked_at
+        return (
+            self.started_at is not None
+            and self.started_at >= since
+            and (self.checked_at is None or self.started_at > self.checked_at)
         )
 
 

@@ -23,7 +23,7 @@ from headon.desk.models import AnsweredCheck, AnsweredLookalike, Ask
 
 # A check queued this long ago and still not started is taken for lost (its
 # job failed, or the queue was cleared): a new request queues another.
-LOST_AFTER = dt.timedelta(minutes=30)
+LOST_AFTER = AnsweredCheck.LOST_AFTER
 
 
 def check_requested(day: dt.date, *, now: dt.datetime | None = None) -> bool:

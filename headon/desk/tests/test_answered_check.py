@@ -177,3 +177,20 @@ class StoredListTests(Desk):
         with time_machine.travel(LATER):
             jobs.recluster_day.call(DAY.isoformat())
         self.assertEqual(queued(), 1)
+
+    def test_a_check_that_died_running_shows_the_button_again(self) -> None:
+        self.run_job()
+        AnsweredCheck.objects.filter(day=DAY).update(started_at=LATER + dt.timedelta(minutes=1))
+        self.assertIn("Checking…", self.view())  # five minutes in: still running
+        self.client.force_login(self.dave)
+        with time_machine.travel(LATER + dt.timedelta(hours=1)):
+            page = self.client.get(self.page).content.decode()
+        self.assertIn("Check again", page)
+
+    def test_a_day_with_no_asks_is_not_checked_on_its_own(self) -> None:
+        self.client.force_login(self.dave)
+        with time_machine.travel(LATER):
+            page = self.client.get(reverse("desk_staff:digest", args=["2026-01-05"]))
+        self.assertContains(page, "Not checked yet for this day.")
+        self.assertContains(page, "Check again")
+        self.assertEqual(queued(), 0)

@@ -12,9 +12,8 @@ from django.urls import reverse
 
 from headon.desk.digest import services as digests
 from headon.desk.models import Channel, Question
-from headon.desk.services import answered
+from headon.desk.services import answered, triage
 from headon.desk.services import answers as answering
-from headon.desk.services import triage
 from headon.desk.tests.test_answering import FULL, add_ask, published_answer
 from headon.testing import PersonasTestCase
 

@@ -260,7 +260,9 @@ def digest_staff(request: HttpRequest, day: str | None = None) -> HttpResponse:
     # reads what it stored, and asks for a first check of a day never checked.
     stored = lookalikes.stored(chosen)
     if stored.check is None:
-        lookalikes.check_requested(chosen)
+        checking = bool(ledger.asks) and lookalikes.check_requested(chosen)
+    else:
+        checking = stored.check.is_checking()
     return render(
         request,
         "desk/digest_staff.html",
@@ -274,6 +276,7 @@ def digest_staff(request: HttpRequest, day: str | None = None) -> HttpResponse:
             "links": links,
             "looks_answered": stored.rows,
             "answered_check": stored.check,
+            "answered_checking": checking,
             "can_publish": request.user.has_perm("desk.publish_digest"),
             "previous_day": chosen - dt.timedelta(days=1),
             "next_day": chosen + dt.timedelta(days=1) if chosen < organiser_today() else None,

@@ -14,7 +14,7 @@ from django_tasks_db.models import DBTaskResult
 
 from headon.desk import jobs
 from headon.desk.models import AnsweredCheck, AnsweredLookalike
-from headon.desk.services import answered, lookalikes, merging
+from headon.desk.services import answered, lookalikes, merging, setaside, triage
 from headon.desk.services import answers as answering
 from headon.desk.tests.test_looks_answered import (
     DAY,
@@ -194,3 +194,18 @@ class StoredListTests(Desk):
         self.assertContains(page, "Not checked yet for this day.")
         self.assertContains(page, "Check again")
         self.assertEqual(queued(), 0)
+
+    def test_a_question_put_back_from_the_set_aside_queues_a_check(self) -> None:
+        self.run_job()
+        action = setaside.question_set_aside(
+            question=self.question, reason="not_question", actor=self.bob
+        )
+        self.assertIn("Already answered? (0)", self.view())  # hidden, no check needed
+        self.assertEqual(queued(), 0)
+        triage.action_undo(action=action, actor=self.bob)
+        self.assertEqual(queued(), 1)
+        self.assertIn("Already answered? (1)", self.view())
+        self.run_job()
+        setaside.question_set_aside(question=self.question, reason="not_question", actor=self.bob)
+        setaside.set_aside_restore(question=self.question, actor=self.bob)
+        self.assertEqual(queued(), 2)  # queued again: the job ran since the first

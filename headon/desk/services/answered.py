@@ -184,6 +184,12 @@ def _by_search(day: dt.date) -> list[LooksAnswered]:
     ]
 
 
+def _locked(day: dt.date) -> AnsweredCheck:
+    """The day's AnsweredCheck row, locked until the transaction ends: the
+    runs that replace the day's rows take turns on it."""
+    return AnsweredCheck.objects.select_for_update().get(day=day)
+
+
 def answered_check(day: dt.date, *, now: dt.datetime | None = None) -> int:
     """Work out the day's list and store it in place of the last one; the
     number of rows stored. For the worker (the `check_answered` job).
@@ -201,7 +207,7 @@ def answered_check(day: dt.date, *, now: dt.datetime | None = None) -> int:
     AnsweredCheck.objects.filter(day=day).update(queued_at=None, started_at=started)
     found = looks_answered(day, now=started)
     with transaction.atomic():
-        check = AnsweredCheck.objects.select_for_update().get(day=day)
+        check = _locked(day)
         if check.checked_at is not None and check.checked_at > started:
             return 0  # a run that started later stored its list already
         AnsweredLookalike.objects.filter(day=day).delete()

@@ -287,7 +287,7 @@ def digest_publish(
     # The published side changed: the day's "Already answered?" list, and
     # today's (what is asked again now), are worked out again by the worker.
     for checked in {day, at.astimezone(organiser_tz()).date()}:
-        lookalikes.check_requested(checked, now=at)
+        lookalikes.check_requested(checked)
     faults.pause("digest-publish", digest_hash)  # crash tests only
     return revision, True
 

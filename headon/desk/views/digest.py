@@ -288,8 +288,8 @@ def digest_staff(request: HttpRequest, day: str | None = None) -> HttpResponse:
 @desk_required
 @require_POST
 def digest_check(request: HttpRequest, day: str) -> HttpResponse:
-    """ "Check again": queue the worker's check of the day's "Already
-    answered?" list; a second click while one waits queues nothing."""
+    """The "Check again" button: queue the worker's check of the day's
+    "Already answered?" list; a second click while one waits queues nothing."""
     chosen = _day(day)
     if lookalikes.check_requested(chosen):
         messages.success(request, _("Checking again in the background; reload in a minute."))

@@ -16,6 +16,7 @@ from headon.desk.demo_asks import EMOJI, FILLERS_EN, FILLERS_ZH, MENTIONS, QUEST
 from headon.desk.digest.services import cutoff_for, digest_publish
 from headon.desk.merging.normalise import exact_key
 from headon.desk.models import Answer, Ask, Channel, Question, Tag
+from headon.desk.services.answered import answered_check
 from headon.desk.services.answers import (
     answer_approve,
     answer_create,
@@ -234,5 +235,8 @@ def load() -> None:
 
 
 def load_after_accounts() -> None:
-    """What needs the demo staff: answers written, approved, published."""
+    """What needs the demo staff: answers written, approved, published;
+    then today's "Already answered?" list, as the worker would store it
+    after the day's merge (the demo runs no worker while it loads)."""
     load_answers()
+    answered_check(organiser_today())

@@ -11,7 +11,7 @@ from django_tasks import task
 from headon.desk.digest import formats
 from headon.desk.digest import services as digests
 from headon.desk.models import ImportRun
-from headon.desk.services import imports, learning, merging
+from headon.desk.services import answered, imports, learning, lookalikes, merging
 
 
 @task()
@@ -35,18 +35,26 @@ def import_file(run_id: int, path: str) -> int:
     source.unlink(missing_ok=True)
     for day in set(run.channel.asks.filter(import_run=run).values_list("day", flat=True)):
         merging.assign_unassigned(day)
+        lookalikes.check_requested(day)
     return run.added
 
 
 @task()
 def recluster_day(day: str) -> int:
-    return merging.recluster_day(dt.date.fromisoformat(day)).questions
+    """Merge the day again from scratch, then check its list again."""
+    questions = merging.recluster_day(dt.date.fromisoformat(day)).questions
+    lookalikes.check_requested(dt.date.fromisoformat(day))
+    return questions
 
 
 @task()
 def assign_day(day: str) -> int:
-    """Place the day's new asks; a no-op when another run placed them."""
-    return merging.assign_unassigned(dt.date.fromisoformat(day))
+    """Place the day's new asks; a no-op when another run placed them. New
+    questions may look answered: the day's list is checked again."""
+    placed = merging.assign_unassigned(dt.date.fromisoformat(day))
+    if placed:
+        lookalikes.check_requested(dt.date.fromisoformat(day))
+    return placed
 
 
 @task()
@@ -69,3 +77,10 @@ def refit_transform() -> int:
     a digest is published (services/learning); fits once per history."""
     fitted = learning.transform_refit()
     return fitted.pk if fitted is not None else 0
+
+
+@task()
+def check_answered(day: str) -> int:
+    """Store which of the day's open questions look answered; the worker
+    alone loads the sentence model for it. Twice at once stores one list."""
+    return answered.answered_check(dt.date.fromisoformat(day))

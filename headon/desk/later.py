@@ -21,3 +21,10 @@ def assign_day(day: str) -> None:
 def refit_transform() -> None:
     """Learn the merge transform again from the confirmed history."""
     enqueue_named(f"{JOBS}.refit_transform")
+
+
+def check_answered(day: str) -> None:
+    """Work out again which of the day's open questions look answered (an
+    ISO date); ask through `services.lookalikes.check_requested`, which
+    queues it once."""
+    enqueue_named(f"{JOBS}.check_answered", day)

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -628,3 +630,64 @@ class LearnedTransform(models.Model):
 
     def __str__(self) -> str:
         return f"{self.embedder} {self.fitted_at:%Y-%m-%d %H:%M}"
+
+
+class AnsweredCheck(models.Model):
+    """When a day's "Already answered?" list was last worked out by the
+    worker (services/answered.py), and whether a check waits to run. The
+    digest page reads the stored list; it never loads the sentence model."""
+
+    # A check queued or started this long ago and not done is taken for
+    # lost (its job failed, the queue was cleared): it may be asked again.
+    LOST_AFTER = dt.timedelta(minutes=30)
+
+    day = models.DateField(unique=True)
+    # Set when a check is asked for and the job queued; cleared when a job
+    # starts on it. A second request while it is set queues nothing.
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.checked_at or '-'}"
+
+    def is_checking(self, now: dt.datetime | None = None) -> bool:
+        """A check is queued, or running since the last result was stored,
+        and not lost."""
+        since = (now or timezone.now()) - self.LOST_AFTER
+        if self.queued_at is not None and self.queued_at >= since:
+            return True
+        return (
+            self.started_at is not None
+            and self.started_at >= since
+            and (self.checked_at is None or self.started_at > self.checked_at)
+        )
+
+
+class AnsweredLookalike(models.Model):
+    """An open question of a day that looked answered by a published answer
+    when the day was last checked; the day's rows are replaced together."""
+
+    class By(models.TextChoices):
+        ENGINE = "engine", _("the merge engine")
+        SEARCH = "search", _("the search")
+
+    day = models.DateField()
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="+")
+    answer = models.ForeignKey(Answer, on_delete=models.CASCADE, related_name="+")
+    score = models.FloatField()
+    # The engine's auto band: it would merge the two on its own.
+    sure = models.BooleanField(default=False)
+    by = models.CharField(max_length=6, choices=By.choices, default=By.ENGINE)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["day", "-score", "question_id"]
+        constraints = [
+            # One set of rows per day, whatever runs at once: a second
+            # insert of a question for the day fails rather than doubling it.
+            models.UniqueConstraint(fields=["day", "question"], name="one_lookalike_per_question")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} q{self.question_id} a{self.answer_id} {self.score:.3f}"

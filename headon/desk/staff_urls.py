@@ -19,6 +19,7 @@ urlpatterns = [
     path("dashboard/", reports.dashboard, name="dashboard"),
     path("digest/", digest.digest_staff, name="digest_today"),
     path("digest/<str:day>/", digest.digest_staff, name="digest"),
+    path("digest/<str:day>/check/", digest.digest_check, name="digest_check"),
     path("changes/", staff.actions_log, name="actions"),
     path("imports/", staff.import_upload, name="import_upload"),
     path("imports/<int:pk>/", staff.import_progress, name="import"),

@@ -370,6 +370,9 @@ class MatrixFixtures(PersonasTestCase):
                 staff(DESK),
                 staff(DESK, 302) | {"bob": 403, "carol": 403},
             ),
+            # "Check again" on the digest page: anyone at the desk (it only
+            # queues the worker's check, once).
+            Row("desk_staff:digest_check", {"day": day}, post_only(DESK), staff(DESK, 302)),
             Row("desk_staff:actions", {}, staff(TRIAGE)),
             # Triagers import from the console (the README says so).
             Row("desk_staff:import_upload", {}, post_only(TRIAGE), staff(TRIAGE, 302)),

@@ -123,3 +123,30 @@ def test_the_demo_links_to_the_port_it_serves_on(
     assert site_url == expected
     assert os.environ["HEADON_SITE_URL"] == expected
     assert f"Sign in at {expected}/accounts/login/" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_the_demo_day_lists_questions_that_look_answered_in_both_languages(lexical) -> None:
+    """The demo stores today's list as the worker would: the digest page
+    shows it at once, in English and in Chinese, with no worker running."""
+    import re
+
+    from headon.desk.models import AnsweredLookalike
+    from headon.timezones import organiser_today
+
+    call_command("demo", no_serve=True, stdout=io.StringIO())
+    today = organiser_today()
+    rows = AnsweredLookalike.objects.filter(day=today)
+    assert rows.exists()
+    client = Client()
+    client.force_login(User.objects.get(username="demo-approver"))
+    url = f"/staff/desk/digest/{today.isoformat()}/"
+    english = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    chinese = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    listed = re.search(r"Already answered\? \((\d+)\)", english)
+    assert listed is not None
+    assert int(listed.group(1)) >= 1
+    listed = re.search(r"似乎已有回答？（(\d+)）", chinese)
+    assert listed is not None
+    assert int(listed.group(1)) >= 1
+    assert "Link to this answer" in english

@@ -35,6 +35,7 @@ from headon.accounts.services import audit_record
 from headon.desk import later
 from headon.desk.digest import ledger
 from headon.desk.models import Answer, Ask, Digest, DigestRevision, Question
+from headon.desk.services import lookalikes
 from headon.desk.services.answers import after_publishing, answer_publish
 from headon.timezones import organiser_now, organiser_tz
 from headon.visits import selectors as visits_selectors
@@ -283,6 +284,10 @@ def digest_publish(
         data={"revision": number, "answers": len(snapshot["answers"])},
     )
     later.refit_transform()  # a published night is confirmed history to learn from
+    # The published side changed: the day's "Already answered?" list, and
+    # today's (what is asked again now), are worked out again by the worker.
+    for checked in {day, at.astimezone(organiser_tz()).date()}:
+        lookalikes.check_requested(checked)
     faults.pause("digest-publish", digest_hash)  # crash tests only
     return revision, True
 

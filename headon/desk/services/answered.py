@@ -13,6 +13,10 @@ clarifications only: it may be linked to nothing else
 
 With no sentence model (HEADON_EMBEDDER=none) the engine has no meaning
 score, and the list is the app's search, as before (`answers.looks_answered`).
+
+Only the worker runs this (`answered_check`, the `check_answered` job): a
+cold process takes up to a minute to load the model and encode the
+published side. The digest page reads the stored rows (`lookalikes`).
 """
 
 from __future__ import annotations
@@ -24,12 +28,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from headon.desk.merging import Locks, MergeEngine
-from headon.desk.models import Answer, Question
+from headon.desk.models import Answer, AnsweredCheck, AnsweredLookalike, Question
 from headon.desk.selectors import day_overview, listed_asks
 from headon.desk.services import answers as answering
 from headon.desk.services import merging
@@ -177,3 +182,48 @@ def _by_search(day: dt.date) -> list[LooksAnswered]:
         for question, answer, score in answering.looks_answered(day)
         if not question.is_rumour or answer.is_clarification
     ]
+
+
+def _locked(day: dt.date) -> AnsweredCheck:
+    """The day's AnsweredCheck row, locked until the transaction ends: the
+    runs that replace the day's rows take turns on it."""
+    return AnsweredCheck.objects.select_for_update().get(day=day)
+
+
+def answered_check(day: dt.date, *, now: dt.datetime | None = None) -> int:
+    """Work out the day's list and store it in place of the last one; the
+    number of rows stored. For the worker (the `check_answered` job).
+
+    Idempotent and safe to run twice at once. The slow part (the model)
+    runs outside any transaction; the rows are then replaced in one
+    transaction that first locks the day's AnsweredCheck row (SELECT ...
+    FOR UPDATE on PostgreSQL; SQLite's IMMEDIATE transactions take the
+    write lock at BEGIN), so two runs replace the rows one after the
+    other, never interleaved, and a run that started before the stored
+    result's run leaves it alone: the later start read the later state.
+    The unique (day, question) constraint holds it to one set of rows."""
+    started = now or timezone.now()
+    AnsweredCheck.objects.get_or_create(day=day)
+    AnsweredCheck.objects.filter(day=day).update(queued_at=None, started_at=started)
+    found = looks_answered(day, now=started)
+    with transaction.atomic():
+        check = _locked(day)
+        if check.checked_at is not None and check.checked_at > started:
+            return 0  # a run that started later stored its list already
+        AnsweredLookalike.objects.filter(day=day).delete()
+        AnsweredLookalike.objects.bulk_create(
+            AnsweredLookalike(
+                day=day,
+                question=match.question,
+                answer=match.answer,
+                score=match.score,
+                sure=match.sure,
+                by=match.by,
+                computed_at=started,
+            )
+            for match in found
+        )
+        # Stamped with the start, not the end: what the run read is as of then.
+        check.checked_at = started
+        check.save(update_fields=["checked_at"])
+    return len(found)

@@ -27,7 +27,7 @@ from headon.desk.markup import markdown_text, render_markdown
 from headon.desk.merging.terms import terms
 from headon.desk.models import Answer, AnswerRevision, AnswerTerm, Ask, Question, Tag
 from headon.desk.selectors import day_overview
-from headon.desk.services import answer_vectors
+from headon.desk.services import answer_vectors, lookalikes
 
 TEXT_FIELDS = (
     "question_en",
@@ -403,6 +403,7 @@ def question_link_refuse(*, question: Question, actor: User | None) -> Question:
     audit_record(
         action="question_link_refuse", actor=actor, target=question, data={"answer": proposed}
     )
+    lookalikes.questions_reopened([question.pk])
     return question
 
 
@@ -417,6 +418,7 @@ def question_unlink(*, question: Question, actor: User | None) -> Question:
     question.save(update_fields=["answer", "covered_at"])
     audit_record(action="question_unlink", actor=actor, target=question, data={"before": before})
     refresh_asked_by([before])
+    lookalikes.questions_reopened([question.pk])
     return question
 
 

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from headon.accounts.models import User
 from headon.desk.models import Ask, Question, SetAside, TriageAction
+from headon.desk.services import lookalikes
 from headon.desk.services.answers import refresh_asked_by
 from headon.desk.services.triage import TriageError, record
 
@@ -115,6 +116,7 @@ def set_aside_restore(
     summary: dict[str, Any] = {"asks": len(rows)}
     if question is not None:
         summary["question"] = question.pk
+        lookalikes.questions_reopened([question.pk])
     return record(TriageAction.Kind.RESTORE, actor, {"set_aside": before}, summary)
 
 

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from headon.accounts.models import User
 from headon.accounts.services import audit_record
 from headon.desk.models import Ask, Question, TriageAction
+from headon.desk.services import lookalikes
 from headon.desk.services.answers import refresh_asked_by
 
 
@@ -237,4 +238,21 @@ def action_undo(*, action: TriageAction, actor: User | None) -> TriageAction:
     action.undone_at, action.undone_by = timezone.now(), actor
     action.save(update_fields=["undone_at", "undone_by"])
     audit_record(action="triage_undo", actor=actor, target=action, data={"kind": action.kind})
+    # An undo can put a question back on its day's list (a merge or a
+    # set-aside undone): the days it touched are checked again.
+    touched = {
+        int(question_id)
+        for question_id, _by in action.before.get("asks", {}).values()
+        if question_id
+    }
+    touched |= {int(pk) for pk in (aside or {}).get("questions", {})}
+    aside_asks = [int(pk) for pk in (aside or {}).get("asks", {})]
+    if aside_asks:
+        touched |= set(
+            Ask.objects.filter(pk__in=aside_asks, question__isnull=False).values_list(
+                "question_id", flat=True
+            )
+        )
+    touched |= {int(part[0]) for part in (merged, rumour) if part}
+    lookalikes.questions_reopened(touched)
     return action

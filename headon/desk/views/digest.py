@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.cache import cache_control
-from django.views.decorators.http import condition, require_safe
+from django.views.decorators.http import condition, require_POST, require_safe
 
 from headon import bilingual
 from headon.desk.digest import formats
@@ -27,7 +27,7 @@ from headon.desk.digest import services as digests
 from headon.desk.markup import render_markdown
 from headon.desk.models import Digest, DigestRevision, SetAside
 from headon.desk.selectors import links_to_confirm
-from headon.desk.services import answered
+from headon.desk.services import lookalikes
 from headon.desk.views.public import _lang
 from headon.desk.views.staff import _actor, _day, desk_required
 from headon.links import absolute
@@ -204,7 +204,7 @@ def digest_feed(request: HttpRequest, lang: str) -> HttpResponse:
 def _say_what_is_left(request: HttpRequest, day: dt.date) -> None:
     """Publishing with open questions that look answered, or links not yet
     confirmed, says how many: they are carried over as open."""
-    left = len(answered.looks_answered(day))
+    left = len(lookalikes.stored(day).rows)
     waiting = links_to_confirm().count()
     if left:
         messages.warning(
@@ -256,6 +256,13 @@ def digest_staff(request: HttpRequest, day: str | None = None) -> HttpResponse:
     ledger = digests.coverage(chosen)
     digest = Digest.objects.filter(date=chosen).first()
     links = list(links_to_confirm()[:100])
+    # The worker works the list out (it needs the sentence model); the page
+    # reads what it stored, and asks for a first check of a day never checked.
+    stored = lookalikes.stored(chosen)
+    if stored.check is None:
+        checking = bool(ledger.asks) and lookalikes.check_requested(chosen)
+    else:
+        checking = stored.check.is_checking()
     return render(
         request,
         "desk/digest_staff.html",
@@ -267,9 +274,25 @@ def digest_staff(request: HttpRequest, day: str | None = None) -> HttpResponse:
             "digest": digest,
             "pending": digests.day_answers_to_publish(chosen),
             "links": links,
-            "looks_answered": answered.looks_answered(chosen),
+            "looks_answered": stored.rows,
+            "answered_check": stored.check,
+            "answered_checking": checking,
             "can_publish": request.user.has_perm("desk.publish_digest"),
             "previous_day": chosen - dt.timedelta(days=1),
             "next_day": chosen + dt.timedelta(days=1) if chosen < organiser_today() else None,
         },
     )
+
+
+@login_required
+@desk_required
+@require_POST
+def digest_check(request: HttpRequest, day: str) -> HttpResponse:
+    """The "Check again" button: queue the worker's check of the day's
+    "Already answered?" list; a second click while one waits queues nothing."""
+    chosen = _day(day)
+    if lookalikes.check_requested(chosen):
+        messages.success(request, _("Checking again in the background; reload in a minute."))
+    else:
+        messages.info(request, _("A check is already waiting to run."))
+    return redirect("desk_staff:digest", day=chosen.isoformat())

@@ -1,0 +1,85 @@
+"""The stored "Already answered?" list of a day, and asking for it again.
+
+The list is worked out by the worker (`answered.answered_check`): it needs
+the sentence model, which takes up to a minute to load and to encode the
+published side in a cold process. The digest page and the publish message
+read what was stored here, and never load the model. This module stays
+light on purpose: the merge, link and publish services ask for a check
+through it without importing the engine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from headon.desk import later
+from headon.desk.models import AnsweredCheck, AnsweredLookalike, Ask
+
+# A check queued this long ago and still not started is taken for lost (its
+# job failed, or the queue was cleared): a new request queues another.
+LOST_AFTER = AnsweredCheck.LOST_AFTER
+
+
+def check_requested(day: dt.date, *, now: dt.datetime | None = None) -> bool:
+    """Queue a check of `day` unless one is waiting already; True if queued.
+
+    The conditional UPDATE is the guard: of two requests at once (two
+    clicks, a merge and a publish), only the one that finds `queued_at`
+    empty changes the row and queues the job; the other matches nothing.
+    The job clears `queued_at` when it starts, so a change made while it
+    runs (which it may not have read) queues the next one."""
+    at = now or timezone.now()
+    with transaction.atomic():
+        AnsweredCheck.objects.get_or_create(day=day)
+        waiting = Q(queued_at__isnull=True) | Q(queued_at__lt=at - LOST_AFTER)
+        if not AnsweredCheck.objects.filter(waiting, day=day).update(queued_at=at):
+            return False
+        later.check_answered(day.isoformat())
+    return True
+
+
+def questions_reopened(question_ids: Iterable[int]) -> None:
+    """A link was refused or undone, or a question put back from the set
+    aside: it may look answered again, so the checked days it was asked on
+    are checked again. (A link or a set-aside only takes a question off
+    the list, and the page leaves such rows out without a new check.)"""
+    days = AnsweredCheck.objects.filter(
+        day__in=Ask.objects.filter(question__in=list(question_ids)).values("day")
+    ).values_list("day", flat=True)
+    for day in days:
+        check_requested(day)
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A day's stored list, as the digest page shows it. `check` is None
+    when the day was never checked."""
+
+    check: AnsweredCheck | None
+    rows: list[AnsweredLookalike]
+
+
+def stored(day: dt.date) -> Stored:
+    """The day's stored list, without the questions linked (or proposed
+    for a link), set aside or answered since it was worked out. Two queries."""
+    check = AnsweredCheck.objects.filter(day=day).first()
+    rows = list(
+        AnsweredLookalike.objects.filter(
+            day=day,
+            question__answer__isnull=True,
+            question__proposed_answer__isnull=True,
+            question__set_aside="",
+            question__merged_into__isnull=True,
+        )
+        .select_related("question", "answer")
+        .order_by("-score", "question_id")
+    )
+    # A question flagged a rumour since links to a clarification only.
+    rows = [r for r in rows if not r.question.is_rumour or r.answer.is_clarification]
+    return Stored(check, rows)

@@ -577,6 +577,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             history_asks=float(transform.examples),
             history_questions=float(transform.classes),
             dev_precision=chosen.precision,
+            dev_precision_bound=chosen.precision_bound,
             dev_f1=chosen.f1,
             **{f"threshold_{k}": float(v) for k, v in transform.thresholds.items()},
         )

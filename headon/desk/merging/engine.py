@@ -576,7 +576,8 @@ class MergeEngine:
             rsums[g] = weighted_density[rows].sum()
             group_of_point[rows] = g
         fixed = [f for f, _ in groups]
-        members = [list(m) for _, m in groups]
+        parts = [[g] for g in range(count)]
+        first = (sums.copy(), osums.copy(), sizes.copy(), zh_sizes.copy(), rsums.copy())
         version = [0] * count
         adjacency: list[set[int]] = [set() for _ in range(count)]
         for point, row in enumerate(neighbours):
@@ -619,8 +620,6 @@ class MergeEngine:
             zh_sizes[a] += zh_sizes[b]
             rsums[a] += rsums[b]
             fixed[a] = fixed[a] if fixed[a] is not None else fixed[b]
-            members[a].extend(members[b])
-            members[b] = []
             version[a] += 1
             version[b] = -(1 << 30)  # dead: matches no heap entry
             adjacency[a] = (adjacency[a] | adjacency[b]) - {a, b}
@@ -632,7 +631,56 @@ class MergeEngine:
             for c, score in zip(others, link(a, others).tolist(), strict=True):
                 lo, hi = (a, c) if a < c else (c, a)
                 heapq.heappush(heap, (-score, lo, hi, version[lo], version[hi]))
-        return [(fixed[g], sorted(members[g])) for g in range(count) if members[g]]
+            parts[a].extend(parts[b])
+            parts[b] = []
+        return self._keep_passing(parts, groups, first, sums, osums, sizes, zh_sizes, rsums)
+
+    def _keep_passing(
+        self,
+        parts: list[list[int]],
+        groups: list[tuple[str | None, list[int]]],
+        first: tuple[npt.NDArray[np.float32], ...],
+        sums: npt.NDArray[np.float32],
+        osums: npt.NDArray[np.float32],
+        sizes: npt.NDArray[np.float32],
+        zh_sizes: npt.NDArray[np.float32],
+        rsums: npt.NDArray[np.float32],
+    ) -> list[tuple[str | None, list[int]]]:
+        """Each merged question, less the groups that do not pass on their own.
+
+        Average linkage joins two clusters when their average pair scores
+        ``meaning``, so a group can ride in on its cluster's strength though
+        it scores below the auto band against the rest of the question. Live
+        assignment would never have put it there, so neither does a
+        re-cluster: such a group (never one staff pinned) becomes a question
+        of its own, which ``suggestions`` can then offer a person.
+        """
+        f_sums, f_osums, f_sizes, f_zh, f_rsums = first
+        t = self.thresholds
+        result: list[tuple[str | None, list[int]]] = []
+        for g, merged in enumerate(parts):
+            if not merged:
+                continue
+            kept: list[int] = []
+            for part in merged:
+                free = groups[part][0] is None
+                rest = sizes[g] - f_sizes[part]
+                if len(merged) > 1 and free and rest > 0:
+                    pairs = f_sizes[part] * rest
+                    offsets = _offsets(t, f_zh[part], f_sizes[part], zh_sizes[g] - f_zh[part], rest)
+                    score = (
+                        2 * (f_sums[part] @ (sums[g] - f_sums[part]))
+                        - 2 * (f_osums[part] @ (osums[g] - f_osums[part]))
+                        - offsets
+                    ) / pairs - (f_rsums[part] / f_sizes[part] + (rsums[g] - f_rsums[part]) / rest)
+                    if float(score) < t.meaning:
+                        result.append((None, sorted(groups[part][1])))
+                        continue
+                kept.extend(groups[part][1])
+            if kept:
+                fixed = next((groups[p][0] for p in merged if groups[p][0] is not None), None)
+                result.append((fixed, sorted(kept)))
+        return result
 
     def _name_clusters(
         self,

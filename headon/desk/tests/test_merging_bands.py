@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from headon.desk.merging import Locks, MergeEngine, Thresholds, Transform, fit_transform
-from headon.desk.merging.calibrate import calibrate, pairwise_prf
+from headon.desk.merging.calibrate import _scan, calibrate, pairwise_prf, precision_bound
 from headon.desk.merging.learn import TransformError
 from headon.desk.merging.normalise import match_key
 
@@ -333,3 +333,88 @@ def test_calibration_chooses_bands_that_keep_their_promises_on_the_labelled_asks
 def test_pairwise_precision_counts_pairs_of_asks():
     assert pairwise_prf(["a", "a", "b"], [1, 1, 1]) == pytest.approx((1 / 3, 1.0, 0.5))
     assert pairwise_prf(["a", "b"], [1, 2]) == (1.0, 1.0, 1.0)
+
+
+# -- a re-cluster keeps only what live assignment would -----------------------------
+
+# Angles in one plane, scored 2 cos under BANDS (auto from cos 0.8): two asks
+# at 0 degrees, a third at -20 and four more at +25. The third joins the first
+# two (cos 0.94), then the four join all three (average cos 0.84), and then the
+# third scores only 0.785 against the other six: live assignment would never
+# have put it there.
+RIDER = {
+    "apple": 0.0,
+    "avocado": 0.0,
+    "banana split": -20.0,
+    "cherry": 25.0,
+    "citrus": 25.0,
+    "coconut": 25.0,
+    "cranberry": 25.0,
+}
+
+
+class Plane:
+    name = "plane"
+    dim = 2
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        angles = np.radians([RIDER[t] for t in texts])
+        return np.stack([np.cos(angles), np.sin(angles)], axis=1).astype(np.float32)
+
+
+def _recluster_rider(engine: MergeEngine) -> list[list[str]]:
+    clusters = engine.recluster([(t, t) for t in RIDER])
+    return sorted(sorted(c.ask_ids) for c in clusters)
+
+
+def test_a_recluster_never_keeps_an_ask_below_the_auto_band_against_its_question():
+    engine = MergeEngine(embedder=Plane(), thresholds=BANDS)
+    assert _recluster_rider(engine) == [
+        ["apple", "avocado", "cherry", "citrus", "coconut", "cranberry"],
+        ["banana split"],
+    ]
+    # It is offered to a person instead: its score, 2 x 0.785, is in the suggest band.
+    questions = [engine.ask_question[a] for a in ("banana split", "apple")]
+    offered = engine.suggestions(questions)
+    assert offered[questions[0]][0] == questions[1]
+    assert 1.2 <= offered[questions[0]][1] < 1.6
+
+
+def test_plain_average_linkage_would_have_kept_the_rider(monkeypatch):
+    # The control: without the check the rider stays in the big question.
+    def keep_all(self, parts, groups, *arrays):
+        return [
+            (None, sorted(i for p in merged for i in groups[p][1])) for merged in parts if merged
+        ]
+
+    monkeypatch.setattr(MergeEngine, "_keep_passing", keep_all)
+    engine = MergeEngine(embedder=Plane(), thresholds=BANDS)
+    assert _recluster_rider(engine) == [sorted(RIDER)]
+
+
+# -- calibration's margin ----------------------------------------------------------
+
+
+def test_the_precision_bound_is_below_the_precision_and_tighter_with_more_asks():
+    # One wrong pair in twenty: 9 asks of "a" with 1 of "b", in one question.
+    gold, pred = ["a"] * 9 + ["b"], [1] * 10
+    precision = pairwise_prf(gold, pred)[0]
+    small = precision_bound(gold, pred)
+    large = precision_bound(gold * 20, [p + 10 * k for k in range(20) for p in pred])
+    assert small < large < precision
+    assert precision_bound(["a", "a", "b"], [1, 1, 2]) == 1.0
+
+
+def test_the_scan_looks_past_a_few_wrong_near_duplicates_at_the_top():
+    # At 2.0 only near duplicates merge: 2 pairs, one wrong. Further down many
+    # more pairs merge, all right. The old scan stopped at 2.0 and merged nothing.
+    def measure(t: float) -> tuple[float, float, float, float]:
+        if t > 1.0:
+            return (0.5, 0.01, 0.02, 0.2)
+        if t > 0.0:
+            return (0.99, 0.5, 0.66, 0.97)
+        return (0.7, 0.9, 0.79, 0.6)
+
+    chosen, metrics = _scan(measure, 0.95)
+    assert 0.0 < chosen <= 1.0
+    assert metrics[2] == 0.66

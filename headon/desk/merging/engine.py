@@ -27,7 +27,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -109,6 +109,16 @@ class _Encoded(NamedTuple):
     overlap: Vectors  # surface overlap vectors times the square root of their weight
     chinese: npt.NDArray[np.bool_]
     density_weight: npt.NDArray[np.float32]  # w per key
+
+
+def _linkage(t: Thresholds, a: tuple[Any, ...], b: tuple[Any, ...]) -> Any:
+    """The average pair score across two sets of asks, from each side's sums
+    (vectors, overlap vectors, size, Chinese asks, weighted densities); the
+    second side may be many sets at once (see ``_average_linkage``)."""
+    s_a, o_a, n_a, zh_a, r_a = a
+    s_b, o_b, n_b, zh_b, r_b = b
+    offsets = _offsets(t, zh_a, n_a, zh_b, n_b)
+    return (2 * (s_b @ s_a - o_b @ o_a) - offsets) / (n_b * n_a) - (r_b / n_b + r_a / n_a)
 
 
 class MergeEngine:
@@ -590,10 +600,10 @@ class MergeEngine:
         t = self.thresholds
 
         def link(a: int, others: list[int]) -> npt.NDArray[np.float32]:
-            offsets = _offsets(t, zh_sizes[a], sizes[a], zh_sizes[others], sizes[others])
-            pairs = sizes[others] * sizes[a]
-            scores = (2 * (sums[others] @ sums[a] - osums[others] @ osums[a]) - offsets) / pairs - (
-                rsums[others] / sizes[others] + rsums[a] / sizes[a]
+            scores = _linkage(
+                t,
+                (sums[a], osums[a], sizes[a], zh_sizes[a], rsums[a]),
+                (sums[others], osums[others], sizes[others], zh_sizes[others], rsums[others]),
             )
             result: npt.NDArray[np.float32] = np.asarray(scores, dtype=np.float32)
             return result
@@ -666,13 +676,17 @@ class MergeEngine:
                 free = groups[part][0] is None
                 rest = sizes[g] - f_sizes[part]
                 if len(merged) > 1 and free and rest > 0:
-                    pairs = f_sizes[part] * rest
-                    offsets = _offsets(t, f_zh[part], f_sizes[part], zh_sizes[g] - f_zh[part], rest)
-                    score = (
-                        2 * (f_sums[part] @ (sums[g] - f_sums[part]))
-                        - 2 * (f_osums[part] @ (osums[g] - f_osums[part]))
-                        - offsets
-                    ) / pairs - (f_rsums[part] / f_sizes[part] + (rsums[g] - f_rsums[part]) / rest)
+                    score = _linkage(
+                        t,
+                        (f_sums[part], f_osums[part], f_sizes[part], f_zh[part], f_rsums[part]),
+                        (
+                            sums[g] - f_sums[part],
+                            osums[g] - f_osums[part],
+                            rest,
+                            zh_sizes[g] - f_zh[part],
+                            rsums[g] - f_rsums[part],
+                        ),
+                    )
                     if float(score) < t.meaning:
                         result.append((None, sorted(groups[part][1])))
                         continue

@@ -564,7 +564,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.history is not None and embedder is not None:
         history = load_history(args.history)
         start = time.perf_counter()
-        transform, chosen = fit_history(embedder, history, dev_rows, seed)
+        transform, chosen = fit_history(embedder, history, dev_rows, seed, thresholds)
         fit_s = time.perf_counter() - start
         start = time.perf_counter()
         pred = run_engine(MergeEngine(embedder=embedder, transform=transform), test_rows)
@@ -578,6 +578,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             history_questions=float(transform.classes),
             dev_precision=chosen.precision,
             dev_precision_bound=chosen.precision_bound,
+            **dict(zip(("floor_meaning", "floor_suggest"), chosen.floors or (), strict=False)),
             dev_f1=chosen.f1,
             **{f"threshold_{k}": float(v) for k, v in transform.thresholds.items()},
         )

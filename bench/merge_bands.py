@@ -37,14 +37,22 @@ def load_history(path: Path) -> Labelled:
 
 
 def fit_history(
-    embedder: Embedder, history: Labelled, dev_rows: Labelled, seed: int
+    embedder: Embedder,
+    history: Labelled,
+    dev_rows: Labelled,
+    seed: int,
+    untransformed: Thresholds | None = None,
 ) -> tuple[Transform, Calibration]:
-    """The transform from the history, carrying the thresholds chosen with it on dev."""
+    """The transform from the history, carrying the thresholds chosen with it
+    on dev, held to the false merges of the engine without it at
+    ``untransformed`` (calibrate.py's floor)."""
     vectors = MergeEngine(embedder=embedder).meaning_vectors([t for t, _ in history])
     if vectors is None:
         raise ValueError("a history needs a sentence embedder")
     transform = fit_transform(vectors, [c for _, c in history])
-    chosen = calibrate(embedder, dev_rows, transform=transform, seed=seed)
+    chosen = calibrate(
+        embedder, dev_rows, transform=transform, seed=seed, untransformed=untransformed
+    )
     return transform.with_thresholds(**chosen.values()), chosen
 
 

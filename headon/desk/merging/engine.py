@@ -121,6 +121,16 @@ def _linkage(t: Thresholds, a: tuple[Any, ...], b: tuple[Any, ...]) -> Any:
     return (2 * (s_b @ s_a - o_b @ o_a) - offsets) / (n_b * n_a) - (r_b / n_b + r_a / n_a)
 
 
+def _pair_scores(
+    t: Thresholds, enc: _Encoded, density: Any, a: Any, b: Any, similarity: Any
+) -> Any:
+    """Pair scores of rows a and b of one batch (index arrays that broadcast,
+    for pairs or a matrix), given cos(a, b) - o(a, b): see ``Thresholds``."""
+    w = enc.density_weight * density
+    zh = enc.chinese.astype(np.float32)
+    return 2 * similarity - w[a] - w[b] - _offsets(t, zh[a], 1.0, zh[b], 1.0)
+
+
 class MergeEngine:
     """Assigns asks to questions one at a time, or re-clusters a whole batch.
 
@@ -446,30 +456,41 @@ class MergeEngine:
         scores: list[float | None] = [None] * len(keys)
         enc = self._embed(unique)
         if enc is not None:
-            _, raw = _densities(enc.vectors, self.thresholds.neighbours)
-            density = raw + day_shift(raw, self.thresholds)
-            for i, (a, b) in enumerate(keys):
-                ra, rb = row[a], row[b]
-                cos = float(enc.vectors[ra] @ enc.vectors[rb])
-                cosines[i] = cos
-                scores[i] = (
-                    2 * (cos - float(enc.overlap[ra] @ enc.overlap[rb]))
-                    - float(enc.density_weight[ra] * density[ra])
-                    - float(enc.density_weight[rb] * density[rb])
-                    - float(
-                        _offsets(
-                            self.thresholds,
-                            float(enc.chinese[ra]),
-                            1.0,
-                            float(enc.chinese[rb]),
-                            1.0,
-                        )
-                    )
-                )
+            density = self._batch_density(enc)
+            left = np.array([row[a] for a, _ in keys], dtype=np.intp)
+            right = np.array([row[b] for _, b in keys], dtype=np.intp)
+            cosines, scores = [], []
+            for start in range(0, len(keys), 4096):  # a few MB of gathered rows at a time
+                a, b = left[start : start + 4096], right[start : start + 4096]
+                cos = np.einsum("ij,ij->i", enc.vectors[a], enc.vectors[b])
+                similarity = cos - np.einsum("ij,ij->i", enc.overlap[a], enc.overlap[b])
+                cosines += cos.tolist()
+                scores += _pair_scores(self.thresholds, enc, density, a, b, similarity).tolist()
         return [
             PairScore(a == b, jaccard(shingles(a), shingles(b)), cos, score)
             for (a, b), cos, score in zip(keys, cosines, scores, strict=True)
         ]
+
+    def key_scores(self, keys: Sequence[str]) -> npt.NDArray[np.float32] | None:
+        """The pair score of every two of these match keys, as a matrix (None
+        in lexical mode); the keys stand in for a day, as in ``score_pairs``.
+        n x n floats: for calibration's few thousand keys, not a whole day."""
+        enc = self._embed(list(keys))
+        if enc is None:
+            return None
+        rows = np.arange(len(keys))
+        similarity = enc.vectors @ enc.vectors.T - enc.overlap @ enc.overlap.T
+        density = self._batch_density(enc)
+        scores: npt.NDArray[np.float32] = _pair_scores(
+            self.thresholds, enc, density, rows[:, None], rows[None, :], similarity
+        ).astype(np.float32)
+        return scores
+
+    def _batch_density(self, enc: _Encoded) -> npt.NDArray[np.float32]:
+        """Each key's r among the batch, shifted as the day's would be."""
+        _, raw = _densities(enc.vectors, self.thresholds.neighbours)
+        shifted: npt.NDArray[np.float32] = raw + day_shift(raw, self.thresholds)
+        return shifted
 
     def same_question(self, pair: PairScore) -> bool:
         if pair.same_key or pair.jaccard >= self.thresholds.near:

@@ -216,7 +216,8 @@ def _fit(model: Embedder, history: History, rows: list[int]) -> Transform:
 def transform_refit(*, now: dt.datetime | None = None) -> LearnedTransform | None:
     """Fit the transform on the confirmed history, choose its bands on
     held-out wordings (merging/calibrate.py: auto-merged pairs at least 95%
-    precise there) and store both, or nothing: no embedder, too little
+    precise there; with fewer than 50 questions held out, letting through
+    no more wrong pairs there than the shipped bands do without it) and store both, or nothing: no embedder, too little
     history, or the same history as the latest fit (so the job can run
     twice and fit once)."""
     model = embedder()

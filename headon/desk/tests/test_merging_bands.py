@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -187,6 +189,19 @@ def bilingual(classes: int, per_class: int, seed: int) -> tuple[np.ndarray, list
     return x / np.linalg.norm(x, axis=1, keepdims=True), labels, langs
 
 
+class Lookup:
+    """An embedder that looks each text's vector up."""
+
+    name = "lookup"
+
+    def __init__(self, texts: Sequence[str], vectors: np.ndarray) -> None:
+        self.dim = vectors.shape[1]
+        self.table = {match_key(t): v for t, v in zip(texts, vectors, strict=True)}
+
+    def encode(self, keys: Sequence[str]) -> np.ndarray:
+        return np.stack([self.table[k] for k in keys])
+
+
 def twin_accuracy(x: np.ndarray, labels: list[str], langs: list[str]) -> float:
     """How often an ask is closer to its question in the other language than
     to any other question in its own language."""
@@ -282,14 +297,7 @@ def test_an_engine_with_a_transform_merges_twins_the_raw_one_keeps_apart():
     x, labels, _langs = bilingual(classes=6, per_class=10, seed=1)
     y, y_labels, y_langs = bilingual(classes=6, per_class=2, seed=8)  # one twin per question
     texts = [f"ask {i} {y_langs[i]}" for i in range(len(y))]
-    table = {match_key(t): v for t, v in zip(texts, y, strict=True)}
-
-    class Twins:
-        name, dim = "twins", 24
-
-        def encode(self, keys: Sequence[str]) -> np.ndarray:
-            return np.stack([table[k] for k in keys])
-
+    twins = Lookup(texts, y)
     transform = fit_transform(x, labels)
     th = Thresholds(meaning=1.2, suggest=0.8, density_weight=0.0, reference_density=0.0)
     items = [(str(i), t) for i, t in enumerate(texts)]
@@ -301,8 +309,8 @@ def test_an_engine_with_a_transform_merges_twins_the_raw_one_keeps_apart():
             for c in clusters
         )
 
-    assert pairs_together(MergeEngine(embedder=Twins(), thresholds=th)) == 0
-    assert pairs_together(MergeEngine(embedder=Twins(), thresholds=th, transform=transform)) == 6
+    assert pairs_together(MergeEngine(embedder=twins, thresholds=th)) == 0
+    assert pairs_together(MergeEngine(embedder=twins, thresholds=th, transform=transform)) == 6
 
 
 # -- calibration -----------------------------------------------------------------------
@@ -418,3 +426,72 @@ def test_the_scan_looks_past_a_few_wrong_near_duplicates_at_the_top():
     chosen, metrics = _scan(measure, 0.95)
     assert 0.0 < chosen <= 1.0
     assert metrics[2] == 0.66
+
+
+# -- a transform's bands and a small history ------------------------------------------
+
+
+def few_questions_day() -> tuple[list[tuple[str, str]], list[tuple[str, str]], Any, Transform]:
+    """A history of three questions; held-out asks of those three and two
+    more; and a day of twelve questions (the demo's first night, in miniature)."""
+    x, labels, _ = bilingual(classes=12, per_class=8, seed=1)
+    history = [i for i, label in enumerate(labels) if int(label[1:]) < 3]
+    y, day_labels, _ = bilingual(classes=12, per_class=4, seed=2)
+    texts = [f"ask {i}" for i in range(len(y))]
+    rows = list(zip(texts, day_labels, strict=True))
+    held_out = [(t, q) for t, q in rows if int(q[1:]) < 5]
+    transform = fit_transform(x[history], [labels[i] for i in history])
+    return held_out, rows, Lookup(texts, y), transform
+
+
+RAW = replace(BANDS, meaning=1.2, suggest=0.8)
+
+
+def day_precision(embedder, rows, thresholds, transform=None) -> float:
+    e = MergeEngine(embedder=embedder, thresholds=thresholds, transform=transform)
+    label = {
+        a: c.question_id
+        for c in e.recluster([(str(i), t) for i, (t, _) in enumerate(rows)])
+        for a in c.ask_ids
+    }
+    return pairwise_prf([q for _, q in rows], [label[str(i)] for i in range(len(rows))])[0]
+
+
+def test_a_transforms_bands_let_through_no_more_wrong_pairs_than_the_engine_without_it():
+    held_out, day, embedder, transform = few_questions_day()
+    chosen = calibrate(embedder, held_out, transform=transform, base=RAW, untransformed=RAW)
+    assert chosen.floors is not None
+    th = chosen.thresholds
+    assert th.meaning >= chosen.floors[0]
+    assert th.suggest >= chosen.floors[1]
+    keys = [match_key(t) for t, _ in held_out]
+    labels = np.array([q for _, q in held_out], dtype=object)
+    apart = np.triu(labels[:, None] != labels[None, :], k=1)
+    before = MergeEngine(embedder=embedder, thresholds=RAW).key_scores(keys)
+    after = MergeEngine(embedder=embedder, thresholds=th, transform=transform).key_scores(keys)
+    assert before is not None
+    assert after is not None
+    before, after = before[apart], after[apart]
+    assert (after >= th.meaning).sum() <= (before >= RAW.meaning).sum()
+    assert (after >= th.suggest).sum() <= (before >= RAW.suggest).sum()
+    # On the whole day of twelve questions the bands chosen on five hold up.
+    floored = day_precision(embedder, day, th, transform)
+    assert floored > 0.6
+
+
+def test_without_the_floor_a_small_history_chooses_bands_that_merge_other_questions(monkeypatch):
+    """The control: the same calibration without the floor chose an auto band
+    that was right on the five held-out questions and wrong on the day."""
+    from headon.desk.merging import calibrate as calibration
+
+    held_out, day, embedder, transform = few_questions_day()
+    floored = calibrate(embedder, held_out, transform=transform, base=RAW, untransformed=RAW)
+    monkeypatch.setattr(calibration, "_floors", lambda *args: (-np.inf, -np.inf))
+    loose = calibrate(embedder, held_out, transform=transform, base=RAW, untransformed=RAW)
+    assert loose.precision == floored.precision == 1.0  # both perfect on what they saw
+    assert loose.thresholds.meaning < floored.thresholds.meaning
+    assert (
+        day_precision(embedder, day, loose.thresholds, transform)
+        < 0.5
+        < day_precision(embedder, day, floored.thresholds, transform)
+    )

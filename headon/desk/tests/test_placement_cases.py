@@ -161,7 +161,7 @@ def test_the_demo_learns_from_its_answered_night_and_merges_its_next_day_with_it
     from django.test import Client
 
     from headon.accounts.models import User
-    from headon.desk.models import LearnedTransform
+    from headon.desk.models import AnsweredLookalike, LearnedTransform
     from headon.timezones import organiser_today
 
     merging._embedder_state.clear()
@@ -181,9 +181,35 @@ def test_the_demo_learns_from_its_answered_night_and_merges_its_next_day_with_it
         "question", "external_id"
     ):
         asked[question_id][int(external_id.rsplit("-q", 1)[1])] += 1
-    battery = [q for q, kinds in asked.items() if kinds.most_common(1)[0][0] == 2]
-    assert len(battery) <= 2  # one question, in whichever words
+    kind = {q: kinds.most_common(1)[0][0] for q, kinds in asked.items()}
+    battery = {q for q, k in kind.items() if k == 2}
+    # One question in whichever words, or questions a reviewer joins from the
+    # queue: each one the engine was not sure of is suggested for another
+    # battery question (the bands learned from ten questions are held to the
+    # engine's own false merges, decision 19), and nothing else is.
+    groups = {q: q for q in battery}
+
+    def root(q: int) -> int:
+        while groups[q] != q:
+            q = groups[q]
+        return q
+
+    for question_id, suggested in (
+        Ask.objects.filter(day=today, suggested__isnull=False)
+        .values_list("question", "suggested")
+        .distinct()
+    ):
+        if question_id in battery or suggested in battery:
+            assert kind[question_id] == kind[suggested] == 2
+            groups[root(question_id)] = root(suggested)
+    assert len({root(q) for q in battery}) <= 2
     assert not [q for q, kinds in asked.items() if kinds[1] and kinds[3]]  # range with price
+    # What it learned never lists a question as looking answered by another's answer.
+    for question_id, answer_id in AnsweredLookalike.objects.values_list("question", "answer"):
+        answered = Ask.objects.filter(question__answer_id=answer_id).values_list(
+            "external_id", flat=True
+        )
+        assert kind[question_id] in {int(e.rsplit("-q", 1)[1]) for e in answered}
     client = Client()
     client.force_login(User.objects.get(username="demo-triager"))
     page = client.get("/staff/desk/").content.decode()

@@ -15,11 +15,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from headon.desk import later
-from headon.desk.models import AnsweredCheck, AnsweredLookalike, Ask
+from headon.desk.models import AnsweredCheck, AnsweredLookalike, Ask, LinkRefusal
 
 # A check queued this long ago and still not started is taken for lost (its
 # job failed, or the queue was cleared): a new request queues another.
@@ -67,10 +67,13 @@ class Stored:
 
 def stored(day: dt.date) -> Stored:
     """The day's stored list, without the questions linked (or proposed
-    for a link), set aside or answered since it was worked out. Two queries."""
+    for a link), set aside or answered since it was worked out, nor a
+    pair a person refused since. Two queries."""
     check = AnsweredCheck.objects.filter(day=day).first()
+    refused = LinkRefusal.objects.filter(question=OuterRef("question"), answer=OuterRef("answer"))
     rows = list(
         AnsweredLookalike.objects.filter(
+            ~Exists(refused),
             day=day,
             question__answer__isnull=True,
             question__proposed_answer__isnull=True,

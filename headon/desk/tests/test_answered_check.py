@@ -209,3 +209,20 @@ class StoredListTests(Desk):
         setaside.question_set_aside(question=self.question, reason="not_question", actor=self.bob)
         setaside.set_aside_restore(question=self.question, actor=self.bob)
         self.assertEqual(queued(), 2)  # queued again: the job ran since the first
+
+    def test_a_refused_link_is_not_shown_again_before_the_next_check(self) -> None:
+        self.run_job()
+        answering.question_link(question=self.question, answer=self.warranty, actor=self.carol)
+        answering.question_link_refuse(question=self.question, actor=self.dave)
+        self.assertEqual(AnsweredLookalike.objects.count(), 1)  # stored, as checked
+        self.assertIn("Already answered? (0)", self.view())
+
+    def test_a_withdrawn_proposal_hides_only_its_own_pair(self) -> None:
+        """The control: a refusal of another answer leaves the row shown."""
+        self.run_job()
+        other = self.publish(
+            ["有没有热泵呀"], {**OTHER, "question_zh": "热泵", "question_en": "HP"}
+        )
+        answering.question_link(question=self.question, answer=other, actor=self.carol)
+        answering.question_link_refuse(question=self.question, actor=self.carol)
+        self.assertIn("Already answered? (1)", self.view())

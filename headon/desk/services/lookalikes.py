@@ -44,16 +44,23 @@ def check_requested(day: dt.date, *, now: dt.datetime | None = None) -> bool:
     return True
 
 
-def questions_reopened(question_ids: Iterable[int]) -> None:
-    """A link was refused or undone, or a question put back from the set
-    aside: it may look answered again, so the checked days it was asked on
-    are checked again. (A link or a set-aside only takes a question off
-    the list, and the page leaves such rows out without a new check.)"""
+def questions_changed(question_ids: Iterable[int]) -> None:
+    """The questions' asks changed (a merge, a split, a move, a suggestion
+    accepted), so their wordings did: the checked days they are asked on
+    are checked again. A day never checked is left to its first view."""
     days = AnsweredCheck.objects.filter(
         day__in=Ask.objects.filter(question__in=list(question_ids)).values("day")
     ).values_list("day", flat=True)
     for day in days:
         check_requested(day)
+
+
+def questions_reopened(question_ids: Iterable[int]) -> None:
+    """A link was refused or undone, or a question put back from the set
+    aside: it may look answered again, so the checked days it was asked on
+    are checked again. (A link or a set-aside only takes a question off
+    the list, and the page leaves such rows out without a new check.)"""
+    questions_changed(question_ids)
 
 
 @dataclass(frozen=True)

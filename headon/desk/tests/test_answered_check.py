@@ -226,3 +226,44 @@ class StoredListTests(Desk):
         answering.question_link(question=self.question, answer=other, actor=self.carol)
         answering.question_link_refuse(question=self.question, actor=self.carol)
         self.assertIn("Already answered? (1)", self.view())
+
+
+@override_settings(HEADON_EMBEDDER=["none"], HEADON_DIGEST_CUTOFF="23:00")
+class WhatAsksForACheckTests(Desk):
+    """Triage corrections and publications outside a digest change what the
+    day's stored list was worked out from: its checked days are checked again."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.use(SubjectEmbedder())
+        self.warranty = self.publish(["质保多久", "warranty how long"], WARRANTY)
+        self.question = self.asked(["保修期是多长时间", "保修期几年"])
+        self.other = self.asked(["充电桩送不送？"])
+        with time_machine.travel(LATER):
+            jobs.check_answered.call(DAY.isoformat())
+        self.assertEqual(queued(), 0)
+
+    def test_a_split_queues_a_check_of_the_day(self) -> None:
+        triage.asks_split(asks=[self.question.asks.earliest("pk")], actor=self.bob)
+        self.assertEqual(queued(), 1)
+
+    def test_a_move_queues_a_check_of_the_day(self) -> None:
+        triage.ask_move(ask=self.other.asks.get(), target=self.question, actor=self.bob)
+        self.assertEqual(queued(), 1)
+
+    def test_a_merge_queues_a_check_of_the_day(self) -> None:
+        triage.questions_merge(source=self.other, target=self.question, actor=self.bob)
+        self.assertEqual(queued(), 1)
+
+    def test_accepting_a_suggestion_queues_a_check_of_the_day(self) -> None:
+        ask = self.other.asks.get()
+        ask.suggested = self.question
+        ask.save(update_fields=["suggested"])
+        triage.suggestions_accept(asks=[ask], target=self.question, actor=self.bob)
+        self.assertEqual(queued(), 1)
+
+    def test_a_split_on_a_day_never_checked_queues_nothing(self) -> None:
+        """Its first view asks for the first check (see StoredListTests)."""
+        elsewhere = self.asked(["保修包括电池吗"], at=MORNING + dt.timedelta(days=1))
+        triage.asks_split(asks=[elsewhere.asks.get()], actor=self.bob)
+        self.assertEqual(queued(), 0)

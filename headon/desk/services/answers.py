@@ -298,7 +298,9 @@ def answer_publish(
     """Make the approved working copy public. Publishing an answer that was
     public already is a correction and needs a note saying what changed.
     `batch`: the caller recounts askers and related answers once for all
-    the answers it publishes (`after_publishing`)."""
+    the answers it publishes (`after_publishing`), and asks for the lists'
+    checks (`digest_publish` does both). Alone, on its own page, the
+    published side changed: the recent checked days are checked again."""
     current = _locked(answer)
     if current.status != Answer.Status.APPROVED:
         raise AnswerError(_("Only an approved answer can be published."))
@@ -325,6 +327,7 @@ def answer_publish(
     if not batch:
         after_publishing([current])
         current.refresh_from_db(fields=["asked_by", "related"])
+        lookalikes.published_outside_digest(now)
     _log(
         current,
         AnswerRevision.Kind.CORRECT if correction else AnswerRevision.Kind.PUBLISH,

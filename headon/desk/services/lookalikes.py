@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from headon.desk import later
 from headon.desk.models import AnsweredCheck, AnsweredLookalike, Ask, LinkRefusal
+from headon.timezones import organiser_tz
 
 # A check queued this long ago and still not started is taken for lost (its
 # job failed, or the queue was cleared): a new request queues another.
@@ -61,6 +62,19 @@ def questions_reopened(question_ids: Iterable[int]) -> None:
     are checked again. (A link or a set-aside only takes a question off
     the list, and the page leaves such rows out without a new check.)"""
     questions_changed(question_ids)
+
+
+def published_outside_digest(at: dt.datetime) -> None:
+    """An answer was published, or corrected, on its own page (not with a
+    digest, which asks for its own checks): the published side every list
+    is worked out against changed. Today's list is checked again, and
+    yesterday's (its digest may still be to come after midnight), each
+    only if it was checked: a day never checked is left to its first view,
+    and older days to the page's button."""
+    today = at.astimezone(organiser_tz()).date()
+    days = AnsweredCheck.objects.filter(day__in=[today - dt.timedelta(days=1), today])
+    for day in days.values_list("day", flat=True):
+        check_requested(day)
 
 
 @dataclass(frozen=True)

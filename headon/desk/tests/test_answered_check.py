@@ -13,9 +13,11 @@ from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 
 from headon.desk import jobs
+from headon.desk.digest.services import digest_publish
 from headon.desk.models import AnsweredCheck, AnsweredLookalike
 from headon.desk.services import answered, lookalikes, merging, setaside, triage
 from headon.desk.services import answers as answering
+from headon.desk.tests.test_answering import published_answer
 from headon.desk.tests.test_looks_answered import (
     DAY,
     MORNING,
@@ -267,3 +269,46 @@ class WhatAsksForACheckTests(Desk):
         elsewhere = self.asked(["保修包括电池吗"], at=MORNING + dt.timedelta(days=1))
         triage.asks_split(asks=[elsewhere.asks.get()], actor=self.bob)
         self.assertEqual(queued(), 0)
+
+    def correct(self, at: dt.datetime) -> None:
+        self.warranty.refresh_from_db()
+        answer = answering.answer_edit(
+            answer=self.warranty,
+            actor=self.carol,
+            fields={"body_en": f"Changed on {at:%d %B}."},
+            version=self.warranty.version,
+        )
+        answer = answering.answer_submit(answer=answer, actor=self.carol, version=answer.version)
+        answer = answering.answer_approve(answer=answer, actor=self.dave, version=answer.version)
+        with time_machine.travel(at):
+            answering.answer_publish(answer=answer, actor=self.dave, note="Six years now.")
+
+    def test_a_correction_published_on_its_own_page_queues_a_check_of_today(self) -> None:
+        self.correct(LATER + dt.timedelta(hours=1))
+        self.assertEqual(queued(), 1)
+        self.assertIsNotNone(AnsweredCheck.objects.get(day=DAY).queued_at)
+
+    def test_an_answer_published_on_its_own_page_queues_a_check_of_today(self) -> None:
+        with time_machine.travel(LATER + dt.timedelta(hours=1)):
+            published_answer(self.other, self.carol, self.dave, {**OTHER, **WARRANTY})
+        self.assertEqual(queued(), 1)
+
+    def test_a_digest_publication_queues_its_own_checks_once(self) -> None:
+        """The control: answers published with a digest go in a batch, and
+        the digest asks for its day and today, one job for the day."""
+        answer = answering.answer_create(question=self.other, actor=self.carol, fields=WARRANTY)
+        answer = answering.answer_submit(answer=answer, actor=self.carol, version=answer.version)
+        answering.answer_approve(answer=answer, actor=self.dave, version=answer.version)
+        digest_publish(DAY, actor=self.dave, now=LATER + dt.timedelta(hours=1))
+        self.assertEqual(queued(), 1)
+
+    def test_a_correction_checks_yesterday_again_but_no_older_day(self) -> None:
+        """The day after, yesterday's list still matters until its digest is
+        out; a week later, only today's, and only once it was checked."""
+        self.correct(LATER + dt.timedelta(days=1))
+        self.assertEqual(queued(), 1)
+        with time_machine.travel(LATER + dt.timedelta(days=1, minutes=5)):
+            jobs.check_answered.call(DAY.isoformat())
+        self.correct(LATER + dt.timedelta(days=7))
+        self.assertEqual(queued(), 1)  # the one above, and nothing new
+        self.assertFalse(AnsweredCheck.objects.filter(day=DAY + dt.timedelta(days=7)).exists())

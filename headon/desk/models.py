@@ -691,3 +691,26 @@ class AnsweredLookalike(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} q{self.question_id} a{self.answer_id} {self.score:.3f}"
+
+
+class LinkRefusal(models.Model):
+    """A person refused a proposed link of a question to an answer (or its
+    proposer withdrew it): the "Already answered?" list never proposes the
+    pair again. It belongs to the question's id: a question merged into
+    another, or the new one of a split, does not inherit it."""
+
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="+")
+    answer = models.ForeignKey(Answer, on_delete=models.CASCADE, related_name="+")
+    refused_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    refused_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            # The list's check reads a day's refusals by question: this index.
+            models.UniqueConstraint(fields=["question", "answer"], name="one_refusal_per_link")
+        ]
+
+    def __str__(self) -> str:
+        return f"q{self.question_id} not a{self.answer_id}"

@@ -137,7 +137,9 @@ def _engine(rows: list[tuple[str, str, str]]) -> MergeEngine | None:
 def looks_answered(day: dt.date, *, now: dt.datetime | None = None) -> list[LooksAnswered]:
     """The day's open questions (no answer, no proposed link, not set
     aside) that look like questions a recently published answer covers,
-    best first; by the search when no sentence model is configured."""
+    best first; by the search when no sentence model is configured. An
+    answer a person refused to link the question to is passed over for
+    its next best (`answers.question_link_refuse`)."""
     now = now or timezone.now()
     answers, rows = _published_side(now - dt.timedelta(days=settings.HEADON_ANSWERED_DAYS))
     engine = _engine(rows) if rows else None
@@ -149,6 +151,7 @@ def looks_answered(day: dt.date, *, now: dt.datetime | None = None) -> list[Look
         for item in overview.questions
         if item.question.answer_id is None and item.question.proposed_answer_id is None
     ][:CHECKED]
+    refused = answering.refused_answers([item.question.pk for item in open_questions])
     t = engine.thresholds
     wordings = {
         item.question.pk: [item.question.title, *(a.text for a in item.samples)]
@@ -166,6 +169,8 @@ def looks_answered(day: dt.date, *, now: dt.datetime | None = None) -> list[Look
         for key, score in scores.items():
             answer = answers[int(key[1:])]
             if question.is_rumour and not answer.is_clarification:
+                continue
+            if answer.pk in refused.get(question.pk, ()):
                 continue
             if score >= t.suggest and (best is None or (score, -answer.pk) > (best[0], -best[1])):
                 best = (score, answer.pk)

@@ -25,7 +25,15 @@ from headon.accounts.services import audit_record
 from headon.desk import figures
 from headon.desk.markup import markdown_text, render_markdown
 from headon.desk.merging.terms import terms
-from headon.desk.models import Answer, AnswerRevision, AnswerTerm, Ask, Question, Tag
+from headon.desk.models import (
+    Answer,
+    AnswerRevision,
+    AnswerTerm,
+    Ask,
+    LinkRefusal,
+    Question,
+    Tag,
+)
 from headon.desk.selectors import day_overview
 from headon.desk.services import answer_vectors, lookalikes
 
@@ -290,7 +298,9 @@ def answer_publish(
     """Make the approved working copy public. Publishing an answer that was
     public already is a correction and needs a note saying what changed.
     `batch`: the caller recounts askers and related answers once for all
-    the answers it publishes (`after_publishing`)."""
+    the answers it publishes (`after_publishing`), and asks for the lists'
+    checks (`digest_publish` does both). Alone, on its own page, the
+    published side changed: the recent checked days are checked again."""
     current = _locked(answer)
     if current.status != Answer.Status.APPROVED:
         raise AnswerError(_("Only an approved answer can be published."))
@@ -317,6 +327,7 @@ def answer_publish(
     if not batch:
         after_publishing([current])
         current.refresh_from_db(fields=["asked_by", "related"])
+        lookalikes.published_outside_digest(now)
     _log(
         current,
         AnswerRevision.Kind.CORRECT if correction else AnswerRevision.Kind.PUBLISH,
@@ -393,11 +404,19 @@ def question_link_confirm(*, question: Question, actor: User, answer: Answer) ->
 
 @transaction.atomic
 def question_link_refuse(*, question: Question, actor: User | None) -> Question:
-    """Drop a proposed link (the proposer withdraws it, or a reviewer refuses)."""
+    """Drop a proposed link (the proposer withdraws it, or a reviewer
+    refuses). The pair is remembered (LinkRefusal): the "Already
+    answered?" list never proposes it again, a person still may."""
     question = Question.objects.select_for_update().get(pk=question.pk)
     if question.proposed_answer_id is None:
         raise AnswerError(_("There is no proposed link to refuse."))
     proposed = question.proposed_answer_id
+    # The question's row lock orders two refusals of the same pair.
+    LinkRefusal.objects.update_or_create(
+        question=question,
+        answer_id=proposed,
+        defaults={"refused_by": actor, "refused_at": timezone.now()},
+    )
     question.proposed_answer = question.proposed_by = question.proposed_at = None
     question.save(update_fields=["proposed_answer", "proposed_by", "proposed_at"])
     audit_record(
@@ -567,24 +586,37 @@ def looks_answered(day: dt.date) -> list[tuple[Question, Answer, float]]:
     the best published answer for the question's title and top asks (the
     search the suggestions use, which indexes the answers' own questions
     and the asks linked to them) scores LOOKS_ANSWERED or more. For the
-    digest's pre-publish list: one click proposes the link. Checks the
-    best-ranked open questions only (three queries each)."""
+    digest's pre-publish list: one click proposes the link. A pair a
+    person refused is passed over for the question's next best answer.
+    Checks the best-ranked open questions only (three queries each)."""
     overview = day_overview(day, limit=None, samples=3, listed=True)
     candidates = [
         item
         for item in overview.questions
         if item.question.answer_id is None and item.question.proposed_answer_id is None
     ][:LOOKS_ANSWERED_CHECKED]
+    refused = refused_answers([item.question.pk for item in candidates])
     found: list[tuple[Question, int, float]] = []
     for item in candidates:
         text = " ".join(
             [item.question.title or item.question.text, *(a.text for a in item.samples)]
         )
-        hits = search(text, limit=1)
+        passed_over = refused.get(item.question.pk, set())
+        hits = [h for h in search(text, limit=1 + len(passed_over)) if h[0] not in passed_over]
         if hits and hits[0][1] >= LOOKS_ANSWERED:
             found.append((item.question, hits[0][0], hits[0][1]))
     answers = Answer.objects.filter(published__isnull=False).in_bulk([pk for _q, pk, _s in found])
     return [(q, answers[pk], score) for q, pk, score in found if pk in answers]
+
+
+def refused_answers(questions: Sequence[int]) -> dict[int, set[int]]:
+    """The answers a person refused to link each question to. One query."""
+    refused: dict[int, set[int]] = {}
+    for question_id, answer_id in LinkRefusal.objects.filter(question__in=questions).values_list(
+        "question", "answer"
+    ):
+        refused.setdefault(question_id, set()).add(answer_id)
+    return refused
 
 
 def _similarity(a: str, b: str) -> float:

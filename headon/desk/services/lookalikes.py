@@ -15,11 +15,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from headon.desk import later
-from headon.desk.models import AnsweredCheck, AnsweredLookalike, Ask
+from headon.desk.models import AnsweredCheck, AnsweredLookalike, Ask, LinkRefusal
+from headon.timezones import organiser_tz
 
 # A check queued this long ago and still not started is taken for lost (its
 # job failed, or the queue was cleared): a new request queues another.
@@ -44,15 +45,35 @@ def check_requested(day: dt.date, *, now: dt.datetime | None = None) -> bool:
     return True
 
 
+def questions_changed(question_ids: Iterable[int]) -> None:
+    """The questions' asks changed (a merge, a split, a move, a suggestion
+    accepted), so their wordings did: the checked days they are asked on
+    are checked again. A day never checked is left to its first view."""
+    days = AnsweredCheck.objects.filter(
+        day__in=Ask.objects.filter(question__in=list(question_ids)).values("day")
+    ).values_list("day", flat=True)
+    for day in days:
+        check_requested(day)
+
+
 def questions_reopened(question_ids: Iterable[int]) -> None:
     """A link was refused or undone, or a question put back from the set
     aside: it may look answered again, so the checked days it was asked on
     are checked again. (A link or a set-aside only takes a question off
     the list, and the page leaves such rows out without a new check.)"""
-    days = AnsweredCheck.objects.filter(
-        day__in=Ask.objects.filter(question__in=list(question_ids)).values("day")
-    ).values_list("day", flat=True)
-    for day in days:
+    questions_changed(question_ids)
+
+
+def published_outside_digest(at: dt.datetime) -> None:
+    """An answer was published, or corrected, on its own page (not with a
+    digest, which asks for its own checks): the published side every list
+    is worked out against changed. Today's list is checked again, and
+    yesterday's (its digest may still be to come after midnight), each
+    only if it was checked: a day never checked is left to its first view,
+    and older days to the page's button."""
+    today = at.astimezone(organiser_tz()).date()
+    days = AnsweredCheck.objects.filter(day__in=[today - dt.timedelta(days=1), today])
+    for day in days.values_list("day", flat=True):
         check_requested(day)
 
 
@@ -67,10 +88,13 @@ class Stored:
 
 def stored(day: dt.date) -> Stored:
     """The day's stored list, without the questions linked (or proposed
-    for a link), set aside or answered since it was worked out. Two queries."""
+    for a link), set aside or answered since it was worked out, nor a
+    pair a person refused since. Two queries."""
     check = AnsweredCheck.objects.filter(day=day).first()
+    refused = LinkRefusal.objects.filter(question=OuterRef("question"), answer=OuterRef("answer"))
     rows = list(
         AnsweredLookalike.objects.filter(
+            ~Exists(refused),
             day=day,
             question__answer__isnull=True,
             question__proposed_answer__isnull=True,

@@ -99,6 +99,8 @@ def questions_merge(*, source: Question, target: Question, actor: User | None) -
     }
     source.merged_into = target
     source.save(update_fields=["merged_into"])
+    # The target speaks with more wordings now: its days' lists may change.
+    lookalikes.questions_changed([target.pk])
     return _record(
         TriageAction.Kind.MERGE,
         actor,
@@ -115,11 +117,14 @@ def asks_split(
     if not asks:
         raise TriageError(_("Choose the asks to split off."))
     question = Question.objects.create(text=(text or asks[0].text).strip()[:500])
+    left = {a.question_id for a in asks if a.question_id}
     before = {
         "placements": _placements(asks),
         "asks": _place(asks, question),
         "created": question.pk,
     }
+    # Both the new question and the ones the asks left may now look answered.
+    lookalikes.questions_changed([question.pk, *left])
     return question, _record(
         TriageAction.Kind.SPLIT, actor, before, {"question": question.pk, "asks": len(asks)}
     )
@@ -129,7 +134,9 @@ def asks_split(
 def ask_move(*, ask: Ask, target: Question, actor: User | None) -> TriageAction:
     if ask.question_id == target.pk:
         raise TriageError(_("The ask is in that question already."))
+    left = [ask.question_id] if ask.question_id else []
     before = {"placements": _placements([ask]), "asks": _place([ask], target)}
+    lookalikes.questions_changed([target.pk, *left])
     return _record(TriageAction.Kind.MOVE, actor, before, {"ask": ask.pk, "target": target.pk})
 
 
@@ -162,7 +169,9 @@ def suggestions_accept(
     if not asks:
         raise TriageError(_("These asks wait for no decision about this question any more."))
     placements = _placements(asks)
+    sources = {a.question_id for a in asks if a.question_id}
     before = {"placements": placements, "asks": _place(asks, target, Ask.Placement.ACCEPTED)}
+    lookalikes.questions_changed([target.pk, *sources])
     # A question these asks left empty is no place to suggest any more.
     left = {a.question_id for a in asks} - set(
         Ask.objects.filter(question__in={a.question_id for a in asks}).values_list(

@@ -13,9 +13,11 @@ from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 
 from headon.desk import jobs
+from headon.desk.digest.services import digest_publish
 from headon.desk.models import AnsweredCheck, AnsweredLookalike
 from headon.desk.services import answered, lookalikes, merging, setaside, triage
 from headon.desk.services import answers as answering
+from headon.desk.tests.test_answering import published_answer
 from headon.desk.tests.test_looks_answered import (
     DAY,
     MORNING,
@@ -209,3 +211,104 @@ class StoredListTests(Desk):
         setaside.question_set_aside(question=self.question, reason="not_question", actor=self.bob)
         setaside.set_aside_restore(question=self.question, actor=self.bob)
         self.assertEqual(queued(), 2)  # queued again: the job ran since the first
+
+    def test_a_refused_link_is_not_shown_again_before_the_next_check(self) -> None:
+        self.run_job()
+        answering.question_link(question=self.question, answer=self.warranty, actor=self.carol)
+        answering.question_link_refuse(question=self.question, actor=self.dave)
+        self.assertEqual(AnsweredLookalike.objects.count(), 1)  # stored, as checked
+        self.assertIn("Already answered? (0)", self.view())
+
+    def test_a_withdrawn_proposal_hides_only_its_own_pair(self) -> None:
+        """The control: a refusal of another answer leaves the row shown."""
+        self.run_job()
+        other = self.publish(
+            ["有没有热泵呀"], {**OTHER, "question_zh": "热泵", "question_en": "HP"}
+        )
+        answering.question_link(question=self.question, answer=other, actor=self.carol)
+        answering.question_link_refuse(question=self.question, actor=self.carol)
+        self.assertIn("Already answered? (1)", self.view())
+
+
+@override_settings(HEADON_EMBEDDER=["none"], HEADON_DIGEST_CUTOFF="23:00")
+class WhatAsksForACheckTests(Desk):
+    """Triage corrections and publications outside a digest change what the
+    day's stored list was worked out from: its checked days are checked again."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.use(SubjectEmbedder())
+        self.warranty = self.publish(["质保多久", "warranty how long"], WARRANTY)
+        self.question = self.asked(["保修期是多长时间", "保修期几年"])
+        self.other = self.asked(["充电桩送不送？"])
+        with time_machine.travel(LATER):
+            jobs.check_answered.call(DAY.isoformat())
+        self.assertEqual(queued(), 0)
+
+    def test_a_split_queues_a_check_of_the_day(self) -> None:
+        triage.asks_split(asks=[self.question.asks.earliest("pk")], actor=self.bob)
+        self.assertEqual(queued(), 1)
+
+    def test_a_move_queues_a_check_of_the_day(self) -> None:
+        triage.ask_move(ask=self.other.asks.get(), target=self.question, actor=self.bob)
+        self.assertEqual(queued(), 1)
+
+    def test_a_merge_queues_a_check_of_the_day(self) -> None:
+        triage.questions_merge(source=self.other, target=self.question, actor=self.bob)
+        self.assertEqual(queued(), 1)
+
+    def test_accepting_a_suggestion_queues_a_check_of_the_day(self) -> None:
+        ask = self.other.asks.get()
+        ask.suggested = self.question
+        ask.save(update_fields=["suggested"])
+        triage.suggestions_accept(asks=[ask], target=self.question, actor=self.bob)
+        self.assertEqual(queued(), 1)
+
+    def test_a_split_on_a_day_never_checked_queues_nothing(self) -> None:
+        """Its first view asks for the first check (see StoredListTests)."""
+        elsewhere = self.asked(["保修包括电池吗"], at=MORNING + dt.timedelta(days=1))
+        triage.asks_split(asks=[elsewhere.asks.get()], actor=self.bob)
+        self.assertEqual(queued(), 0)
+
+    def correct(self, at: dt.datetime) -> None:
+        self.warranty.refresh_from_db()
+        answer = answering.answer_edit(
+            answer=self.warranty,
+            actor=self.carol,
+            fields={"body_en": f"Changed on {at:%d %B}."},
+            version=self.warranty.version,
+        )
+        answer = answering.answer_submit(answer=answer, actor=self.carol, version=answer.version)
+        answer = answering.answer_approve(answer=answer, actor=self.dave, version=answer.version)
+        with time_machine.travel(at):
+            answering.answer_publish(answer=answer, actor=self.dave, note="Six years now.")
+
+    def test_a_correction_published_on_its_own_page_queues_a_check_of_today(self) -> None:
+        self.correct(LATER + dt.timedelta(hours=1))
+        self.assertEqual(queued(), 1)
+        self.assertIsNotNone(AnsweredCheck.objects.get(day=DAY).queued_at)
+
+    def test_an_answer_published_on_its_own_page_queues_a_check_of_today(self) -> None:
+        with time_machine.travel(LATER + dt.timedelta(hours=1)):
+            published_answer(self.other, self.carol, self.dave, {**OTHER, **WARRANTY})
+        self.assertEqual(queued(), 1)
+
+    def test_a_digest_publication_queues_its_own_checks_once(self) -> None:
+        """The control: answers published with a digest go in a batch, and
+        the digest asks for its day and today, one job for the day."""
+        answer = answering.answer_create(question=self.other, actor=self.carol, fields=WARRANTY)
+        answer = answering.answer_submit(answer=answer, actor=self.carol, version=answer.version)
+        answering.answer_approve(answer=answer, actor=self.dave, version=answer.version)
+        digest_publish(DAY, actor=self.dave, now=LATER + dt.timedelta(hours=1))
+        self.assertEqual(queued(), 1)
+
+    def test_a_correction_checks_yesterday_again_but_no_older_day(self) -> None:
+        """The day after, yesterday's list still matters until its digest is
+        out; a week later, only today's, and only once it was checked."""
+        self.correct(LATER + dt.timedelta(days=1))
+        self.assertEqual(queued(), 1)
+        with time_machine.travel(LATER + dt.timedelta(days=1, minutes=5)):
+            jobs.check_answered.call(DAY.isoformat())
+        self.correct(LATER + dt.timedelta(days=7))
+        self.assertEqual(queued(), 1)  # the one above, and nothing new
+        self.assertFalse(AnsweredCheck.objects.filter(day=DAY + dt.timedelta(days=7)).exists())

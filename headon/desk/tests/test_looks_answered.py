@@ -170,6 +170,28 @@ class EngineScoreTests(Desk):
         answering.question_link(question=proposed, answer=self.warranty, actor=self.carol)
         self.assertEqual(self.listed(), {})
 
+    def test_a_refused_pair_is_never_listed_again_but_another_answer_may_be(self) -> None:
+        question = self.asked(["保修期是多长时间"])
+        battery = self.publish(
+            ["电池质保多久"],
+            {**OTHER, "question_zh": "电池质保多久？", "question_en": "Battery warranty?"},
+        )
+        self.assertEqual(self.listed()[question.pk].answer, self.warranty)  # the control
+        answering.question_link(question=question, answer=self.warranty, actor=self.carol)
+        answering.question_link_refuse(question=question, actor=self.dave)
+        self.assertEqual(self.listed()[question.pk].answer, battery)
+        answering.question_link(question=question, answer=battery, actor=self.carol)
+        answering.question_link_refuse(question=question, actor=self.carol)  # withdrawn
+        self.assertNotIn(question.pk, self.listed())
+
+    def test_a_refusal_belongs_to_the_question_not_to_the_one_it_is_merged_into(self) -> None:
+        refused = self.asked(["保修期是多长时间"])
+        kept = self.asked(["What is the guarantee period?"])
+        answering.question_link(question=refused, answer=self.warranty, actor=self.carol)
+        answering.question_link_refuse(question=refused, actor=self.dave)
+        triage.questions_merge(source=refused, target=kept, actor=self.bob)
+        self.assertEqual(self.listed()[kept.pk].answer, self.warranty)
+
     def test_an_answer_published_long_ago_is_not_compared(self) -> None:
         self.asked(["保修期是多长时间"])
         with override_settings(HEADON_ANSWERED_DAYS=0):
@@ -213,6 +235,26 @@ class NoModelTests(Desk):
         with time_machine.travel(MORNING + dt.timedelta(hours=2)):
             old = {q.pk: a for q, a, _s in answering.looks_answered(DAY)}
         self.assertEqual(old.get(rumour.pk), delivery)
+
+    def test_the_search_skips_a_refused_pair_for_the_next_answer(self) -> None:
+        self.use(None)
+        # Other subjects, so that the two delivery answers' words are rare.
+        for topic in ("可以参观工厂吗", "有没有热泵", "Is there a HUD?", "保修多久"):
+            self.publish([topic], {**OTHER, "question_zh": topic, "question_en": topic})
+        self.publish(["什么时候交付"], DELIVERY)
+        self.publish(
+            ["首批车什么时候交付"],
+            {**DELIVERY, "question_zh": "首批车什么时候开始交付？", "question_en": "First cars?"},
+        )
+        again = self.asked(["请问什么时候开始交付"])
+        first = self.listed()[again.pk].answer
+        answering.question_link(question=again, answer=first, actor=self.carol)
+        answering.question_link_refuse(question=again, actor=self.dave)
+        second = self.listed()[again.pk].answer
+        self.assertNotEqual(second, first)
+        with time_machine.travel(MORNING + dt.timedelta(hours=2)):
+            found = {q.pk: a for q, a, _s in answering.looks_answered(DAY)}
+        self.assertEqual(found[again.pk], second)
 
 
 @functools.cache

@@ -130,4 +130,5 @@ def question_retitle(*, question: Question, title: str, actor: User | None) -> T
     before = {"title": [question.pk, question.title]}
     question.title = title
     question.save(update_fields=["title"])
+    lookalikes.questions_changed([question.pk])  # the list compares the title too
     return record(TriageAction.Kind.RETITLE, actor, before, {"question": question.pk})

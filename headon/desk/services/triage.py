@@ -145,6 +145,8 @@ def question_flag(*, question: Question, rumour: bool, actor: User | None) -> Tr
     before = {"rumour": [question.pk, question.is_rumour]}
     question.is_rumour = rumour
     question.save(update_fields=["is_rumour"])
+    # A rumour is compared with clarifications only: its list entry changes.
+    lookalikes.questions_changed([question.pk])
     kind = TriageAction.Kind.FLAG if rumour else TriageAction.Kind.UNFLAG
     return _record(kind, actor, before, {"question": question.pk})
 

@@ -264,6 +264,14 @@ class WhatAsksForACheckTests(Desk):
         triage.suggestions_accept(asks=[ask], target=self.question, actor=self.bob)
         self.assertEqual(queued(), 1)
 
+    def test_a_new_title_queues_a_check_of_the_day(self) -> None:
+        setaside.question_retitle(question=self.question, title="Battery warranty", actor=self.bob)
+        self.assertEqual(queued(), 1)
+
+    def test_flagging_a_rumour_queues_a_check_of_the_day(self) -> None:
+        triage.question_flag(question=self.question, rumour=True, actor=self.bob)
+        self.assertEqual(queued(), 1)
+
     def test_a_split_on_a_day_never_checked_queues_nothing(self) -> None:
         """Its first view asks for the first check (see StoredListTests)."""
         elsewhere = self.asked(["保修包括电池吗"], at=MORNING + dt.timedelta(days=1))

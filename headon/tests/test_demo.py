@@ -75,6 +75,7 @@ def test_the_demos_draw_verifies_with_the_published_verifier_alone(lexical, tmp_
 
     call_command("demo", no_serve=True, stdout=io.StringIO())
     client = Client()
+    assert_the_summer_is_history()
     record = client.get("/visits/open-factory-days-2024/draw/record.json")
     assert record.status_code == 200
     (tmp_path / "record.json").write_bytes(record.content)
@@ -87,6 +88,26 @@ def test_the_demos_draw_verifies_with_the_published_verifier_alone(lexical, tmp_
     run = subprocess.run(full, cwd=tmp_path, capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "round 9683710's signature is quicknet's" in run.stdout
+
+
+def assert_the_summer_is_history() -> None:
+    """Summer 2024 ended: its parties confirmed in 2024 and hold tickets,
+    and nobody is asked today to confirm a visit two years ago."""
+    from headon.sms import outbox
+    from headon.visits import jobs
+    from headon.visits.models import Offer, Ticket
+
+    summer = Offer.objects.filter(session__program__slug="open-factory-days-2024")
+    assert summer.count() > 40
+    assert set(summer.values_list("status", flat=True)) == {Offer.Status.CONFIRMED}
+    for offer in summer.select_related("session"):
+        assert offer.offered_at.year == 2024
+        assert offer.deadline <= offer.session.starts_at
+    assert Ticket.objects.filter(offer__in=summer).count() == sum(o.seats for o in summer)
+    outbox.clear()
+    for pk in summer.values_list("pk", flat=True):
+        jobs.notify_offer.call(pk)
+    assert outbox == []
 
 
 def test_the_demo_refuses_to_run_in_production(settings) -> None:

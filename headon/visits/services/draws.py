@@ -37,6 +37,7 @@ from headon.visits.models import (
     Draw,
     Offer,
     Program,
+    Session,
     WaitlistEntry,
 )
 from headon.visits.services.companions import drop_unconfirmed
@@ -273,13 +274,16 @@ def draw_run(*, program: Program, actor: User | None, beacon_value: str = "") ->
             program=program, reference__in=[p.ref for p in parties]
         ).only("id", "reference", "party_size")
     }
+    # A party must be able to answer before its session starts: a draw run
+    # late gives it until the start, as a waitlist offer does.
     deadline = offer_deadline(now)
+    starts = dict(Session.objects.filter(program=program).values_list("pk", "starts_at"))
     Offer.objects.bulk_create(
         Offer(
             application=applications[ref],
             session_id=int(session[1:]),
             seats=applications[ref].party_size,
-            deadline=deadline,
+            deadline=min(deadline, starts[int(session[1:])]),
             offered_at=now,
         )
         for ref, session in result.offers.items()

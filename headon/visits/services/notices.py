@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from headon.accounts.models import AuditEvent
@@ -89,6 +89,10 @@ def _first_notice(offer_id: int, status: str, action: str) -> Offer | None:
 @transaction.atomic
 def offer_notice(offer_id: int) -> bool:
     """Tell the party, once, it has a place and until when to confirm."""
+    if Offer.objects.filter(pk=offer_id, deadline__lte=timezone.now()).exists():
+        # Nothing left to confirm (a draw run after its sessions began, or
+        # a worker back after the deadline): no "confirm by" a past time.
+        return False
     offer = _first_notice(offer_id, Offer.Status.OFFERED, OFFER_NOTIFIED)
     if offer is None:
         return False

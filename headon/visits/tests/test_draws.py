@@ -377,6 +377,35 @@ class NotificationTests(TestCase):
         self.assertFalse(jobs.notify_offer.call(offer.pk))  # confirmed: no reminder
 
 
+class LateDrawTests(TestCase):
+    def test_a_late_draw_gives_until_the_start_and_says_nothing_of_a_past_session(self) -> None:
+        """A draw run a day before a session gave its parties 72 hours to
+        confirm, past the start; one run after a session began sent "confirm
+        by" a time after the visit (the demo's summer 2024 program did)."""
+        from headon.sms import outbox
+        from headon.visits import jobs
+
+        program = make_program(sessions=2, capacity=4)
+        soon, gone = program.sessions.order_by("starts_at")
+        now = timezone.now().replace(microsecond=0)
+        hours = dt.timedelta(hours=1)
+        Session.objects.filter(pk=soon.pk).update(
+            starts_at=now + 20 * hours, ends_at=now + 22 * hours
+        )
+        Session.objects.filter(pk=gone.pk).update(starts_at=now - 2 * hours, ends_at=now - hours)
+        make_application(program, 1, 1, [soon])
+        make_application(program, 2, 1, [gone])
+        drawn(program)
+        late, past = Offer.objects.get(session=soon), Offer.objects.get(session=gone)
+        self.assertEqual(late.deadline, now + 20 * hours)
+        self.assertEqual(past.deadline, now - 2 * hours)
+        outbox.clear()
+        self.assertTrue(jobs.notify_offer.call(late.pk))
+        self.assertFalse(jobs.notify_offer.call(past.pk))
+        self.assertEqual([m for m in outbox if "T00002" in m[1]], [])
+        self.assertEqual(len(outbox), 1)
+
+
 class SealedListTests(TestCase):
     def test_a_sealed_list_takes_no_change_or_withdrawal(self) -> None:
         from headon.visits.errors import VisitError

@@ -147,6 +147,28 @@ def test_the_demo_links_to_the_port_it_serves_on(
 
 
 @pytest.mark.django_db
+def test_the_demo_serves_from_a_fresh_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Web workers forked from the process that loaded the demo (and the
+    sentence model's threads) aborted on Ctrl-C; the demo now serves from a
+    new process image, on the address it was given."""
+    import sys
+
+    from headon.ops.management.commands import demo
+
+    for loader in ("desk_demo", "visits_demo", "accounts_demo"):
+        monkeypatch.setattr(demo, loader, mock.MagicMock())
+    monkeypatch.setattr(demo, "call_command", mock.MagicMock())
+    execv = mock.MagicMock()
+    monkeypatch.setattr(demo.os, "execv", execv)
+    call_command("demo", bind="127.0.0.1:8101", stdout=io.StringIO())
+    execv.assert_called_once_with(
+        sys.executable,
+        [sys.executable, "-m", "headon", "serve", "--bind", "127.0.0.1:8101", "--with-worker"],
+    )
+    assert all(c.args[0] != "serve" for c in demo.call_command.call_args_list)
+
+
+@pytest.mark.django_db
 def test_the_demo_day_lists_questions_that_look_answered_in_both_languages(lexical) -> None:
     """The demo stores today's list as the worker would: the digest page
     shows it at once, in English and in Chinese, with no worker running."""

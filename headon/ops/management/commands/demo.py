@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 from django.conf import settings
@@ -67,4 +68,16 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"  One of its visitors' tickets: {visits_demo.ticket_link(today)}")
         if not no_serve:
-            call_command("serve", bind=bind, with_worker=True)
+            serve_afresh(bind)
+
+
+def serve_afresh(bind: str) -> None:
+    """Serve from a fresh process image: loading the demo started the
+    sentence model's thread pools in this one, and web workers forked from
+    it aborted on Ctrl-C ("terminate called after throwing an instance of
+    'std::system_error'", "Worker was sent SIGABRT!"). The environment,
+    HEADON_SITE_URL included, carries over."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    argv = [sys.executable, "-m", "headon", "serve", "--bind", bind, "--with-worker"]
+    os.execv(sys.executable, argv)  # our own argv, no shell  # noqa: S606  # nosec B606

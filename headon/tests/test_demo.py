@@ -157,15 +157,16 @@ def test_the_demo_serves_from_a_fresh_process(monkeypatch: pytest.MonkeyPatch) -
 
     for loader in ("desk_demo", "visits_demo", "accounts_demo"):
         monkeypatch.setattr(demo, loader, mock.MagicMock())
-    monkeypatch.setattr(demo, "call_command", mock.MagicMock())
+    commands = mock.MagicMock()
+    monkeypatch.setattr(demo, "call_command", commands)
     execv = mock.MagicMock()
-    monkeypatch.setattr(demo.os, "execv", execv)
+    monkeypatch.setattr(os, "execv", execv)
     call_command("demo", bind="127.0.0.1:8101", stdout=io.StringIO())
     execv.assert_called_once_with(
         sys.executable,
         [sys.executable, "-m", "headon", "serve", "--bind", "127.0.0.1:8101", "--with-worker"],
     )
-    assert all(c.args[0] != "serve" for c in demo.call_command.call_args_list)
+    assert all(c.args[0] != "serve" for c in commands.call_args_list)
 
 
 @pytest.mark.django_db

@@ -38,7 +38,7 @@ from .minhash import MinHashIndex, jaccard, shingles
 from .normalise import is_chinese, match_key
 from .overlap import DIM as OVERLAP_DIM
 from .overlap import overlap_vectors
-from .scoring import Thresholds, day_shift
+from .scoring import Thresholds, day_shift, lifted
 from .scoring import UnionFind as _UnionFind
 from .scoring import densities as _densities
 from .scoring import offsets as _offsets
@@ -211,7 +211,8 @@ class MergeEngine:
         self._osums[row] += enc.overlap[i]
         self._counts[row] += 1
         self._zh_counts[row] += float(enc.chinese[i])
-        self._rsums[row] += float(enc.density_weight[i]) * (raw + self._day_shift())
+        r = float(lifted(raw, self._day_shift(), self.thresholds))
+        self._rsums[row] += float(enc.density_weight[i]) * r
         if self._npoints == len(self._points):
             self._points = np.concatenate([self._points, np.zeros_like(self._points)])
             self._raw = np.concatenate([self._raw, np.zeros_like(self._raw)])
@@ -324,7 +325,8 @@ class MergeEngine:
         suggested: tuple[str, float] | None = None
         if enc is not None and self._questions:
             raw = self._density(enc.vectors[0])
-            scores = self._question_scores(enc, 0, raw + self._day_shift())
+            density = float(lifted(raw, self._day_shift(), self.thresholds))
+            scores = self._question_scores(enc, 0, density)
             t = self.thresholds
             # Best first; a few more than the auto band needs, for locks to skip.
             for row in np.argsort(-scores)[:20]:
@@ -386,7 +388,9 @@ class MergeEngine:
             return {}
         total = np.zeros(len(self._questions), dtype=np.float32)
         for i in range(len(keys)):
-            density = self._density(enc.vectors[i]) + self._day_shift()
+            density = float(
+                lifted(self._density(enc.vectors[i]), self._day_shift(), self.thresholds)
+            )
             total += self._question_scores(enc, i, density)
         return {
             question_id: float(total[row]) / len(keys)
@@ -489,7 +493,9 @@ class MergeEngine:
     def _batch_density(self, enc: _Encoded) -> npt.NDArray[np.float32]:
         """Each key's r among the batch, shifted as the day's would be."""
         _, raw = _densities(enc.vectors, self.thresholds.neighbours)
-        shifted: npt.NDArray[np.float32] = raw + day_shift(raw, self.thresholds)
+        shifted: npt.NDArray[np.float32] = lifted(
+            raw, day_shift(raw, self.thresholds), self.thresholds
+        )
         return shifted
 
     def same_question(self, pair: PairScore) -> bool:
@@ -530,7 +536,7 @@ class MergeEngine:
             clusters = groups
         else:
             neighbours, raw = _densities(enc.vectors, self.thresholds.neighbours)
-            density = raw + np.float32(day_shift(raw, self.thresholds))
+            density = lifted(raw, day_shift(raw, self.thresholds), self.thresholds)
             key_row = {key: row for row, key in enumerate(unique_keys)}
             clusters = self._average_linkage(groups, keys, enc, density, neighbours, key_row)
         result = self._name_clusters(clusters, ask_ids, keys, previous or {})

@@ -214,3 +214,42 @@ def test_the_demo_learns_from_its_answered_night_and_merges_its_next_day_with_it
     client.force_login(User.objects.get(username="demo-triager"))
     page = client.get("/staff/desk/").content.decode()
     assert "The merge engine learned this desk's words from 10 answered questions" in page
+    a_lone_ask_on_the_demos_busy_day_stays_alone(sentence_model, today)
+
+
+def a_lone_ask_on_the_demos_busy_day_stays_alone(model: Embedder, today: dt.date) -> None:
+    """Issue 16's import, tried on the demo's day of 1,500 asks: "有热泵吗"
+    joined the new question "后排有座椅加热吗" inside the auto band, learned
+    transform or not. On a busy day a lone ask's nearest asks are about other
+    things, its r was low and so was its bar (scoring.lifted). The control
+    shows the merge without the floor on r."""
+    from dataclasses import replace
+
+    from headon.desk.merging.engine import MergeEngine
+    from headon.desk.merging.scoring import Thresholds
+
+    _row, transform = merging.current_transform(model)
+    remembering = merging.RememberingEmbedder(model)
+    placed = [
+        (str(pk), text, str(question))
+        for pk, text, question in Ask.objects.filter(day=today, question__isnull=False)
+        .order_by("pk")
+        .values_list("pk", "text", "question")
+    ]
+    assert len(placed) > 1000
+    for learned in (None, transform):
+        base = Thresholds.from_values(learned.thresholds) if learned else Thresholds()
+        for slack, joined in ((base.density_slack, False), (10.0, True)):
+            engine = MergeEngine(
+                embedder=remembering,
+                transform=learned,
+                thresholds=replace(base, density_slack=slack),
+            )
+            engine.load(placed)
+            heated = [engine.assign(f"h{n}", text) for n, text in enumerate(HEATED)]
+            pump = [engine.assign(f"p{n}", text) for n, text in enumerate(HEAT_PUMP)]
+            together = pump[0].question_id == heated[0].question_id
+            assert together is joined, (learned is not None, slack, heated, pump)
+            if not joined:
+                assert heated[2].question_id == heated[0].question_id  # still a desk that merges
+                assert pump[1].question_id == pump[0].question_id

@@ -33,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .embedders import Embedder, Vectors
+from .fillers import without_fillers
 from .learn import Transform
 from .minhash import MinHashIndex, jaccard, shingles
 from .normalise import is_chinese, match_key
@@ -147,9 +148,12 @@ class MergeEngine:
         new_question_id: Callable[[], str] | None = None,
         closed: frozenset[str] = frozenset(),
         transform: Transform | None = None,
+        fillers: frozenset[str] = frozenset(),
     ) -> None:
         self.embedder = embedder
         self.transform = transform
+        # Remarks that end asks, matched as if absent (fillers.py): "在线等".
+        self.fillers = frozenset(fillers)
         if thresholds is None and transform is not None and transform.thresholds:
             # Scores under a transform have their own scale: its calibration holds.
             thresholds = Thresholds.from_values(transform.thresholds)
@@ -164,6 +168,11 @@ class MergeEngine:
             )
         self._new_id = new_question_id or (lambda: uuid.uuid4().hex)
         self._reset()
+
+    def _key(self, text: str) -> str:
+        """The key an ask is matched on: its match key without the remarks
+        that end it."""
+        return match_key(without_fillers(text, self.fillers))
 
     # -- incremental state -------------------------------------------------------
 
@@ -268,14 +277,14 @@ class MergeEngine:
 
     def meaning_vectors(self, texts: Sequence[str]) -> Vectors | None:
         """The vectors the meaning stage compares for these texts (None in lexical mode)."""
-        enc = self._embed([match_key(text) for text in texts])
+        enc = self._embed([self._key(text) for text in texts])
         return None if enc is None else enc.vectors
 
     def densities(self, texts: Sequence[str]) -> npt.NDArray[np.float32] | None:
         """Each distinct text's r among the others, before any day shift, as
         ``recluster`` measures it (None in lexical mode): the median over a
         calibration day is ``Thresholds.reference_density``."""
-        enc = self._embed(list(dict.fromkeys(match_key(text) for text in texts)))
+        enc = self._embed(list(dict.fromkeys(self._key(text) for text in texts)))
         return None if enc is None else _densities(enc.vectors, self.thresholds.neighbours)[1]
 
     def _density(self, vector: npt.NDArray[np.float32]) -> float:
@@ -307,7 +316,7 @@ class MergeEngine:
         takes exact and near duplicates, pinned asks and auto scores only: no
         band below auto ever places an ask, so it is only ever suggested.
         """
-        key = match_key(text)
+        key = self._key(text)
         pinned = self.locks.pinned.get(ask_id)
         if pinned is not None:
             self._place(ask_id, key, pinned)
@@ -355,7 +364,7 @@ class MergeEngine:
         than assigning each placed ask as a pinned one, which embeds one text
         at a time."""
         ask_ids = [ask_id for ask_id, _, _ in placed]
-        keys = [match_key(text) for _, text, _ in placed]
+        keys = [self._key(text) for _, text, _ in placed]
         members: dict[str, list[str]] = defaultdict(list)
         for ask_id, _, question_id in placed:
             members[question_id].append(ask_id)
@@ -382,7 +391,7 @@ class MergeEngine:
         the mean over the distinct texts of the score ``assign`` would give
         each (its density taken among the engine's asks). Compare it with
         the bands as ``assign`` does. Empty in lexical mode or with no texts."""
-        keys = list(dict.fromkeys(k for k in (match_key(text) for text in texts) if k))
+        keys = list(dict.fromkeys(k for k in (self._key(text) for text in texts) if k))
         enc = self._embed(keys) if keys else None
         if enc is None or not self._questions:
             return {}
@@ -453,7 +462,7 @@ class MergeEngine:
         The batch stands in for a day: each text's density r is taken among all
         the texts of the batch, as ``recluster`` does among a day's asks.
         """
-        keys = [(match_key(a), match_key(b)) for a, b in pairs]
+        keys = [(self._key(a), self._key(b)) for a, b in pairs]
         unique = list(dict.fromkeys(k for pair in keys for k in pair))
         row = {key: i for i, key in enumerate(unique)}
         cosines: list[float | None] = [None] * len(keys)
@@ -526,7 +535,7 @@ class MergeEngine:
         The engine's incremental state is replaced by the result.
         """
         ask_ids = [ask_id for ask_id, _ in items]
-        keys = [match_key(text) for _, text in items]
+        keys = [self._key(text) for _, text in items]
         units, unit_fixed = self._units(ask_ids, keys, previous or {})
         groups = self._near_groups(units, unit_fixed, keys)
         unique_keys = sorted({keys[i] for _, members in groups for i in members})

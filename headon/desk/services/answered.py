@@ -34,6 +34,7 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from headon.desk.merging import Locks, MergeEngine
+from headon.desk.merging.fillers import shared_remarks
 from headon.desk.models import Answer, AnsweredCheck, AnsweredLookalike, Question
 from headon.desk.selectors import day_overview, listed_asks
 from headon.desk.services import answers as answering
@@ -124,7 +125,10 @@ def _engine(rows: list[tuple[str, str, str]]) -> MergeEngine | None:
         remembered = _state.get("embedder")
         if _state.get("memory") != memory or len(getattr(remembered, "_memo", ())) > REMEMBERED:
             _state.clear()
-        engine, _row = merging.new_engine(locks=Locks(), closed=frozenset())
+        # Remarks ending asks of many answers are compared as if absent, as
+        # the day's merging does (merging/fillers.py).
+        remarks = shared_remarks((text, answer) for _id, text, answer in rows)
+        engine, _row = merging.new_engine(locks=Locks(), closed=frozenset(), fillers=remarks)
         if _state.get("embedder") is not None:
             engine.embedder = _state["embedder"]
         else:

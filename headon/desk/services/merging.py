@@ -31,6 +31,7 @@ from django.db import transaction
 from headon.desk.checks import check_merge_settings
 from headon.desk.merging import Assignment, Cluster, Locks, MergeEngine, load_embedder
 from headon.desk.merging.embedders import Embedder, Vectors
+from headon.desk.merging.fillers import shared_remarks
 from headon.desk.merging.learn import Transform, TransformError
 from headon.desk.merging.minhash import jaccard, shingles
 from headon.desk.merging.normalise import is_chinese, match_key
@@ -186,10 +187,12 @@ def new_engine(
     closed: frozenset[str],
     new_question_id: Callable[[], str] | None = None,
     remember: bool = False,
+    fillers: frozenset[str] = frozenset(),
 ) -> tuple[MergeEngine, int]:
     """An engine with the process's embedder and the latest learned
     transform, and the transform's row id (0: none). `remember`: the engine
-    embeds each text once however often it is asked (one run's memory)."""
+    embeds each text once however often it is asked (one run's memory).
+    `fillers`: remarks it matches asks without (`remarks_of`)."""
     model = embedder()
     row, transform = current_transform(model)
     engine = MergeEngine(
@@ -198,8 +201,18 @@ def new_engine(
         closed=closed,
         transform=transform,
         new_question_id=new_question_id,
+        fillers=fillers,
     )
     return engine, row
+
+
+def remarks_of(day: dt.date, asks: Iterable[Ask]) -> frozenset[str]:
+    """The remarks that end asks of many questions (merging/fillers.py),
+    among `asks` of `day` and the asks of the day before, under the
+    questions they are in now: the public's habits carry over, so the first
+    import of a day is matched without them too."""
+    earlier = Ask.objects.filter(day=day - dt.timedelta(days=1)).values_list("text", "question_id")
+    return shared_remarks([*((a.text, a.question_id) for a in asks), *earlier])
 
 
 def _new_id() -> str:
@@ -261,7 +274,13 @@ def recluster_day(day: dt.date) -> ReclusterResult:
     previous = {str(a.pk): str(a.question_id) for a in asks if a.question_id}
     locks = locks_for(asks)
     closed = closed_questions(a.question_id for a in asks)
-    engine, _row = new_engine(locks=locks, closed=closed, new_question_id=_new_id, remember=True)
+    engine, _row = new_engine(
+        locks=locks,
+        closed=closed,
+        new_question_id=_new_id,
+        remember=True,
+        fillers=remarks_of(day, asks),
+    )
     clusters = engine.recluster([(str(a.pk), a.text) for a in asks], previous=previous)
     open_ids = [c.question_id for c in clusters if c.question_id not in closed]
     suggestions = engine.suggestions(open_ids)
@@ -517,6 +536,7 @@ def _engine_for(day: dt.date, asks: list[Ask], closed: frozenset[str]) -> MergeE
         closed=closed,
         # A new question is a row at once, so the cached engine knows it by pk.
         new_question_id=lambda: str(Question.objects.create(text="").pk),
+        fillers=remarks_of(day, asks),
     )
     engine.load(
         [(str(a.pk), a.text, str(a.question_id)) for a in asks if a.question_id is not None]

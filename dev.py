@@ -266,8 +266,19 @@ def log_text(log: Path, lines: int = LOG_LINES) -> str:
     return f"... ({len(kept) - lines} lines above: {log})\n" + "\n".join(kept[-lines:])
 
 
-def run_parts(parts: list[Part]) -> list[tuple[Part, int, float]]:
-    """Run the parts at once; print each one's log as it ends."""
+def reap(popen: subprocess.Popen[bytes]) -> tuple[int, float] | None:
+    """A finished process's exit code and CPU seconds (its own and those of
+    the children it waited for: browsers, servers, Java), or None."""
+    pid, status, usage = os.wait4(popen.pid, os.WNOHANG)
+    if pid == 0:
+        return None
+    popen.returncode = os.waitstatus_to_exitcode(status)
+    return popen.returncode, usage.ru_utime + usage.ru_stime
+
+
+def run_parts(parts: list[Part]) -> list[tuple[Part, int, float, float]]:
+    """Run the parts at once; print each one's log as it ends. For each:
+    its exit code, wall seconds and CPU seconds."""
     running: dict[str, tuple[Part, subprocess.Popen[bytes], float]] = {}
     for part in parts:
         for directory in (part.env["HEADON_DATA_DIR"], part.env["TMPDIR"]):
@@ -284,17 +295,17 @@ def run_parts(parts: list[Part]) -> list[tuple[Part, int, float]]:
                 start_new_session=True,  # its own process group, stopped as one
             )
         running[part.name] = (part, popen, time.monotonic())
-    finished: list[tuple[Part, int, float]] = []
+    finished: list[tuple[Part, int, float, float]] = []
     heartbeat = time.monotonic() + HEARTBEAT_SECONDS
     try:
         while running:
             for name, (part, popen, started) in list(running.items()):
-                code = popen.poll()
-                if code is None:
+                if (result := reap(popen)) is None:
                     continue
                 del running[name]
+                code, cpu = result
                 seconds = time.monotonic() - started
-                finished.append((part, code, seconds))
+                finished.append((part, code, seconds, cpu))
                 outcome = "ok" if code == 0 else f"FAILED ({code})"
                 say(f"{part.name}: {outcome} in {seconds:.0f} s; its output:")
                 print(log_text(part.log), flush=True)
@@ -325,8 +336,8 @@ def test(args: list[str]) -> None:
     run_dir = Path(tempfile.mkdtemp(prefix="headon-test-run-"))
     parts = plan_tests(args, lint=lint_too, pg_url=pg_url, run_dir=run_dir, base=dict(os.environ))
     summary = [
-        (part.name, f"{'ok' if code == 0 else 'FAILED'} in {seconds:.0f} s")
-        for part, code, seconds in sorted(run_parts(parts), key=lambda f: parts.index(f[0]))
+        (part.name, f"{'ok' if code == 0 else 'FAILED'} in {seconds:.0f} s ({cpu:.0f} s of CPU)")
+        for part, code, seconds, cpu in sorted(run_parts(parts), key=lambda f: parts.index(f[0]))
     ]
     if pg_note:
         summary.append(("tests on PostgreSQL", pg_note))
@@ -335,7 +346,11 @@ def test(args: list[str]) -> None:
         say(f"logs and test directories kept in {run_dir}")
     else:
         shutil.rmtree(run_dir, ignore_errors=True)
-    say(f"summary ({time.monotonic() - started:.0f} s in all)")
+    # The parts share the cores with whatever else runs on the machine: the
+    # load average (over the last 15 minutes) and their CPU time say how much.
+    load = os.getloadavg()[2]
+    cores = os.cpu_count()
+    say(f"summary: {time.monotonic() - started:.0f} s in all, load {load:.1f} on {cores} cores")
     for name, outcome in summary:
         print(f"  {name:<34} {outcome}")
     sys.exit(1 if failed else 0)

@@ -207,8 +207,10 @@ def part_env(
     base: dict[str, str], work: Path, *, database_url: str | None, redis_db: int | None
 ) -> dict[str, str]:
     """`base` for one process: its own data and temporary directories under
-    `work`, its database and Redis database, and one BLAS/OpenMP thread
-    (four processes share two cores; more threads each only fight)."""
+    `work`, its database and Redis database, and one BLAS/OpenMP thread:
+    four processes share two cores, and OpenBLAS's threads spin while they
+    wait (an eigh of the demo's 896 dimensions took 2.1 s of CPU with two
+    threads on the busy machine, 0.14 s with one)."""
     env = {k: v for k, v in base.items() if k != "DATABASE_URL"}
     if database_url:
         env["DATABASE_URL"] = database_url
@@ -315,11 +317,25 @@ def run_parts(parts: list[Part]) -> list[tuple[Part, int, float, float]]:
                 say(f"still running: {', '.join(running)}")
             time.sleep(0.2)
     except KeyboardInterrupt:
-        for _, popen, _ in running.values():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(popen.pid, signal.SIGTERM)
+        stop([popen for _, popen, _ in running.values()])
         raise
     return finished
+
+
+def stop(popens: list[subprocess.Popen[bytes]], grace: float = 15) -> None:
+    """Interrupt each part's process group as Ctrl-C would have (the parts
+    run in sessions of their own, out of the terminal's reach), so pytest
+    tears down and drops its test database; kill what is left after
+    `grace` seconds."""
+    for popen in popens:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(popen.pid, signal.SIGINT)
+    deadline = time.monotonic() + grace
+    for popen in popens:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            popen.wait(timeout=max(deadline - time.monotonic(), 0))
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(popen.pid, signal.SIGKILL)
 
 
 def test(args: list[str]) -> None:
@@ -335,9 +351,14 @@ def test(args: list[str]) -> None:
         pg_note, pg_url = f"FAILED: cannot reach {pg_url}: {reason}", ""
     run_dir = Path(tempfile.mkdtemp(prefix="headon-test-run-"))
     parts = plan_tests(args, lint=lint_too, pg_url=pg_url, run_dir=run_dir, base=dict(os.environ))
+    try:
+        finished = run_parts(parts)
+    except KeyboardInterrupt:
+        say(f"interrupted; the logs are in {run_dir}")
+        sys.exit(130)
     summary = [
         (part.name, f"{'ok' if code == 0 else 'FAILED'} in {seconds:.0f} s ({cpu:.0f} s of CPU)")
-        for part, code, seconds, cpu in sorted(run_parts(parts), key=lambda f: parts.index(f[0]))
+        for part, code, seconds, cpu in sorted(finished, key=lambda f: parts.index(f[0]))
     ]
     if pg_note:
         summary.append(("tests on PostgreSQL", pg_note))

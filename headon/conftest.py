@@ -95,3 +95,16 @@ def sign_in(page: Any, base: str, username: str) -> None:
     page.fill("#id_password", PASSWORD)
     with page.expect_navigation():
         page.click("button:has-text('Sign in')")
+
+
+def fill_draft(page: Any, selector: str, text: str) -> None:
+    """Fill a body field of the answer form and wait for the live check it
+    starts (htmx posts the draft 700 ms after the last input). A check
+    still in flight when the page moves on, or when the other body's check
+    replaces it, is aborted, and htmx logs that as a console error: on a
+    busy machine a save clicked right after filling met one."""
+    with page.expect_response(lambda response: "/answers/check/" in response.url):
+        page.fill(selector, text)
+    # Answered; htmx has swapped the warnings in when the field has lost
+    # its in-flight class.
+    page.wait_for_function("() => !document.querySelector('.htmx-request')")

@@ -2,12 +2,17 @@ from __future__ import annotations
 
 import io
 import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 from unittest import mock
 
 import pytest
 from django.core.management import call_command
-from django.test import Client
+from django.test import Client, TestCase, override_settings
 
 from headon.accounts.demo import demo_password
 from headon.accounts.models import User
@@ -29,65 +34,6 @@ def test_the_demo_loads_twice_without_doubling_anything() -> None:
     assert Answer.objects.filter(status=Answer.Status.PUBLISHED).count() == 10
     assert demo_password() in out.getvalue()
     assert "demo-visit-coordinator" in out.getvalue()
-
-
-@pytest.fixture
-def lexical(settings):
-    """The demo with the merge engine's lexical stages only: the same data
-    in a few seconds (the test above loads it with the models)."""
-    from headon.desk.services import merging
-
-    settings.HEADON_EMBEDDER = ["none"]
-    merging._embedder_state.clear()
-    yield
-    merging._embedder_state.clear()
-
-
-@pytest.mark.django_db
-def test_a_demo_account_signs_in_and_sees_its_half(lexical) -> None:
-    call_command("demo", no_serve=True, stdout=io.StringIO())
-    client = Client()
-    response = client.post(
-        "/accounts/login/", {"username": "demo-visit-coordinator", "password": demo_password()}
-    )
-    assert response.status_code == 302
-    assert client.get("/staff/visits/").status_code == 200
-    assert client.get("/staff/desk/").status_code == 403
-
-
-@pytest.mark.django_db
-def test_the_demo_program_reads_in_both_languages(lexical) -> None:
-    call_command("demo", no_serve=True, stdout=io.StringIO())
-    client = Client()
-    assert "Open Factory Days 2027" in client.get("/visits/").content.decode()
-    assert (
-        "2027 工厂开放日" in client.get("/visits/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
-    )
-
-
-@pytest.mark.django_db
-def test_the_demos_draw_verifies_with_the_published_verifier_alone(lexical, tmp_path) -> None:
-    """A stranger downloads the record and the verifier and runs it: on the
-    standard library alone it checks everything but the round's BLS
-    signature (and says so); with py_arkworks_bls12381, that too."""
-    import subprocess
-    import sys
-
-    call_command("demo", no_serve=True, stdout=io.StringIO())
-    client = Client()
-    assert_the_summer_is_history()
-    record = client.get("/visits/open-factory-days-2024/draw/record.json")
-    assert record.status_code == 200
-    (tmp_path / "record.json").write_bytes(record.content)
-    (tmp_path / "verify_draw.py").write_bytes(client.get("/visits/draw/verify_draw.py").content)
-    bare = [sys.executable, "-I", "-S", "verify_draw.py", "record.json"]
-    run = subprocess.run(bare, cwd=tmp_path, capture_output=True, text=True, check=False)
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert "round 9683710's BLS signature not checked" in run.stdout
-    full = [sys.executable, "verify_draw.py", "record.json", "--require-signature"]
-    run = subprocess.run(full, cwd=tmp_path, capture_output=True, text=True, check=False)
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert "round 9683710's signature is quicknet's" in run.stdout
 
 
 def assert_the_summer_is_history() -> None:
@@ -151,7 +97,6 @@ def test_the_demo_serves_from_a_fresh_process(monkeypatch: pytest.MonkeyPatch) -
     """Web workers forked from the process that loaded the demo (and the
     sentence model's threads) aborted on Ctrl-C; the demo now serves from a
     new process image, on the address it was given."""
-    import sys
 
     from headon.ops.management.commands import demo
 
@@ -169,28 +114,82 @@ def test_the_demo_serves_from_a_fresh_process(monkeypatch: pytest.MonkeyPatch) -
     assert all(c.args[0] != "serve" for c in commands.call_args_list)
 
 
-@pytest.mark.django_db
-def test_the_demo_day_lists_questions_that_look_answered_in_both_languages(lexical) -> None:
-    """The demo stores today's list as the worker would: the digest page
-    shows it at once, in English and in Chinese, with no worker running."""
-    import re
+@override_settings(HEADON_EMBEDDER=["none"])
+class LoadedDemoTests(TestCase):
+    """What the loaded demo shows. The demo is loaded once for the class
+    (each test rolls its own changes back), with the merge engine's
+    lexical stages only: the same data in a few seconds (the test above
+    loads it with the models). Loaded for each test, as it was, the four
+    cost three times the CPU."""
 
-    from headon.desk.models import AnsweredLookalike
-    from headon.timezones import organiser_today
+    @classmethod
+    def setUpClass(cls) -> None:
+        from headon.desk.services import merging
 
-    call_command("demo", no_serve=True, stdout=io.StringIO())
-    today = organiser_today()
-    rows = AnsweredLookalike.objects.filter(day=today)
-    assert rows.exists()
-    client = Client()
-    client.force_login(User.objects.get(username="demo-approver"))
-    url = f"/staff/desk/digest/{today.isoformat()}/"
-    english = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    chinese = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
-    listed = re.search(r"Already answered\? \((\d+)\)", english)
-    assert listed is not None
-    assert int(listed.group(1)) >= 1
-    listed = re.search(r"似乎已有回答？（(\d+)）", chinese)
-    assert listed is not None
-    assert int(listed.group(1)) >= 1
-    assert "Link to this answer" in english
+        merging._embedder_state.clear()
+        cls.addClassCleanup(merging._embedder_state.clear)
+        super().setUpClass()
+
+    @classmethod
+    def setUpTestData(cls) -> None:
+        call_command("demo", no_serve=True, stdout=io.StringIO())
+
+    def test_a_demo_account_signs_in_and_sees_its_half(self) -> None:
+        client = Client()
+        response = client.post(
+            "/accounts/login/",
+            {"username": "demo-visit-coordinator", "password": demo_password()},
+        )
+        assert response.status_code == 302
+        assert client.get("/staff/visits/").status_code == 200
+        assert client.get("/staff/desk/").status_code == 403
+
+    def test_the_demo_program_reads_in_both_languages(self) -> None:
+        client = Client()
+        assert "Open Factory Days 2027" in client.get("/visits/").content.decode()
+        chinese = client.get("/visits/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+        assert "2027 工厂开放日" in chinese
+
+    def test_the_demos_draw_verifies_with_the_published_verifier_alone(self) -> None:
+        """A stranger downloads the record and the verifier and runs it: on the
+        standard library alone it checks everything but the round's BLS
+        signature (and says so); with py_arkworks_bls12381, that too."""
+        client = Client()
+        assert_the_summer_is_history()
+        record = client.get("/visits/open-factory-days-2024/draw/record.json")
+        assert record.status_code == 200
+        with tempfile.TemporaryDirectory() as directory:
+            tmp_path = Path(directory)
+            (tmp_path / "record.json").write_bytes(record.content)
+            verifier = client.get("/visits/draw/verify_draw.py").content
+            (tmp_path / "verify_draw.py").write_bytes(verifier)
+            bare = [sys.executable, "-I", "-S", "verify_draw.py", "record.json"]
+            run = subprocess.run(bare, cwd=tmp_path, capture_output=True, text=True, check=False)
+            assert run.returncode == 0, run.stdout + run.stderr
+            assert "round 9683710's BLS signature not checked" in run.stdout
+            full = [sys.executable, "verify_draw.py", "record.json", "--require-signature"]
+            run = subprocess.run(full, cwd=tmp_path, capture_output=True, text=True, check=False)
+            assert run.returncode == 0, run.stdout + run.stderr
+            assert "round 9683710's signature is quicknet's" in run.stdout
+
+    def test_the_demo_day_lists_questions_that_look_answered_in_both_languages(self) -> None:
+        """The demo stores today's list as the worker would: the digest page
+        shows it at once, in English and in Chinese, with no worker running."""
+        from headon.desk.models import AnsweredLookalike
+        from headon.timezones import organiser_today
+
+        today = organiser_today()
+        rows = AnsweredLookalike.objects.filter(day=today)
+        assert rows.exists()
+        client = Client()
+        client.force_login(User.objects.get(username="demo-approver"))
+        url = f"/staff/desk/digest/{today.isoformat()}/"
+        english = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+        chinese = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+        listed = re.search(r"Already answered\? \((\d+)\)", english)
+        assert listed is not None
+        assert int(listed.group(1)) >= 1
+        listed = re.search(r"似乎已有回答？（(\d+)）", chinese)
+        assert listed is not None
+        assert int(listed.group(1)) >= 1
+        assert "Link to this answer" in english

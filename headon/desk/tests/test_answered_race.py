@@ -52,8 +52,24 @@ class TwoChecksAtOnceTests(TransactionTestCase):
 
     @skipUnlessDBFeature("has_select_for_update")
     def test_the_control_without_the_row_lock_the_runs_clash(self) -> None:
-        """PostgreSQL only: SQLite's IMMEDIATE transactions take turns anyway."""
+        """PostgreSQL only: SQLite's IMMEDIATE transactions take turns anyway.
+
+        Without the lock, each run deletes the day's rows and then inserts
+        its own. A second barrier holds both runs between the two, so both
+        have deleted before either inserts: left to the scheduler, on a busy
+        machine one run could finish before the other deleted, and then the
+        later run simply replaced the rows and nothing clashed."""
         self.assertEqual(connection.vendor, "postgresql")
-        with mock.patch.object(answered, "_locked", lambda day: AnsweredCheck.objects.get(day=day)):
+        both_deleted = threading.Barrier(2, timeout=10)
+        insert = AnsweredLookalike.objects.bulk_create
+
+        def insert_together(*args: Any, **kwargs: Any) -> Any:
+            both_deleted.wait()
+            return insert(*args, **kwargs)
+
+        with (
+            mock.patch.object(answered, "_locked", lambda day: AnsweredCheck.objects.get(day=day)),
+            mock.patch.object(AnsweredLookalike.objects, "bulk_create", insert_together),
+        ):
             results = self.run_twice()
         self.assertTrue(any(isinstance(r, IntegrityError) for r in results), results)

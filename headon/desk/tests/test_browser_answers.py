@@ -13,7 +13,7 @@ import pytest
 import time_machine
 from django.test import override_settings
 
-from headon.conftest import sign_in
+from headon.conftest import fill_draft, sign_in
 from headon.desk.merging.normalise import exact_key
 from headon.desk.models import Answer, Ask, Channel, Question
 from headon.testing import make_staff
@@ -81,8 +81,8 @@ def test_a_night_at_the_desk_from_triage_to_the_published_digest(
         writer.click("text=Write an answer")
     writer.fill("#id_question_zh", "什么时候开始交付？")
     writer.fill("#id_question_en", f"When do deliveries start? {XSS}")
-    writer.fill("#id_body_zh", "**12月1日**起全国同时交付。")
-    writer.fill("#id_body_en", f"Deliveries start on **1 December**. {XSS}")
+    fill_draft(writer, "#id_body_zh", "**12月1日**起全国同时交付。")
+    fill_draft(writer, "#id_body_en", f"Deliveries start on **1 December**. {XSS}")
     with writer.expect_navigation():
         writer.click("button:has-text('Save the draft')")
     no_xss(writer)

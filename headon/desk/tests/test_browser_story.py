@@ -14,7 +14,7 @@ import pytest
 import time_machine
 from django.test import override_settings
 
-from headon.conftest import sign_in
+from headon.conftest import fill_draft, sign_in
 from headon.desk.digest import services as digests
 from headon.desk.merging.normalise import exact_key
 from headon.desk.models import Answer, Ask, Channel, Question
@@ -156,8 +156,8 @@ def test_a_contradicting_draft_is_shown_beside_the_published_answer(
         if lang == "zh":
             writer.goto(f"{base}/staff/desk/questions/{asked.pk}/answer/")
             writer.fill("#id_question_en", "How long is the warranty?")
-            writer.fill("#id_body_en", "The warranty is 3 years or 60,000 km.")
-            writer.fill("#id_body_zh", "质保 3 年或 6 万公里。")
+            fill_draft(writer, "#id_body_en", "The warranty is 3 years or 60,000 km.")
+            fill_draft(writer, "#id_body_zh", "质保 3 年或 6 万公里。")
             with writer.expect_navigation():
                 writer.click("form.form > button[type=submit]")
         else:

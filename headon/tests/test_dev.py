@@ -162,3 +162,16 @@ def test_a_short_log_is_printed_whole_and_a_long_one_ends_with_its_path(tmp_path
     log.write_text("".join(f"line {n}\n" for n in range(10)))
     text = dev.log_text(log, lines=3)
     assert text.splitlines() == [f"... (7 lines above: {log})", "line 7", "line 8", "line 9"]
+
+
+def test_bandits_misreadings_of_nosec_reasons_are_not_shown():
+    """Field report P11: lines that looked like failures on every run."""
+    assert dev._bandit_noise(
+        "[manager]\tWARNING\tTest in comment: demo is not a test name or id, ignoring"
+    )
+    assert dev._bandit_noise(
+        "[tester]\tWARNING\tnosec encountered (B608), but no failed test on line 3"
+    )
+    assert not dev._bandit_noise(
+        ">> Issue: [B608:hardcoded_sql_expressions] Possible SQL injection"
+    )

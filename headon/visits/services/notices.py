@@ -63,9 +63,12 @@ OFFER_NOTIFIED = "offer_notified"
 TICKETS_NOTIFIED = "tickets_notified"
 
 
-def _first_notice(offer_id: int, status: str, action: str) -> Offer | None:
-    """The offer, locked, if it has `status` and `action` was not yet
-    recorded for it; records it.
+def _first_notice(
+    offer_id: int, status: str, action: str, *, before_deadline: bool = False
+) -> Offer | None:
+    """The offer, locked, if it has `status` (and, with `before_deadline`,
+    its deadline is still ahead) and `action` was not yet recorded for it;
+    records it.
 
     Call in the transaction that sends: a second run of the job (a worker
     killed after enqueuing only some of `notify_offers`' jobs, whose rerun
@@ -77,6 +80,7 @@ def _first_notice(offer_id: int, status: str, action: str) -> Offer | None:
     )
     if (
         offer.status != status
+        or (before_deadline and offer.deadline <= timezone.now())
         or AuditEvent.objects.filter(
             action=action, target_type=Offer._meta.label_lower, target_id=str(offer_id)
         ).exists()
@@ -89,11 +93,9 @@ def _first_notice(offer_id: int, status: str, action: str) -> Offer | None:
 @transaction.atomic
 def offer_notice(offer_id: int) -> bool:
     """Tell the party, once, it has a place and until when to confirm."""
-    if Offer.objects.filter(pk=offer_id, deadline__lte=timezone.now()).exists():
-        # Nothing left to confirm (a draw run after its sessions began, or
-        # a worker back after the deadline): no "confirm by" a past time.
-        return False
-    offer = _first_notice(offer_id, Offer.Status.OFFERED, OFFER_NOTIFIED)
+    # Past its deadline there is nothing left to confirm (a draw run after
+    # its sessions began, a worker back late): no "confirm by" a past time.
+    offer = _first_notice(offer_id, Offer.Status.OFFERED, OFFER_NOTIFIED, before_deadline=True)
     if offer is None:
         return False
     application = offer.application

@@ -14,7 +14,10 @@ between Chinese characters. It counts when asks of at least
 a remark is dropped, never a name: a clause with a digit or a one-letter
 word ("Model Y", "SU7"), a single word, or fewer than three Chinese
 characters stays. A question's own words asked with different remarks stay
-too: their asks are under one or two questions. What this cannot tell from
+too: their asks are under one or two questions. Only named authors count
+(``MIN_AUTHORS``): the public ask form is anonymous, so a script posting
+"<anything>，换电池要多少钱" under five topics cannot make the engine ignore a
+real question's last clause. What this cannot tell from
 a remark: a Chinese name of three characters or more that ends asks of five
 questions or more ("多少钱，比亚迪海豹"); names lead in Chinese.
 """
@@ -28,19 +31,23 @@ from collections.abc import Hashable, Iterable
 
 from .normalise import is_chinese, match_key
 
-__all__ = ["MIN_QUESTIONS", "clauses", "shared_remarks", "without_fillers"]
+__all__ = ["MIN_AUTHORS", "MIN_QUESTIONS", "clauses", "shared_remarks", "without_fillers"]
 
 # Not searched: on the demo's days the remarks end asks of 20 to 34
 # questions, a question's own words one or two; five leaves room on a small day.
 MIN_QUESTIONS = 5
 # Asked on its own at most once for every ten times it ends another ask.
 ALONE_SHARE = 0.1
+# Distinct named authors (an import's or a partner's author key; the ask
+# form's anonymous asks have none) whose asks end with it.
+MIN_AUTHORS = 5
 
 _CJK = "\u3400-\u9fff"
 # Clause breaks: sentence and clause punctuation, and a space between two
 # Chinese characters (Weibo comments separate clauses with spaces); a space
 # beside a Latin name ("Model Y 什么时候交付") is no break.
 _BREAK = re.compile(rf"[。？！?!，,；;：:、…\n]+|(?<=[{_CJK}])\s+(?=[{_CJK}])")
+_CJK_CHAR = re.compile(f"[{_CJK}]")
 _NAME_LIKE = re.compile(r"\d|(?:^|\s)[a-z](?:\s|$)")
 
 
@@ -57,29 +64,33 @@ def _remark_like(key: str) -> bool:
     if _NAME_LIKE.search(key):
         return False
     if is_chinese(key):
-        return sum(1 for ch in key if "\u3400" <= ch <= "\u9fff") >= 3
+        return len(_CJK_CHAR.findall(key)) >= 3
     return len(key.split()) >= 2
 
 
 def shared_remarks(
-    asks: Iterable[tuple[str, Hashable | None]], min_questions: int = MIN_QUESTIONS
+    asks: Iterable[tuple[str, Hashable | None, str]], min_questions: int = MIN_QUESTIONS
 ) -> frozenset[str]:
-    """The fillers among asks given as (text, question or None)."""
+    """The fillers among asks given as (text, question or None, author key;
+    "" for an anonymous ask)."""
     questions: defaultdict[str, set[Hashable]] = defaultdict(set)
+    authors: defaultdict[str, set[str]] = defaultdict(set)
     ending: Counter[str] = Counter()
     alone: Counter[str] = Counter()
-    for text, question in asks:
+    for text, question, author in asks:
         keys = clauses(text)
         if len(keys) == 1:
             alone[keys[0]] += 1
         elif len(keys) > 1 and keys[-1] not in keys[:-1]:
             ending[keys[-1]] += 1
-            if question is not None:
+            if question is not None and author:
                 questions[keys[-1]].add(question)
+                authors[keys[-1]].add(author)
     return frozenset(
         key
         for key, seen in questions.items()
         if len(seen) >= min_questions
+        and len(authors[key]) >= MIN_AUTHORS
         and alone[key] <= ALONE_SHARE * ending[key]
         and _remark_like(key)
     )

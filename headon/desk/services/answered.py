@@ -69,10 +69,14 @@ class LooksAnswered:
     by: str = "engine"
 
 
-def _published_side(since: dt.datetime) -> tuple[dict[int, Answer], list[tuple[str, str, str]]]:
-    """The recently published answers, and (id, text, answer key) rows for
+def _published_side(
+    since: dt.datetime,
+) -> tuple[dict[int, Answer], list[tuple[str, str, str]], frozenset[str]]:
+    """The recently published answers, (id, text, answer key) rows for
     the engine: each answer's own question in both languages and the most
-    recent asks of the questions linked to it. Two queries."""
+    recent asks of the questions linked to it, and the remarks those asks
+    end with (merging/fillers.py), compared as if absent as the day's
+    merging does. Two queries."""
     answers = {
         answer.pk: answer
         for answer in Answer.objects.filter(
@@ -91,15 +95,17 @@ def _published_side(since: dt.datetime) -> tuple[dict[int, Answer], list[tuple[s
         partition_by=[F("question__answer_id")],
         order_by=[F("posted_at").desc(), F("id").desc()],
     )
-    for ask_id, text, answer_id in (
+    authored: list[tuple[str, str, str]] = []
+    for ask_id, text, answer_id, author in (
         listed_asks()
         .filter(question__answer_id__in=list(answers))
         .annotate(row=recent)
         .filter(row__lte=ASKS_PER_ANSWER)
-        .values_list("id", "text", "question__answer_id")
+        .values_list("id", "text", "question__answer_id", "author_key")
     ):
         rows.append((f"ask-{ask_id}", text, f"a{answer_id}"))
-    return answers, rows
+        authored.append((text, f"a{answer_id}", author))
+    return answers, rows, shared_remarks(authored)
 
 
 # One loaded engine per process, kept while the published side and the
@@ -111,12 +117,14 @@ _state: dict[str, Any] = {}
 REMEMBERED = 50_000  # texts' vectors kept (about 180 MB for e5+use); then start again
 
 
-def _engine(rows: list[tuple[str, str, str]]) -> MergeEngine | None:
+def _engine(rows: list[tuple[str, str, str]], remarks: frozenset[str]) -> MergeEngine | None:
     model = merging.embedder()
     if model is None:
         return None
     transform_row, _transform = merging.current_transform(model)
-    signature = hashlib.sha256(repr((model.name, transform_row, rows)).encode()).hexdigest()
+    signature = hashlib.sha256(
+        repr((model.name, transform_row, rows, sorted(remarks))).encode()
+    ).hexdigest()
     with _lock:
         if _state.get("signature") == signature:
             cached: MergeEngine = _state["engine"]
@@ -125,9 +133,6 @@ def _engine(rows: list[tuple[str, str, str]]) -> MergeEngine | None:
         remembered = _state.get("embedder")
         if _state.get("memory") != memory or len(getattr(remembered, "_memo", ())) > REMEMBERED:
             _state.clear()
-        # Remarks ending asks of many answers are compared as if absent, as
-        # the day's merging does (merging/fillers.py).
-        remarks = shared_remarks((text, answer) for _id, text, answer in rows)
         engine, _row = merging.new_engine(locks=Locks(), closed=frozenset(), fillers=remarks)
         if _state.get("embedder") is not None:
             engine.embedder = _state["embedder"]
@@ -145,8 +150,8 @@ def looks_answered(day: dt.date, *, now: dt.datetime | None = None) -> list[Look
     answer a person refused to link the question to is passed over for
     its next best (`answers.question_link_refuse`)."""
     now = now or timezone.now()
-    answers, rows = _published_side(now - dt.timedelta(days=settings.HEADON_ANSWERED_DAYS))
-    engine = _engine(rows) if rows else None
+    answers, rows, remarks = _published_side(now - dt.timedelta(days=settings.HEADON_ANSWERED_DAYS))
+    engine = _engine(rows, remarks) if rows else None
     if engine is None:
         return _by_search(day) if merging.embedder() is None else []
     overview = day_overview(day, limit=None, samples=ASKS_PER_ANSWER, listed=True)

@@ -211,8 +211,10 @@ def remarks_of(day: dt.date, asks: Iterable[Ask]) -> frozenset[str]:
     among `asks` of `day` and the asks of the day before, under the
     questions they are in now: the public's habits carry over, so the first
     import of a day is matched without them too."""
-    earlier = Ask.objects.filter(day=day - dt.timedelta(days=1)).values_list("text", "question_id")
-    return shared_remarks([*((a.text, a.question_id) for a in asks), *earlier])
+    earlier = Ask.objects.filter(day=day - dt.timedelta(days=1)).values_list(
+        "text", "question_id", "author_key"
+    )
+    return shared_remarks([*((a.text, a.question_id, a.author_key) for a in asks), *earlier])
 
 
 def _new_id() -> str:
@@ -263,6 +265,7 @@ def recluster_day(day: dt.date) -> ReclusterResult:
             "pk",
             "text",
             "question_id",
+            "author_key",
             "assigned_by",
             "placement",
             "placement_score",
@@ -574,7 +577,7 @@ def assign_unassigned(day: dt.date) -> int:
     asks = list(
         Ask.objects.select_for_update()
         .filter(day=day)
-        .only("pk", "text", "question_id", "assigned_by")
+        .only("pk", "text", "question_id", "author_key", "assigned_by")
         .order_by("pk")
     )
     todo = [a for a in asks if a.question_id is None]
